@@ -1,0 +1,3 @@
+//! Shared test helpers: the provider harness and the app harness.
+
+pub mod op;

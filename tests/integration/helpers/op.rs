@@ -1,0 +1,1 @@
+//! Harness for the Logto-shaped OpenID provider in `tests/op`.

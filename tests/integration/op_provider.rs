@@ -1,0 +1,1 @@
+//! Tests of the provider in `tests/op` itself, through HTTP.
