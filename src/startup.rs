@@ -1,0 +1,193 @@
+//! Assembles the server: shared state built once, middleware, routes, and the listener.
+
+use std::net::TcpListener;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
+use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger};
+use actix_web::{App, HttpServer, web};
+
+use crate::config::{Config, SessionStoreKind};
+use crate::logto::{ClientSettings, LogtoClient, LogtoError};
+use crate::web::error::render_error_page;
+use crate::web::routes;
+use crate::web::templates::Templates;
+
+/// How long a session lasts without use: the lifetime of Logto's refresh tokens.
+const SESSION_TTL_DAYS: i64 = 14;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// Address tried.
+        address: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A template does not compile.
+    #[error("templates: {0}")]
+    Templates(#[from] tera::Error),
+    /// The Logto client could not be built.
+    #[error("Logto client: {0}")]
+    Logto(#[from] LogtoError),
+    /// Redis could not be reached.
+    #[error("Redis session store: {0}")]
+    Redis(String),
+    /// The server could not start.
+    #[error("server: {0}")]
+    Server(std::io::Error),
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds `HOST:PORT` from the configuration and builds the server.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let address = format!("{}:{}", config.host, config.port);
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind { address, source })?;
+        Self::build_with_listener(config, listener).await
+    }
+
+    /// Builds the server on a listener bound by the caller (tests bind port 0).
+    pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, StartupError> {
+        let port = listener.local_addr().map_err(StartupError::Server)?.port();
+        // Built once, outside the per-worker closure: every worker must share the same key,
+        // templates, HTTP client and caches.
+        let state = SharedState {
+            logto: web::Data::new(LogtoClient::new(logto_settings(&config))?),
+            templates: web::Data::new(Templates::new()?),
+            key: session_key(&config),
+            https: config.is_https(),
+            csp: content_security_policy(&config),
+        };
+        let server = match &config.session_store {
+            SessionStoreKind::Cookie => serve(listener, state, CookieSessionStore::default)?,
+            SessionStoreKind::Redis { url } => {
+                let store = RedisSessionStore::new(url.expose())
+                    .await
+                    .map_err(|e| StartupError::Redis(format!("cannot connect ({e}); check REDIS_URL")))?;
+                serve(listener, state, move || store.clone())?
+            }
+        };
+        Ok(Self { port, server })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the server is stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+#[derive(Clone)]
+struct SharedState {
+    logto: web::Data<LogtoClient>,
+    templates: web::Data<Templates>,
+    key: Key,
+    https: bool,
+    csp: String,
+}
+
+fn serve<S, F>(listener: TcpListener, state: SharedState, make_store: F) -> Result<Server, StartupError>
+where
+    S: SessionStore + 'static,
+    F: Fn() -> S + Clone + Send + 'static,
+{
+    let server = HttpServer::new(move || {
+        let session = session_middleware(make_store(), &state);
+        App::new()
+            .app_data(state.logto.clone())
+            .app_data(state.templates.clone())
+            .wrap(ErrorHandlers::new().default_handler(render_error_page))
+            .wrap(session)
+            .wrap(security_headers(&state.csp))
+            // Path only: queries (the callback's code and state) never reach the log.
+            .wrap(
+                Logger::new("%{method}xi %U %s %Dms").custom_request_replace("method", |req| req.method().to_string()),
+            )
+            .configure(routes::configure)
+    })
+    .listen(listener)
+    .map_err(StartupError::Server)?
+    .run();
+    Ok(server)
+}
+
+fn session_middleware<S: SessionStore>(store: S, state: &SharedState) -> SessionMiddleware<S> {
+    // `__Host-` makes the browser refuse the cookie unless it is Secure, host-only and Path=/.
+    let name = if state.https {
+        "__Host-logto-session"
+    } else {
+        "logto-session"
+    };
+    SessionMiddleware::builder(store, state.key.clone())
+        .cookie_name(name.to_owned())
+        .cookie_secure(state.https)
+        .cookie_http_only(true)
+        // Lax, not Strict: the return from Logto is a cross-site navigation that must carry the cookie.
+        .cookie_same_site(SameSite::Lax)
+        .cookie_path("/".to_owned())
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(PersistentSession::default().session_ttl(CookieDuration::days(SESSION_TTL_DAYS)))
+        .build()
+}
+
+fn security_headers(csp: &str) -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Content-Security-Policy", csp.to_owned()))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        // The callback URL carries a code: never send it on as a referrer.
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("Cache-Control", "no-store"))
+}
+
+/// No scripts at all; styles and forms only from this site, except that the sign-out form's
+/// redirect goes on to Logto, which `form-action` must allow.
+fn content_security_policy(config: &Config) -> String {
+    let logto_origin = config.logto_endpoint.origin().ascii_serialization();
+    format!(
+        "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self' {logto_origin}; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+fn session_key(config: &Config) -> Key {
+    match &config.session_secret {
+        Some(secret) => Key::from(secret.expose().as_bytes()),
+        None => {
+            log::warn!(
+                "SESSION_SECRET is not set: using a random key, so every session ends when the app restarts \
+                 (set SESSION_SECRET to at least 64 random characters, the same on every instance)"
+            );
+            Key::generate()
+        }
+    }
+}
+
+fn logto_settings(config: &Config) -> ClientSettings {
+    ClientSettings {
+        issuer: config.issuer(),
+        client_id: config.app_id.clone(),
+        client_secret: config.app_secret.expose().to_owned(),
+        redirect_uri: config.redirect_uri(),
+        post_logout_redirect_uri: config.post_logout_redirect_uri(),
+        extra_scopes: config.scopes.clone(),
+        resources: config.resources.clone(),
+        timeout: config.http_timeout,
+    }
+}

@@ -1,0 +1,8 @@
+//! The web side: routes, the typed session, extractors, pages and error mapping.
+
+pub mod error;
+pub mod extract;
+pub mod return_to;
+pub mod routes;
+pub mod session;
+pub mod templates;

@@ -1,0 +1,141 @@
+//! The request handlers. Each is thin: read the request, ask the Logto client, keep the
+//! result in the session, answer.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::logto::{CallbackError, CallbackParams, FirstScreen, LogtoClient};
+
+use super::error::AppError;
+use super::extract::SignedInUser;
+use super::return_to::safe_return_to;
+use super::session::{AppSession, PendingAttempt, constant_time_eq, session_user};
+use super::templates::Templates;
+
+/// Registers every route of the contract.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .route("/sign-in", web::get().to(sign_in))
+        .route("/sign-up", web::get().to(sign_up))
+        .route("/sign-in/huggingface", web::get().to(sign_in_huggingface))
+        .route("/callback", web::get().to(callback))
+        .route("/sign-out", web::get().to(sign_out_page))
+        .route("/sign-out", web::post().to(sign_out))
+        .route("/profile", web::get().to(profile))
+        .route("/healthz", web::get().to(healthz))
+        .route("/static/app.css", web::get().to(stylesheet));
+}
+
+type Logto = web::Data<LogtoClient>;
+type Pages = web::Data<Templates>;
+
+async fn home(session: AppSession, pages: Pages) -> Result<HttpResponse, AppError> {
+    let user = session.user();
+    html(pages.home(user.as_ref(), session.csrf_token().as_deref())?)
+}
+
+async fn sign_in(req: HttpRequest, session: AppSession, logto: Logto) -> Result<HttpResponse, AppError> {
+    start_sign_in(&req, &session, &logto, FirstScreen::SignIn).await
+}
+
+async fn sign_up(req: HttpRequest, session: AppSession, logto: Logto) -> Result<HttpResponse, AppError> {
+    start_sign_in(&req, &session, &logto, FirstScreen::Register).await
+}
+
+async fn sign_in_huggingface(req: HttpRequest, session: AppSession, logto: Logto) -> Result<HttpResponse, AppError> {
+    start_sign_in(&req, &session, &logto, FirstScreen::HuggingFace).await
+}
+
+async fn start_sign_in(
+    req: &HttpRequest,
+    session: &AppSession,
+    logto: &LogtoClient,
+    screen: FirstScreen,
+) -> Result<HttpResponse, AppError> {
+    let return_to = safe_return_to(first_param(req.query_string().as_bytes(), "return_to").as_deref());
+    let request = logto.authorization_request(screen).await?;
+    session.push_pending(PendingAttempt {
+        sign_in: request.pending,
+        return_to,
+    })?;
+    Ok(see_other(&request.url))
+}
+
+async fn callback(req: HttpRequest, session: AppSession, logto: Logto) -> Result<HttpResponse, AppError> {
+    let params = CallbackParams::parse(req.query_string())?;
+    let state = params.state.as_deref().ok_or(CallbackError::MissingState)?;
+    // Taken out before anything else: whatever happens next, this callback cannot be replayed.
+    let attempt = session.take_pending(state)?.ok_or(CallbackError::UnknownState)?;
+    let code = logto.check_callback(&params, &attempt.sign_in).await?;
+    let signed_in = logto.exchange_code(&code, &attempt.sign_in).await?;
+    session.sign_in(session_user(&signed_in), &signed_in)?;
+    log::info!("signed in: user {}", signed_in.id_token.sub);
+    Ok(see_other(&attempt.return_to))
+}
+
+async fn sign_out_page(session: AppSession, pages: Pages) -> Result<HttpResponse, AppError> {
+    match session.user() {
+        Some(user) => html(pages.sign_out(&user, session.csrf_token().as_deref())?),
+        None => Ok(see_other("/")),
+    }
+}
+
+async fn sign_out(body: web::Bytes, session: AppSession, logto: Logto) -> Result<HttpResponse, AppError> {
+    if session.user().is_none() {
+        return Ok(see_other("/"));
+    }
+    let provided = first_param(&body, "csrf_token");
+    let valid = matches!((session.csrf_token(), provided), (Some(expected), Some(provided)) if constant_time_eq(&expected, &provided));
+    if !valid {
+        return Err(AppError::Csrf);
+    }
+    let refresh_token = session.refresh_token();
+    session.purge();
+    // The local session is gone whatever Logto says; its failures are logged, not shown.
+    if let Some(refresh_token) = refresh_token
+        && let Err(e) = logto.revoke_refresh_token(&refresh_token).await
+    {
+        log::warn!("sign-out: the refresh token was not revoked: {e}");
+    }
+    let target = match logto.end_session_url().await {
+        Ok(Some(url)) => url,
+        Ok(None) => "/".to_owned(),
+        Err(e) => {
+            log::warn!("sign-out: cannot end the Logto session: {e}");
+            "/".to_owned()
+        }
+    };
+    Ok(see_other(&target))
+}
+
+async fn profile(signed_in: SignedInUser, pages: Pages) -> Result<HttpResponse, AppError> {
+    html(pages.profile(&signed_in.user, signed_in.csrf_token.as_deref())?)
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok")
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../static/app.css"))
+}
+
+fn html(body: String) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// The first value of a parameter in a query string or form body.
+fn first_param(encoded: &[u8], name: &str) -> Option<String> {
+    url::form_urlencoded::parse(encoded)
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}

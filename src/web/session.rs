@@ -1,0 +1,219 @@
+//! The typed session: what this app keeps between requests, and nothing more.
+//!
+//! With the cookie store everything here travels in one encrypted cookie, so the state is
+//! kept small and its size is checked against [`SESSION_BUDGET`] before it is written.
+
+use std::future::{Ready, ready};
+
+use actix_session::{Session, SessionExt};
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use serde::{Deserialize, Serialize};
+
+use crate::logto::{HuggingFaceIdentity, PendingSignIn, SignedIn};
+
+use super::error::AppError;
+
+/// Largest serialized session state. Encryption and base64 make the cookie about 1.39×
+/// larger; browsers drop cookies over 4096 bytes, so the plain state must stay near 2.9 KB.
+pub const SESSION_BUDGET: usize = 2800;
+
+/// Sign-ins started in one browser and not yet finished (several tabs may each start one).
+const MAX_PENDING: usize = 3;
+
+const PENDING: &str = "pending";
+const USER: &str = "user";
+const TOKENS: &str = "tokens";
+const CSRF: &str = "csrf";
+
+/// A sign-in waiting for its callback, with where to go afterwards.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct PendingAttempt {
+    /// State, PKCE verifier and nonce.
+    pub sign_in: PendingSignIn,
+    /// Same-site path to return to.
+    pub return_to: String,
+}
+
+/// Who is signed in: the verified claims the pages show.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionUser {
+    /// Logto user id.
+    pub sub: String,
+    /// Full name.
+    pub name: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Avatar URL (https only).
+    pub picture: Option<String>,
+    /// Logto username.
+    pub username: Option<String>,
+    /// Linked Hugging Face account, if any.
+    pub huggingface: Option<HuggingFaceIdentity>,
+    /// Role names.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// When the user signed in, seconds since the epoch.
+    pub signed_in_at: u64,
+}
+
+/// Tokens kept for later calls to Logto. Never rendered, never logged.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct SessionTokens {
+    /// Refresh token, revoked at sign-out.
+    pub refresh_token: Option<String>,
+    /// Opaque userinfo access token; dropped first when the session grows too large.
+    pub access_token: Option<String>,
+    /// Expiry of the access token, seconds since the epoch.
+    pub access_token_expires_at: u64,
+}
+
+/// The session of the current request.
+pub struct AppSession(Session);
+
+impl FromRequest for AppSession {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(AppSession(req.get_session())))
+    }
+}
+
+impl AppSession {
+    /// The signed-in user, or `None`. State that cannot be read counts as signed out.
+    pub fn user(&self) -> Option<SessionUser> {
+        self.0.get::<SessionUser>(USER).ok().flatten()
+    }
+
+    /// The CSRF token of the signed-in session.
+    pub fn csrf_token(&self) -> Option<String> {
+        self.0.get::<String>(CSRF).ok().flatten()
+    }
+
+    /// The refresh token, if the session has one.
+    pub fn refresh_token(&self) -> Option<String> {
+        self.0
+            .get::<SessionTokens>(TOKENS)
+            .ok()
+            .flatten()
+            .and_then(|t| t.refresh_token)
+    }
+
+    /// Remembers a started sign-in; the oldest is forgotten beyond [`MAX_PENDING`].
+    pub fn push_pending(&self, attempt: PendingAttempt) -> Result<(), AppError> {
+        let mut pending = self.pending();
+        pending.push(attempt);
+        let excess = pending.len().saturating_sub(MAX_PENDING);
+        pending.drain(..excess);
+        self.insert(PENDING, &pending)
+    }
+
+    /// Takes the sign-in whose state is `state`, so a callback can be used only once.
+    pub fn take_pending(&self, state: &str) -> Result<Option<PendingAttempt>, AppError> {
+        let mut pending = self.pending();
+        let Some(index) = pending.iter().position(|p| constant_time_eq(&p.sign_in.state, state)) else {
+            return Ok(None);
+        };
+        let attempt = pending.remove(index);
+        if pending.is_empty() {
+            self.0.remove(PENDING);
+        } else {
+            self.insert(PENDING, &pending)?;
+        }
+        Ok(Some(attempt))
+    }
+
+    /// Starts the signed-in session: a new session id (no fixation), the user, the tokens
+    /// and a fresh CSRF token; then trims to the size budget.
+    pub fn sign_in(&self, user: SessionUser, signed_in: &SignedIn) -> Result<(), AppError> {
+        self.0.renew();
+        self.0.remove(PENDING);
+        self.insert(USER, &user)?;
+        let tokens = SessionTokens {
+            refresh_token: signed_in.refresh_token.clone(),
+            access_token: Some(signed_in.access_token.clone()),
+            access_token_expires_at: signed_in.access_token_expires_at,
+        };
+        self.insert(TOKENS, &tokens)?;
+        self.insert(CSRF, &oauth2::CsrfToken::new_random().secret())?;
+        self.fit_budget(user, tokens)
+    }
+
+    /// Ends the session everywhere this app keeps it.
+    pub fn purge(&self) {
+        self.0.purge();
+    }
+
+    /// Size of the serialized state, as the cookie store will see it.
+    pub fn state_size(&self) -> usize {
+        serde_json::to_string(&*self.0.entries())
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX)
+    }
+
+    /// Drops what can be fetched again until the state fits: first the access token, then
+    /// the pictures. A state that still does not fit is refused rather than silently lost.
+    fn fit_budget(&self, mut user: SessionUser, mut tokens: SessionTokens) -> Result<(), AppError> {
+        if self.state_size() <= SESSION_BUDGET {
+            return Ok(());
+        }
+        tokens.access_token = None;
+        self.insert(TOKENS, &tokens)?;
+        if self.state_size() <= SESSION_BUDGET {
+            return Ok(());
+        }
+        user.picture = None;
+        if let Some(hf) = user.huggingface.as_mut() {
+            hf.avatar = None;
+        }
+        self.insert(USER, &user)?;
+        if self.state_size() <= SESSION_BUDGET {
+            return Ok(());
+        }
+        self.0.purge();
+        Err(AppError::SessionTooLarge(self.state_size()))
+    }
+
+    fn pending(&self) -> Vec<PendingAttempt> {
+        self.0
+            .get::<Vec<PendingAttempt>>(PENDING)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    fn insert<T: Serialize>(&self, key: &str, value: &T) -> Result<(), AppError> {
+        self.0.insert(key, value).map_err(|e| AppError::Session(e.to_string()))
+    }
+}
+
+/// Compares secrets without leaking their common prefix through timing.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Builds what the session keeps of a user, with bounded field sizes.
+pub fn session_user(signed_in: &SignedIn) -> SessionUser {
+    let info = &signed_in.userinfo;
+    let claims = &signed_in.id_token;
+    let bounded = |value: Option<&String>, max: usize| value.filter(|v| v.len() <= max).cloned();
+    let picture = info
+        .picture
+        .as_ref()
+        .or(claims.picture.as_ref())
+        .filter(|p| crate::logto::userinfo::is_https_url(p));
+    SessionUser {
+        sub: claims.sub.clone(),
+        name: bounded(info.name.as_ref().or(claims.name.as_ref()), 200),
+        email: bounded(info.email.as_ref().or(claims.email.as_ref()), 254),
+        picture: bounded(picture, 1024),
+        username: bounded(info.username.as_ref().or(claims.username.as_ref()), 128),
+        huggingface: info.huggingface().map(|mut hf| {
+            hf.name = bounded(hf.name.as_ref(), 200);
+            hf.avatar = bounded(hf.avatar.as_ref(), 1024);
+            hf
+        }),
+        roles: info.roles.iter().take(20).filter(|r| r.len() <= 64).cloned().collect(),
+        signed_in_at: crate::logto::now(),
+    }
+}
