@@ -1,0 +1,839 @@
+// A Logto-shaped OpenID provider for the project's tests: node-oidc-provider configured so that,
+// on the wire, it answers the way a Logto tenant does (see README.md beside this file).
+//
+// oidc-provider writes its notices with console.info (stdout) and console.warn. stdout must carry
+// only the ready line, and Node 20 (used here, it works) draws an "unsupported runtime" warning at
+// import time, so the console is tamed before the library is loaded (hence the dynamic import).
+const DEBUG = process.env.OP_DEBUG === '1';
+for (const level of ['info', 'log', 'warn']) {
+  console[level] = (...args) => {
+    if (!DEBUG && String(args[0] ?? '').includes('oidc-provider')) return;
+    // stderr, whatever the level: stdout is reserved for the ready line and the demo banner.
+    console.error(...args);
+  };
+}
+
+const { default: Provider, errors: oidcErrors } = await import('oidc-provider');
+const { generateKeyPair, exportJWK } = await import('jose');
+const http = await import('node:http');
+const crypto = await import('node:crypto');
+const fs = await import('node:fs');
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+function parseArgs(argv) {
+  const out = { port: 0, host: '127.0.0.1', config: null, readyJson: false, demo: false, exitOnStdinClose: false };
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i];
+    switch (arg) {
+      case '--port': out.port = Number(argv[(i += 1)]); break;
+      case '--host': out.host = argv[(i += 1)]; break;
+      case '--config': out.config = argv[(i += 1)]; break;
+      case '--ready-json': out.readyJson = true; break;
+      case '--demo': out.demo = true; break;
+      case '--exit-on-stdin-close': out.exitOnStdinClose = true; break;
+      default:
+        console.error(`unknown argument: ${arg}`);
+        process.exit(2);
+    }
+  }
+  if (!Number.isInteger(out.port) || out.port < 0 || out.port > 65535) {
+    console.error('--port must be an integer in 0..65535');
+    process.exit(2);
+  }
+  return out;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const fileConfig = args.config ? JSON.parse(fs.readFileSync(args.config, 'utf8')) : {};
+
+if (args.exitOnStdinClose) {
+  // The spawning test keeps our stdin open; when it dies or drops us, stdin ends and so do we.
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('close', () => process.exit(0));
+  process.stdin.on('error', () => process.exit(0));
+  process.stdin.resume();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings that tests change at runtime
+
+const settings = {
+  // Logto's defaults: access and ID tokens 1 h, refresh tokens 14 days.
+  ttl: { AccessToken: 3600, IdToken: 3600, RefreshToken: 14 * 24 * 3600, ...(fileConfig.ttl ?? {}) },
+  refreshRotation: fileConfig.refresh_rotation ?? 'seventy_percent',
+};
+
+// resource indicator -> { scopes: [...] }
+const resources = new Map(Object.entries(fileConfig.resources ?? {}).map(([k, v]) => [k, { scopes: [...(v.scopes ?? [])] }]));
+// Logto's reserved resource for organization tokens is always known.
+const ORG_RESOURCE = 'urn:logto:resource:organizations';
+const ORG_SCOPE = 'urn:logto:scope:organizations';
+const ORG_AUDIENCE_PREFIX = 'urn:logto:organization:';
+
+// ---------------------------------------------------------------------------------------------
+// Storage: module level, so it outlives provider rebuilds (key rotation).
+
+const store = new Map(); // "Model:id" -> { payload, expiresAt (ms) | undefined }
+const grantMembers = new Map(); // grantId -> Set of "Model:id"
+const uidIndex = new Map(); // session uid -> session id
+const clients = new Map(); // client_id -> metadata
+
+const GRANT_BOUND = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+
+function liveEntry(key) {
+  const entry = store.get(key);
+  if (!entry) return undefined;
+  if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) {
+    store.delete(key);
+    return undefined;
+  }
+  return entry;
+}
+
+function dropKey(key) {
+  const entry = store.get(key);
+  store.delete(key);
+  if (entry?.payload?.grantId) grantMembers.get(entry.payload.grantId)?.delete(key);
+}
+
+function destroyGrant(grantId) {
+  for (const key of grantMembers.get(grantId) ?? []) store.delete(key);
+  grantMembers.delete(grantId);
+  store.delete(`Grant:${grantId}`);
+}
+
+class Adapter {
+  constructor(model) {
+    this.model = model;
+  }
+
+  key(id) {
+    return `${this.model}:${id}`;
+  }
+
+  async upsert(id, payload, expiresIn) {
+    if (this.model === 'Client') {
+      clients.set(id, payload);
+      return;
+    }
+    const key = this.key(id);
+    store.set(key, { payload, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : undefined });
+    if (this.model === 'Session' && payload.uid) uidIndex.set(payload.uid, id);
+    if (GRANT_BOUND.has(this.model) && payload.grantId) {
+      if (!grantMembers.has(payload.grantId)) grantMembers.set(payload.grantId, new Set());
+      grantMembers.get(payload.grantId).add(key);
+    }
+  }
+
+  async find(id) {
+    if (this.model === 'Client') return clients.get(id);
+    return liveEntry(this.key(id))?.payload;
+  }
+
+  async findByUid(uid) {
+    const id = uidIndex.get(uid);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async findByUserCode() {
+    return undefined;
+  }
+
+  async consume(id) {
+    const entry = liveEntry(this.key(id));
+    if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) {
+    if (this.model === 'Client') {
+      clients.delete(id);
+      return;
+    }
+    dropKey(this.key(id));
+  }
+
+  async revokeByGrantId(grantId) {
+    for (const key of grantMembers.get(grantId) ?? []) store.delete(key);
+    grantMembers.delete(grantId);
+  }
+}
+
+// Grants of one account (or all), read straight from storage for the control API.
+function grantIdsFor(sub) {
+  const ids = [];
+  for (const [key, entry] of store) {
+    if (!key.startsWith('Grant:')) continue;
+    if (sub === undefined || entry.payload.accountId === sub) ids.push(key.slice('Grant:'.length));
+  }
+  return ids;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients and users
+
+function registerClient(input) {
+  for (const field of ['client_id', 'client_secret', 'redirect_uris']) {
+    if (!input[field]) throw new Error(`client ${field} is required`);
+  }
+  const metadata = {
+    client_id: String(input.client_id),
+    client_secret: String(input.client_secret),
+    client_name: input.client_name ?? String(input.client_id),
+    application_type: 'web',
+    // Logto's "Traditional web" app: code flow with refresh tokens, a confidential client.
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: [...input.redirect_uris],
+    post_logout_redirect_uris: [...(input.post_logout_redirect_uris ?? [])],
+    // Either basic or post is accepted by oidc-provider whichever of the two is registered.
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
+  if (input.backchannel_logout_uri) {
+    metadata.backchannel_logout_uri = input.backchannel_logout_uri;
+    metadata.backchannel_logout_session_required = Boolean(input.backchannel_logout_session_required);
+  }
+  clients.set(metadata.client_id, metadata);
+  return metadata;
+}
+
+const users = new Map(); // sub -> user
+
+function addUser(input) {
+  if (!input.sub) throw new Error('user sub is required');
+  const now = Date.now();
+  const user = {
+    sub: String(input.sub),
+    username: input.username ?? null,
+    password: input.password ?? null,
+    name: input.name ?? null,
+    email: input.email ?? null,
+    email_verified: input.email_verified ?? Boolean(input.email),
+    phone_number: input.phone_number ?? null,
+    phone_number_verified: input.phone_number_verified ?? false,
+    picture: input.picture ?? null,
+    custom_data: input.custom_data ?? {},
+    roles: input.roles ?? [],
+    identities: input.identities ?? {},
+    organizations: input.organizations ?? [],
+    organization_roles: input.organization_roles ?? [],
+    created_at: input.created_at ?? now,
+    updated_at: input.updated_at ?? now,
+  };
+  if (user.username !== null) {
+    const clash = [...users.values()].find((u) => u.username === user.username && u.sub !== user.sub);
+    if (clash) throw new Error('username already taken');
+  }
+  users.set(user.sub, user);
+  return user;
+}
+
+function seedUsers() {
+  addUser({
+    sub: 'user-demo',
+    username: 'demo',
+    password: 'demo-password',
+    name: 'Demo User',
+    email: 'demo@example.com',
+    custom_data: { plan: 'free' },
+    roles: ['member'],
+  });
+  addUser({
+    sub: 'user-hf',
+    name: 'Ada Lovelace',
+    email: 'ada@example.com',
+    picture: 'https://cdn-avatars.huggingface.co/v1/production/uploads/ada-hf.png',
+    identities: {
+      huggingface: {
+        userId: 'hf-1234',
+        details: {
+          id: 'hf-1234',
+          name: 'Ada Lovelace',
+          avatar: 'https://cdn-avatars.huggingface.co/v1/production/uploads/ada-hf.png',
+          email: 'ada@example.com',
+          rawData: {
+            sub: 'hf-1234',
+            name: 'Ada Lovelace',
+            preferred_username: 'ada-hf',
+            picture: 'https://cdn-avatars.huggingface.co/v1/production/uploads/ada-hf.png',
+            email: 'ada@example.com',
+            email_verified: true,
+            profile: 'https://huggingface.co/ada-hf',
+          },
+        },
+      },
+    },
+  });
+}
+
+seedUsers();
+for (const c of fileConfig.clients ?? []) registerClient(c);
+for (const u of fileConfig.users ?? []) addUser(u);
+
+// Claims Logto keeps out of ID tokens by default; userinfo still returns them.
+const USERINFO_ONLY = new Set(['custom_data', 'identities', 'sso_identities', 'roles', 'organizations', 'organization_roles']);
+
+function claimsOf(user) {
+  return {
+    sub: user.sub,
+    name: user.name,
+    picture: user.picture,
+    username: user.username,
+    created_at: user.created_at,
+    updated_at: user.updated_at,
+    email: user.email,
+    email_verified: user.email_verified,
+    phone_number: user.phone_number,
+    phone_number_verified: user.phone_number_verified,
+    custom_data: user.custom_data,
+    identities: user.identities,
+    sso_identities: [],
+    roles: user.roles,
+    organizations: user.organizations,
+    organization_roles: user.organization_roles,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing keys
+
+const keys = []; // private JWKs, newest (the one used for signing) first
+
+async function newSigningKey(alg) {
+  if (alg !== 'ES384' && alg !== 'RS256') throw new Error(`unsupported signing alg ${alg}`);
+  const { privateKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
+  const jwk = await exportJWK(privateKey);
+  return { ...jwk, alg, use: 'sig', kid: crypto.randomBytes(12).toString('base64url') };
+}
+
+function currentAlg() {
+  return keys[0].alg;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stats and injected failures
+
+const stats = {
+  requests: {},
+  grants: { authorization_code: 0, refresh_token: 0 },
+  revocations: 0,
+  end_sessions: 0,
+  authorize_params: [],
+};
+const AUTHORIZE_PARAMS_KEPT = 20;
+
+function resetStats() {
+  stats.requests = {};
+  stats.grants = { authorization_code: 0, refresh_token: 0 };
+  stats.revocations = 0;
+  stats.end_sessions = 0;
+  stats.authorize_params = [];
+}
+
+let failures = []; // { path, mode, remaining (number | null) }
+
+function takeFailure(path) {
+  const rule = failures.find((f) => f.path === path);
+  if (!rule) return undefined;
+  if (rule.remaining !== null) {
+    rule.remaining -= 1;
+    if (rule.remaining <= 0) failures = failures.filter((f) => f !== rule);
+  }
+  return rule.mode;
+}
+
+function applyFailure(mode, res) {
+  switch (mode) {
+    case '500':
+      res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' });
+      res.end('<!DOCTYPE html><html><body><h1>500 Internal Server Error</h1></body></html>');
+      return;
+    case 'garbage':
+      // Claims to be JSON but is not: the client's parser must cope.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('<html>this is not json{');
+      return;
+    case 'error_json':
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'server_error', error_description: 'injected failure' }));
+      return;
+    case 'hang':
+      // Never answer; the connection stays open until the client gives up.
+      return;
+    default:
+      res.writeHead(500);
+      res.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logto's own authorization parameters
+
+const LOGTO_PARAMS = ['first_screen', 'interaction_mode', 'identifier', 'direct_sign_in', 'organization_id'];
+const FIRST_SCREENS = new Set(['sign_in', 'register', 'reset_password', 'identifier:sign_in', 'identifier:register', 'single_sign_on']);
+const IDENTIFIERS = new Set(['email', 'phone', 'username']);
+
+// Returns the Logto parameters, or null when any one is invalid: Logto then ignores all of them.
+function logtoParams(params) {
+  const out = {};
+  for (const name of LOGTO_PARAMS) {
+    const value = params[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || value === '') return null;
+    out[name] = value;
+  }
+  if (out.first_screen !== undefined && !FIRST_SCREENS.has(out.first_screen)) return null;
+  if (out.interaction_mode !== undefined && !['signIn', 'signUp'].includes(out.interaction_mode)) return null;
+  if (out.identifier !== undefined && !out.identifier.split(' ').every((i) => IDENTIFIERS.has(i))) return null;
+  if (out.direct_sign_in !== undefined && !/^(social:[A-Za-z0-9_-]+|sso:[A-Za-z0-9_-]+)$/.test(out.direct_sign_in)) return null;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Provider
+
+const cookieKeys = [crypto.randomBytes(32).toString('base64url')];
+let provider;
+let issuer;
+
+function escapeHtml(value) {
+  return String(value ?? '')
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
+}
+
+function page(title, body) {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} · Test Logto</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}
+label{display:block;margin-top:.8rem;font-weight:600}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
+button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem}.error{color:#a00000;font-weight:600}
+</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+function resourceServerInfo(indicator) {
+  const alg = currentAlg();
+  if (indicator === ORG_RESOURCE) {
+    return { scope: ORG_SCOPE, audience: ORG_RESOURCE, accessTokenFormat: 'jwt', accessTokenTTL: settings.ttl.AccessToken, jwt: { sign: { alg } } };
+  }
+  if (indicator.startsWith(ORG_AUDIENCE_PREFIX)) {
+    return { scope: '', audience: indicator, accessTokenFormat: 'jwt', accessTokenTTL: settings.ttl.AccessToken, jwt: { sign: { alg } } };
+  }
+  const resource = resources.get(indicator);
+  if (!resource) throw new oidcErrors.InvalidTarget();
+  return {
+    scope: resource.scopes.join(' '),
+    audience: indicator,
+    accessTokenFormat: 'jwt',
+    accessTokenTTL: settings.ttl.AccessToken,
+    jwt: { sign: { alg } },
+  };
+}
+
+function buildProvider() {
+  const algs = [...new Set(keys.map((k) => k.alg))];
+  const configuration = {
+    adapter: Adapter,
+    jwks: { keys },
+    cookies: { keys: cookieKeys },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: currentAlg(),
+    },
+    enabledJWA: { idTokenSigningAlgValues: algs },
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'custom_data', 'identities', 'roles', ORG_SCOPE, 'urn:logto:scope:organization_roles'],
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'picture', 'username', 'created_at', 'updated_at'],
+      email: ['email', 'email_verified'],
+      phone: ['phone_number', 'phone_number_verified'],
+      custom_data: ['custom_data'],
+      identities: ['identities', 'sso_identities'],
+      roles: ['roles'],
+      [ORG_SCOPE]: ['organizations'],
+      'urn:logto:scope:organization_roles': ['organization_roles'],
+    },
+    // The ID token carries the scope's claims even when an access token is issued too (Logto).
+    conformIdTokenClaims: false,
+    extraParams: LOGTO_PARAMS,
+    async findAccount(_ctx, sub) {
+      const user = users.get(sub);
+      if (!user) return undefined;
+      return {
+        accountId: sub,
+        async claims(use) {
+          const all = claimsOf(user);
+          if (use === 'id_token') {
+            for (const name of USERINFO_ONLY) delete all[name];
+          }
+          return all;
+        },
+      };
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        // Logto's confirmation page submits itself: the user never clicks.
+        async logoutSource(ctx, form) {
+          const withYes = form.replace('</form>', '<input type="hidden" name="logout" value="yes"/><noscript><button type="submit">Sign out</button></noscript></form>');
+          ctx.type = 'html';
+          ctx.body = page('Signing out', `<h1>Signing out</h1>\n${withYes}\n<script>document.forms[0].submit()</script>`);
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.type = 'html';
+          ctx.body = page('Signed out', '<h1>Signed out</h1><p>You have been signed out.</p>');
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // No resource asked for: an opaque token for userinfo, as Logto gives.
+        async defaultResource() {
+          return undefined;
+        },
+        async useGrantedResource() {
+          return false;
+        },
+        async getResourceServerInfo(_ctx, indicator) {
+          return resourceServerInfo(indicator);
+        },
+      },
+    },
+    async issueRefreshToken(_ctx, client, code) {
+      return client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
+    },
+    rotateRefreshToken(ctx) {
+      if (settings.refreshRotation === 'always') return true;
+      // Logto: a confidential client rotates once 70% of the refresh token's life has passed.
+      return ctx.oidc.entities.RefreshToken.ttlPercentagePassed() >= 70;
+    },
+    ttl: {
+      AccessToken: () => settings.ttl.AccessToken,
+      IdToken: () => settings.ttl.IdToken,
+      RefreshToken: () => settings.ttl.RefreshToken,
+      AuthorizationCode: () => 60,
+      Interaction: () => 3600,
+      Session: () => 14 * 24 * 3600,
+      Grant: () => 14 * 24 * 3600,
+      ClientCredentials: () => 600,
+      DeviceCode: () => 600,
+      BackchannelAuthenticationRequest: () => 600,
+    },
+    interactions: {
+      url(_ctx, interaction) {
+        return `/interaction/${interaction.uid}`;
+      },
+    },
+    clientBasedCORS() {
+      return false;
+    },
+    async renderError(ctx, out) {
+      ctx.type = 'html';
+      const rows = Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: ${escapeHtml(v)}</p>`).join('\n');
+      ctx.body = page('Error', `<h1>Something went wrong</h1>\n${rows}`);
+    },
+  };
+
+  const next = new Provider(issuer, configuration);
+  next.on('grant.success', (ctx) => {
+    const type = ctx.oidc.params?.grant_type;
+    if (type) stats.grants[type] = (stats.grants[type] ?? 0) + 1;
+  });
+  next.on('end_session.success', () => {
+    stats.end_sessions += 1;
+  });
+  if (DEBUG) {
+    next.on('server_error', (_ctx, err) => console.error('server_error', err));
+    next.on('grant.error', (_ctx, err) => console.error('grant.error', err.message));
+    next.on('authorization.error', (_ctx, err) => console.error('authorization.error', err.message));
+  }
+  addOrganizationGrant(next);
+  return next;
+}
+
+// Logto's organization tokens: a refresh_token grant with organization_id gives a JWT for
+// audience urn:logto:organization:<id> when the user is a member. Done by rewriting the request
+// into the resource-indicator form oidc-provider understands, after the membership check.
+function addOrganizationGrant() {}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP plumbing
+
+async function readBody(req, limit = 1 << 20) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > limit) throw new Error('body too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function sendJson(res, status, value) {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(value));
+}
+
+function sendHtml(res, status, html) {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(html);
+}
+
+async function controlApi(req, res, path) {
+  const body = req.method === 'POST' ? await readBody(req) : '';
+  const input = body ? JSON.parse(body) : {};
+  const route = `${req.method} ${path}`;
+  switch (route) {
+    case 'GET /__op/stats':
+      return sendJson(res, 200, stats);
+    case 'POST /__op/stats/reset':
+      resetStats();
+      return sendJson(res, 200, { ok: true });
+    case 'POST /__op/clients':
+      registerClient(input);
+      return sendJson(res, 201, { ok: true });
+    case 'POST /__op/users': {
+      const user = addUser(input);
+      return sendJson(res, 201, { ok: true, sub: user.sub });
+    }
+    case 'POST /__op/grants/revoke': {
+      const ids = grantIdsFor(input.sub);
+      for (const id of ids) destroyGrant(id);
+      return sendJson(res, 200, { ok: true, revoked: ids.length });
+    }
+    case 'POST /__op/ttl':
+      for (const name of ['AccessToken', 'IdToken', 'RefreshToken']) {
+        if (input[name] === undefined) continue;
+        if (!Number.isInteger(input[name]) || input[name] <= 0) throw new Error(`${name} must be a positive integer`);
+        settings.ttl[name] = input[name];
+      }
+      return sendJson(res, 200, { ok: true, ttl: settings.ttl });
+    case 'POST /__op/settings':
+      if (input.refresh_rotation !== undefined) {
+        if (!['always', 'seventy_percent'].includes(input.refresh_rotation)) throw new Error('refresh_rotation must be "always" or "seventy_percent"');
+        settings.refreshRotation = input.refresh_rotation;
+      }
+      return sendJson(res, 200, { ok: true, refresh_rotation: settings.refreshRotation });
+    case 'POST /__op/keys/rotate': {
+      const key = await newSigningKey(input.alg ?? currentAlg());
+      if (input.keep_old === false) keys.length = 0;
+      keys.unshift(key);
+      provider = buildProvider();
+      return sendJson(res, 200, { ok: true, kid: key.kid, alg: key.alg });
+    }
+    case 'POST /__op/fail': {
+      if (!input.path || !['500', 'garbage', 'error_json', 'hang'].includes(input.mode)) throw new Error('fail needs path and mode (500, garbage, error_json, hang)');
+      const times = input.times === undefined || input.times === null ? null : Number(input.times);
+      failures.push({ path: input.path, mode: input.mode, remaining: times });
+      return sendJson(res, 200, { ok: true });
+    }
+    case 'POST /__op/fail/clear':
+      failures = [];
+      return sendJson(res, 200, { ok: true });
+    default:
+      return sendJson(res, 404, { error: 'not_found' });
+  }
+}
+
+function signInForm(uid, { error, username } = {}) {
+  return page('Sign in', `<h1>Sign in</h1>
+${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="/interaction/${escapeHtml(uid)}/login">
+<label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" required value="${escapeHtml(username)}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>`);
+}
+
+function registerForm(uid, { error, values = {} } = {}) {
+  return page('Create account', `<h1>Create account</h1>
+${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="/interaction/${escapeHtml(uid)}/register">
+<label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" required value="${escapeHtml(values.username)}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="new-password" required>
+<label for="name">Name</label>
+<input id="name" name="name" type="text" autocomplete="name" value="${escapeHtml(values.name)}">
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="email" value="${escapeHtml(values.email)}">
+<button type="submit">Create account</button>
+</form>`);
+}
+
+// First-party app: consent is granted without asking, for everything that was requested.
+async function grantConsent(details) {
+  const { prompt: { details: missing }, params, session } = details;
+  let grant;
+  if (details.grantId) {
+    grant = await provider.Grant.find(details.grantId);
+  }
+  if (!grant) {
+    grant = new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+  }
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  return grant.save();
+}
+
+async function interaction(req, res, path) {
+  const match = /^\/interaction\/([^/]+)(?:\/(login|register))?$/.exec(path);
+  if (!match) return sendHtml(res, 404, page('Not found', '<h1>Not found</h1>'));
+  const [, uid, action] = match;
+  let details;
+  try {
+    details = await provider.interactionDetails(req, res);
+  } catch {
+    return sendHtml(res, 400, page('Session expired', '<h1>Sign-in session expired</h1><p>Start signing in again from the application.</p>'));
+  }
+  if (details.uid !== uid) return sendHtml(res, 400, page('Session mismatch', '<h1>Sign-in session mismatch</h1>'));
+
+  const promptName = details.prompt.name;
+  if (req.method === 'GET' && !action) {
+    if (promptName === 'consent') {
+      const grantId = await grantConsent(details);
+      return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    }
+    if (promptName !== 'login') return sendHtml(res, 400, page('Unsupported', '<h1>Unsupported prompt</h1>'));
+    const logto = logtoParams(details.params);
+    if (logto?.direct_sign_in === 'social:huggingface') {
+      // Stands in for the Hugging Face connector's round trip: the linked user is signed in.
+      return provider.interactionFinished(req, res, { login: { accountId: 'user-hf' } }, { mergeWithLastSubmission: false });
+    }
+    const register = logto && (['register', 'identifier:register'].includes(logto.first_screen) || (logto.first_screen === undefined && logto.interaction_mode === 'signUp'));
+    return sendHtml(res, 200, register ? registerForm(uid) : signInForm(uid));
+  }
+
+  if (req.method !== 'POST' || promptName !== 'login') return sendHtml(res, 400, page('Unexpected', '<h1>Unexpected request</h1>'));
+  const form = new URLSearchParams(await readBody(req, 64 * 1024));
+  if (action === 'login') {
+    const username = form.get('username') ?? '';
+    const password = form.get('password') ?? '';
+    const user = [...users.values()].find((u) => u.username === username && u.password !== null);
+    const ok = user && crypto.timingSafeEqual(
+      crypto.createHash('sha256').update(user.password).digest(),
+      crypto.createHash('sha256').update(password).digest(),
+    );
+    if (!ok) return sendHtml(res, 401, signInForm(uid, { error: 'Incorrect username or password.', username }));
+    return provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false });
+  }
+
+  const values = { username: form.get('username') ?? '', name: form.get('name') ?? '', email: form.get('email') ?? '' };
+  const password = form.get('password') ?? '';
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(values.username)) {
+    return sendHtml(res, 400, registerForm(uid, { error: 'Username must start with a letter or underscore and use only letters, digits and underscores.', values }));
+  }
+  if (password.length < 8) return sendHtml(res, 400, registerForm(uid, { error: 'Password must be at least 8 characters.', values }));
+  if ([...users.values()].some((u) => u.username === values.username)) {
+    return sendHtml(res, 409, registerForm(uid, { error: 'This username is already in use.', values }));
+  }
+  const user = addUser({
+    sub: `user-${crypto.randomBytes(9).toString('base64url')}`,
+    username: values.username,
+    password,
+    name: values.name || null,
+    email: values.email || null,
+  });
+  return provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false });
+}
+
+async function handle(req, res) {
+  const url = new URL(req.url, 'http://placeholder');
+  const path = url.pathname;
+  if (DEBUG) console.error(`${req.method} ${path}`);
+
+  if (path.startsWith('/__op/')) return controlApi(req, res, path);
+
+  stats.requests[path] = (stats.requests[path] ?? 0) + 1;
+  const failure = takeFailure(path);
+  if (failure) return applyFailure(failure, res);
+
+  if (path === '/oidc/auth' && req.method === 'GET') {
+    const params = {};
+    for (const [k, v] of url.searchParams) {
+      if (k in params) params[k] = [].concat(params[k], v);
+      else params[k] = v;
+    }
+    stats.authorize_params.push(params);
+    if (stats.authorize_params.length > AUTHORIZE_PARAMS_KEPT) stats.authorize_params.shift();
+  }
+
+  if (path === '/oidc/token/revocation') {
+    res.on('finish', () => {
+      if (res.statusCode === 200) stats.revocations += 1;
+    });
+  }
+
+  if (path === '/oidc' || path.startsWith('/oidc/')) {
+    // oidc-provider works out its mount path from originalUrl minus url (as connect does).
+    req.originalUrl = req.url;
+    req.url = req.url.slice('/oidc'.length) || '/';
+    return provider.callback()(req, res);
+  }
+  if (path.startsWith('/interaction/')) return interaction(req, res, path);
+  if (path === '/') {
+    return sendHtml(res, 200, page('Test Logto', `<h1>Test Logto</h1><p>Issuer: <code>${escapeHtml(issuer)}</code></p>`));
+  }
+  return sendHtml(res, 404, page('Not found', '<h1>Not found</h1>'));
+}
+
+const server = http.createServer((req, res) => {
+  handle(req, res).catch((err) => {
+    if (DEBUG) console.error(err);
+    if (!res.headersSent) sendJson(res, 400, { error: 'bad_request', message: String(err.message ?? err) });
+    else res.end();
+  });
+});
+
+server.listen(args.port, args.host, async () => {
+  const { port } = server.address();
+  const hostForUrl = args.host.includes(':') ? `[${args.host}]` : args.host;
+  issuer = `http://${hostForUrl}:${port}/oidc`;
+  keys.push(await newSigningKey(fileConfig.signing_alg ?? 'ES384'));
+  provider = buildProvider();
+
+  if (args.demo) {
+    registerClient({
+      client_id: 'demo-client',
+      client_secret: 'demo-secret',
+      redirect_uris: ['http://127.0.0.1:8080/callback', 'http://localhost:8080/callback'],
+      post_logout_redirect_uris: ['http://127.0.0.1:8080/', 'http://localhost:8080/'],
+    });
+    process.stdout.write(`Test Logto is running.
+  LOGTO_ENDPOINT=http://${hostForUrl}:${port}
+  issuer:        ${issuer}
+  app:           client_id demo-client, client_secret demo-secret
+                 redirect http://127.0.0.1:8080/callback (or localhost), sign-out back to http://127.0.0.1:8080/
+  users:         demo / demo-password; Hugging Face user via direct_sign_in=social:huggingface
+  Stop with Ctrl-C.
+`);
+  }
+  if (args.readyJson) process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);
+});
