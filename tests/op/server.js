@@ -545,6 +545,17 @@ function buildProvider() {
         return `/interaction/${interaction.uid}`;
       },
     },
+    // oidc-provider's fetch refuses loopback addresses (SSRF protection), yet here the apps that
+    // receive back-channel logout calls are loopback test servers; and only those are allowed.
+    fetch(url, options) {
+      const { hostname } = new URL(url);
+      if (!['127.0.0.1', 'localhost', '[::1]'].includes(hostname)) {
+        return Promise.reject(new Error('the test provider only calls loopback addresses'));
+      }
+      const { dispatcher, ...rest } = options;
+      void dispatcher;
+      return globalThis.fetch(url, rest);
+    },
     clientBasedCORS() {
       return false;
     },
@@ -566,6 +577,7 @@ function buildProvider() {
   if (DEBUG) {
     next.on('server_error', (_ctx, err) => console.error('server_error', err));
     next.on('grant.error', (_ctx, err) => console.error('grant.error', err.message));
+    next.on('backchannel.error', (_ctx, err, client) => console.error('backchannel.error', client.clientId, err.message));
     next.on('authorization.error', (_ctx, err) => console.error('authorization.error', err.message));
   }
   addOrganizationGrant(next);
