@@ -1134,3 +1134,74 @@ async fn dropping_the_provider_ends_the_process() {
     }
     panic!("the provider still accepts connections 5 s after being dropped");
 }
+
+#[tokio::test]
+async fn organization_tokens_for_members_only() {
+    let (op, app) = provider_with_client().await;
+    op.add_user(json!({
+        "sub": "user-org",
+        "username": "orgie",
+        "password": "orgie-password",
+        "name": "Org Member",
+        "organizations": ["org-1"],
+    }))
+    .await;
+    let http = http_client();
+    let flow = authorize(
+        &op,
+        &app,
+        "openid offline_access urn:logto:scope:organizations",
+        &[("resource", "urn:logto:resource:organizations")],
+    );
+    let login = Login::Password {
+        username: "orgie",
+        password: "orgie-password",
+    };
+    let code = sign_in(&op, &http, &flow, login).await;
+    let tokens = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
+    let claims = verify(
+        &op,
+        str_of(&tokens, "id_token"),
+        Algorithm::ES384,
+        &app.client_id,
+    )
+    .await;
+    assert!(
+        claims.get("organizations").is_none(),
+        "organizations stay out of the ID token"
+    );
+    let info = ok_json(userinfo(&op, str_of(&tokens, "access_token")).await).await;
+    assert_eq!(info["organizations"], json!(["org-1"]));
+
+    let refresh_token = str_of(&tokens, "refresh_token");
+    let org =
+        ok_json(refresh(&op, &app, refresh_token, &[("organization_id", "org-1")]).await).await;
+    let claims = verify(
+        &op,
+        str_of(&org, "access_token"),
+        Algorithm::ES384,
+        "urn:logto:organization:org-1",
+    )
+    .await;
+    assert_eq!(claims["sub"], "user-org");
+    assert_eq!(org["expires_in"], 3600);
+
+    let (status, error) =
+        error_of(refresh(&op, &app, refresh_token, &[("organization_id", "org-2")]).await).await;
+    assert_eq!((status, error.as_str()), (403, "access_denied"));
+    assert_eq!(op.stats().await.grants.get("refresh_token"), Some(&1));
+
+    // Without the organizations resource granted, no organization token.
+    let demo = demo_tokens(&op, &app, "openid offline_access").await;
+    let (status, error) = error_of(
+        refresh(
+            &op,
+            &app,
+            str_of(&demo, "refresh_token"),
+            &[("organization_id", "org-1")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, error.as_str()), (400, "invalid_target"));
+}

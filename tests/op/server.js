@@ -14,7 +14,7 @@ for (const level of ['info', 'log', 'warn']) {
 }
 
 const { default: Provider, errors: oidcErrors } = await import('oidc-provider');
-const { generateKeyPair, exportJWK } = await import('jose');
+const { generateKeyPair, exportJWK, importJWK, SignJWT } = await import('jose');
 const http = await import('node:http');
 const crypto = await import('node:crypto');
 const fs = await import('node:fs');
@@ -580,14 +580,76 @@ function buildProvider() {
     next.on('backchannel.error', (_ctx, err, client) => console.error('backchannel.error', client.clientId, err.message));
     next.on('authorization.error', (_ctx, err) => console.error('authorization.error', err.message));
   }
-  addOrganizationGrant(next);
   return next;
 }
 
-// Logto's organization tokens: a refresh_token grant with organization_id gives a JWT for
-// audience urn:logto:organization:<id> when the user is a member. Done by rewriting the request
-// into the resource-indicator form oidc-provider understands, after the membership check.
-function addOrganizationGrant() {}
+// Logto's organization tokens: a refresh_token grant with organization_id gives a JWT for audience
+// urn:logto:organization:<id> when the user is a member. oidc-provider has no such grant parameter,
+// so these requests are answered here, from the same storage, keys and settings.
+function tokenError(res, status, error, description) {
+  sendJson(res, status, { error, error_description: description });
+}
+
+function authenticateClient(req, form) {
+  const header = req.headers.authorization;
+  const inBody = form.has('client_secret');
+  if (header && inBody) return { error: [400, 'invalid_request', 'client authentication must only be provided using one mechanism'] };
+  let id;
+  let secret;
+  if (header) {
+    const [scheme, value] = header.split(' ');
+    if (scheme?.toLowerCase() !== 'basic' || !value) return { error: [400, 'invalid_request', 'invalid authorization header value format'] };
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    if (i === -1) return { error: [400, 'invalid_request', 'invalid authorization header value format'] };
+    id = decodeURIComponent(decoded.slice(0, i).replaceAll('+', ' '));
+    secret = decodeURIComponent(decoded.slice(i + 1).replaceAll('+', ' '));
+  } else {
+    id = form.get('client_id');
+    secret = form.get('client_secret');
+  }
+  const client = id ? clients.get(id) : undefined;
+  const same = client && secret && crypto.timingSafeEqual(
+    crypto.createHash('sha256').update(client.client_secret).digest(),
+    crypto.createHash('sha256').update(secret).digest(),
+  );
+  if (!same) return { error: [401, 'invalid_client', 'client authentication failed'] };
+  return { client };
+}
+
+async function organizationToken(req, res, form) {
+  const auth = authenticateClient(req, form);
+  if (auth.error) return tokenError(res, ...auth.error);
+  const organizationId = form.get('organization_id');
+  const refreshToken = liveEntry(`RefreshToken:${form.get('refresh_token') ?? ''}`)?.payload;
+  if (!refreshToken || refreshToken.consumed || refreshToken.clientId !== auth.client.client_id) {
+    return tokenError(res, 400, 'invalid_grant', 'grant request is invalid');
+  }
+  const grant = liveEntry(`Grant:${refreshToken.grantId}`)?.payload;
+  if (!grant) return tokenError(res, 400, 'invalid_grant', 'grant request is invalid');
+  const orgScopes = String(grant.resources?.[ORG_RESOURCE] ?? '').split(' ');
+  if (!orgScopes.includes(ORG_SCOPE)) {
+    return tokenError(res, 400, 'invalid_target', `organization tokens need ${ORG_SCOPE} granted for ${ORG_RESOURCE}`);
+  }
+  const user = users.get(refreshToken.accountId);
+  if (!user || !user.organizations.includes(organizationId)) {
+    return tokenError(res, 403, 'access_denied', 'user is not a member of the organization');
+  }
+  const key = keys[0];
+  const now = Math.floor(Date.now() / 1000);
+  const ttl = settings.ttl.AccessToken;
+  const accessToken = await new SignJWT({ client_id: auth.client.client_id, scope: '' })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+    .setIssuer(issuer)
+    .setSubject(user.sub)
+    .setAudience(`${ORG_AUDIENCE_PREFIX}${organizationId}`)
+    .setJti(crypto.randomBytes(16).toString('base64url'))
+    .setIssuedAt(now)
+    .setExpirationTime(now + ttl)
+    .sign(await importJWK(key, key.alg));
+  stats.grants.refresh_token = (stats.grants.refresh_token ?? 0) + 1;
+  return sendJson(res, 200, { access_token: accessToken, expires_in: ttl, token_type: 'Bearer', scope: '' });
+}
 
 // ---------------------------------------------------------------------------------------------
 // HTTP plumbing
@@ -801,6 +863,16 @@ async function handle(req, res) {
     res.on('finish', () => {
       if (res.statusCode === 200) stats.revocations += 1;
     });
+  }
+
+  if (path === '/oidc/token' && req.method === 'POST') {
+    // Read here to spot organization_id; oidc-provider then takes the parsed body from req.body.
+    const raw = await readBody(req, 56 * 1024);
+    const form = new URLSearchParams(raw);
+    if (form.get('grant_type') === 'refresh_token' && form.has('organization_id')) {
+      return organizationToken(req, res, form);
+    }
+    req.body = raw;
   }
 
   if (path === '/oidc' || path.startsWith('/oidc/')) {
