@@ -843,6 +843,8 @@ async function handle(req, res) {
   const path = url.pathname;
   if (DEBUG) console.error(`${req.method} ${path}`);
 
+  // With a fixed --port a request may come before the keys and the provider exist.
+  if (!provider) return sendJson(res, 503, { error: 'temporarily_unavailable' });
   if (path.startsWith('/__op/')) return controlApi(req, res, path);
 
   stats.requests[path] = (stats.requests[path] ?? 0) + 1;
