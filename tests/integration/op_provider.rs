@@ -774,11 +774,11 @@ async fn default_rotation_keeps_a_young_refresh_token() {
 #[tokio::test]
 async fn default_rotation_rotates_after_seventy_percent() {
     let (op, app) = provider_with_client().await;
-    op.set_ttl(None, None, Some(4)).await;
+    op.set_ttl(None, None, Some(10)).await;
     let tokens = demo_tokens(&op, &app, "openid offline_access").await;
     let first = str_of(&tokens, "refresh_token");
-    // 3 s of a 4 s life is 75%.
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    // Lifetimes count whole seconds from a truncated `iat`: 7.2 s in is 70-80% of 10 s, never expired.
+    tokio::time::sleep(Duration::from_millis(7200)).await;
     let again = ok_json(refresh(&op, &app, first, &[]).await).await;
     assert_ne!(str_of(&again, "refresh_token"), first);
 }
@@ -1001,9 +1001,10 @@ async fn revoking_grants_makes_refresh_fail() {
 #[tokio::test]
 async fn short_access_token_ttl_expires() {
     let (op, app) = provider_with_client().await;
-    op.set_ttl(Some(2), Some(120), None).await;
+    // 3 s, not less: `iat` is truncated to the second, and the token must still work right away.
+    op.set_ttl(Some(3), Some(120), None).await;
     let tokens = demo_tokens(&op, &app, "openid profile").await;
-    assert_eq!(tokens["expires_in"], 2);
+    assert_eq!(tokens["expires_in"], 3);
     let claims = verify(
         &op,
         str_of(&tokens, "id_token"),
@@ -1017,7 +1018,7 @@ async fn short_access_token_ttl_expires() {
     );
     let access = str_of(&tokens, "access_token");
     assert_eq!(userinfo(&op, access).await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     assert_eq!(userinfo(&op, access).await.status(), 401);
 }
 
