@@ -19,9 +19,9 @@ use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    RevocationUrl, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
@@ -156,7 +156,7 @@ type OAuthClient = oauth2::Client<
     EndpointSet,
     EndpointNotSet,
     EndpointNotSet,
-    EndpointMaybeSet,
+    EndpointNotSet,
     EndpointSet,
 >;
 
@@ -356,28 +356,47 @@ impl LogtoClient {
 
     /// Revokes a refresh token (client authentication included), so ending the Logto session
     /// also ends what this app could do on the user's behalf.
+    ///
+    /// Sent directly rather than through the oauth2 crate, which refuses http endpoints here
+    /// and so would fail against a self-hosted Logto on a private network.
     pub async fn revoke_refresh_token(&self, refresh_token: &str) -> Result<(), LogtoError> {
+        let what = "revocation";
         let metadata = self.metadata().await?;
-        let client = self.oauth_client(&metadata)?;
-        let request = client
-            .revoke_token(StandardRevocableToken::RefreshToken(RefreshToken::new(
-                refresh_token.to_owned(),
-            )))
-            .map_err(|_| LogtoError::BadResponse {
-                what: "revocation",
+        let endpoint = metadata
+            .revocation_endpoint
+            .as_deref()
+            .ok_or_else(|| LogtoError::BadResponse {
+                what,
                 detail: "Logto announces no revocation endpoint".into(),
             })?;
-        request.request_async(&self.http).await.map_err(|e| match e {
-            RequestTokenError::ServerResponse(err) => LogtoError::Rejected {
-                what: "revocation",
-                code: err.error().to_string(),
-            },
-            RequestTokenError::Request(err) => transport_of("revocation", err),
-            _ => LogtoError::BadResponse {
-                what: "revocation",
-                detail: "unreadable answer".into(),
-            },
-        })
+        // RFC 6749 2.3.1: the credentials are form-encoded before they go into Basic auth.
+        let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+        let response = self
+            .http
+            .post(endpoint)
+            .basic_auth(
+                encode(&self.settings.client_id),
+                Some(encode(&self.settings.client_secret)),
+            )
+            .form(&[("token", refresh_token), ("token_type_hint", "refresh_token")])
+            .send()
+            .await
+            .map_err(|e| LogtoError::transport(what, &e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        #[derive(Deserialize)]
+        struct OAuthError {
+            error: String,
+        }
+        match response.json::<OAuthError>().await {
+            Ok(body) => Err(LogtoError::Rejected { what, code: body.error }),
+            Err(_) => Err(LogtoError::BadResponse {
+                what,
+                detail: format!("HTTP status {status}"),
+            }),
+        }
     }
 
     /// Where to send the browser to end the Logto session; it returns to the post sign-out URI.
@@ -397,10 +416,6 @@ impl LogtoClient {
             what: "discovery",
             detail: format!("unusable {what}"),
         };
-        let revocation = match &metadata.revocation_endpoint {
-            Some(url) => Some(RevocationUrl::new(url.clone()).map_err(|_| bad("revocation endpoint"))?),
-            None => None,
-        };
         Ok(oauth2::Client::new(ClientId::new(self.settings.client_id.clone()))
             .set_client_secret(ClientSecret::new(self.settings.client_secret.clone()))
             .set_auth_type(AuthType::BasicAuth)
@@ -408,7 +423,6 @@ impl LogtoClient {
                 AuthUrl::new(metadata.authorization_endpoint.clone()).map_err(|_| bad("authorization endpoint"))?,
             )
             .set_token_uri(TokenUrl::new(metadata.token_endpoint.clone()).map_err(|_| bad("token endpoint"))?)
-            .set_revocation_url_option(revocation)
             .set_redirect_uri(RedirectUrl::new(self.settings.redirect_uri.clone()).map_err(|_| bad("redirect URI"))?))
     }
 

@@ -1,4 +1,9 @@
 //! One integration test binary: the app and the Logto-shaped provider, both real.
 
 mod helpers;
+
+mod callback_failures;
 mod op_provider;
+mod sign_in;
+mod sign_out;
+mod startup;

@@ -1,3 +1,4 @@
 //! Shared test helpers: the provider harness and the app harness.
 
+pub mod app;
 pub mod op;

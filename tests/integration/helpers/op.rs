@@ -131,9 +131,7 @@ pub fn http_client() -> reqwest::Client {
 }
 
 fn op_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("op")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("op")
 }
 
 /// Gives each config file of this process its own name.
@@ -174,13 +172,7 @@ impl TestProvider {
 
         let mut child = Command::new("node")
             .arg(dir.join("server.js"))
-            .args([
-                "--port",
-                "0",
-                "--ready-json",
-                "--exit-on-stdin-close",
-                "--config",
-            ])
+            .args(["--port", "0", "--ready-json", "--exit-on-stdin-close", "--config"])
             .arg(&config_path)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -192,8 +184,7 @@ impl TestProvider {
 
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
-        let read =
-            tokio::time::timeout(READY_TIMEOUT, BufReader::new(stdout).read_line(&mut line)).await;
+        let read = tokio::time::timeout(READY_TIMEOUT, BufReader::new(stdout).read_line(&mut line)).await;
         let _ = std::fs::remove_file(&config_path);
         match read {
             Err(_) => panic!("test provider printed no ready line within {READY_TIMEOUT:?}"),
@@ -210,10 +201,7 @@ impl TestProvider {
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())
             .expect("ready line has a port");
-        let issuer = ready["issuer"]
-            .as_str()
-            .expect("ready line has an issuer")
-            .to_owned();
+        let issuer = ready["issuer"].as_str().expect("ready line has an issuer").to_owned();
 
         TestProvider {
             _child: child,
@@ -252,10 +240,7 @@ impl TestProvider {
             .unwrap_or_else(|e| panic!("control call {path}: {e}"));
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        assert!(
-            status.is_success(),
-            "control call {path} failed: {status} {text}"
-        );
+        assert!(status.is_success(), "control call {path} failed: {status} {text}");
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
@@ -310,12 +295,7 @@ impl TestProvider {
     }
 
     /// Changes token lifetimes (seconds) for tokens issued from now on; `None` keeps the current one.
-    pub async fn set_ttl(
-        &self,
-        access_token: Option<u64>,
-        id_token: Option<u64>,
-        refresh_token: Option<u64>,
-    ) {
+    pub async fn set_ttl(&self, access_token: Option<u64>, id_token: Option<u64>, refresh_token: Option<u64>) {
         let mut body = serde_json::Map::new();
         for (name, value) in [
             ("AccessToken", access_token),
@@ -332,8 +312,7 @@ impl TestProvider {
     /// `true`: rotate the refresh token on every use; `false`: Logto's default (after 70% of its life).
     pub async fn set_refresh_rotation(&self, always: bool) {
         let mode = if always { "always" } else { "seventy_percent" };
-        self.control_post("settings", json!({ "refresh_rotation": mode }))
-            .await;
+        self.control_post("settings", json!({ "refresh_rotation": mode })).await;
     }
 
     /// Signs with a new key (`"ES384"` or `"RS256"`) from now on; the old public keys stay in the
@@ -420,11 +399,7 @@ fn snippet(body: &str) -> String {
 /// Drives the provider from an authorization URL (already pointing at /oidc/auth) through login and
 /// consent with a cookie-keeping reqwest client whose redirects are OFF; returns the URL the provider
 /// finally redirects to (the client's redirect_uri with code/state/iss, or with error=...).
-pub async fn complete_authorization(
-    http: &reqwest::Client,
-    authorize_url: &str,
-    login: Login<'_>,
-) -> url::Url {
+pub async fn complete_authorization(http: &reqwest::Client, authorize_url: &str, login: Login<'_>) -> url::Url {
     let start = Url::parse(authorize_url).expect("authorize URL");
     let provider_origin = start.origin();
     let mut request = http.get(start.clone());
@@ -454,8 +429,8 @@ pub async fn complete_authorization(
             "the provider showed a page again after the form was sent: {}",
             snippet(&body)
         );
-        let form = first_form(&body)
-            .unwrap_or_else(|| panic!("expected a sign-in page at {url}, got: {}", snippet(&body)));
+        let form =
+            first_form(&body).unwrap_or_else(|| panic!("expected a sign-in page at {url}, got: {}", snippet(&body)));
         let fields: Vec<(&str, &str)> = match login {
             Login::Password { username, password } => {
                 assert!(
@@ -483,10 +458,7 @@ pub async fn complete_authorization(
                     ("email", email),
                 ]
             }
-            Login::Direct => panic!(
-                "expected no form (direct sign-in), got one posting to {}",
-                form.action
-            ),
+            Login::Direct => panic!("expected no form (direct sign-in), got one posting to {}", form.action),
         };
         let action = url.join(&form.action).expect("form action");
         request = http.post(action).form(&fields);
