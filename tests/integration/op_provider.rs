@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::helpers::op::{
-    FailMode, Login, ProviderOptions, TestClient, TestProvider, complete_authorization,
-    complete_end_session, http_client,
+    FailMode, Login, ProviderOptions, TestClient, TestProvider, complete_authorization, complete_end_session,
+    http_client,
 };
 
 const DEMO: Login<'static> = Login::Password {
@@ -47,12 +47,7 @@ struct Authorize {
     verifier: String,
 }
 
-fn authorize(
-    op: &TestProvider,
-    app: &TestClient,
-    scope: &str,
-    extra: &[(&str, &str)],
-) -> Authorize {
+fn authorize(op: &TestProvider, app: &TestClient, scope: &str, extra: &[(&str, &str)]) -> Authorize {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let state = oauth2::CsrfToken::new_random().secret().clone();
     let nonce = oauth2::CsrfToken::new_random().secret().clone();
@@ -79,25 +74,15 @@ fn authorize(
 }
 
 fn query(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 /// Runs the browser part and checks the callback; returns the code.
-async fn sign_in(
-    op: &TestProvider,
-    http: &reqwest::Client,
-    auth: &Authorize,
-    login: Login<'_>,
-) -> String {
+async fn sign_in(op: &TestProvider, http: &reqwest::Client, auth: &Authorize, login: Login<'_>) -> String {
     let callback = complete_authorization(http, &auth.url, login).await;
     assert_eq!(callback.path(), "/callback", "{callback}");
     assert_eq!(query(&callback, "error"), None, "{callback}");
-    assert_eq!(
-        query(&callback, "state").as_deref(),
-        Some(auth.state.as_str())
-    );
+    assert_eq!(query(&callback, "state").as_deref(), Some(auth.state.as_str()));
     assert_eq!(query(&callback, "iss"), Some(op.issuer()));
     query(&callback, "code").expect("code in callback")
 }
@@ -158,10 +143,7 @@ async fn ok_json(response: reqwest::Response) -> Value {
 async fn error_of(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.expect("error JSON");
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_owned(),
-    )
+    (status, body["error"].as_str().unwrap_or_default().to_owned())
 }
 
 async fn refresh(
@@ -170,10 +152,7 @@ async fn refresh(
     refresh_token: &str,
     extra: &[(&str, &str)],
 ) -> reqwest::Response {
-    let mut form = vec![
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token),
-    ];
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
     form.extend_from_slice(extra);
     token_request(op, app, ClientAuth::Basic, &form).await
 }
@@ -263,14 +242,8 @@ async fn discovery_is_logto_shaped() {
     ] {
         assert_eq!(doc[key], json!(format!("{issuer}{path}")), "{key}");
     }
-    assert_eq!(
-        doc["id_token_signing_alg_values_supported"],
-        json!(["ES384"])
-    );
-    assert_eq!(
-        doc["authorization_response_iss_parameter_supported"],
-        json!(true)
-    );
+    assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["ES384"]));
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], json!(true));
     let scopes = doc["scopes_supported"].as_array().unwrap();
     for scope in [
         "openid",
@@ -291,28 +264,17 @@ async fn discovery_is_logto_shaped() {
 async fn code_flow_with_basic_auth_and_pkce() {
     let (op, app) = provider_with_client().await;
     let http = http_client();
-    let flow = authorize(
-        &op,
-        &app,
-        "openid offline_access profile email custom_data roles",
-        &[],
-    );
+    let flow = authorize(&op, &app, "openid offline_access profile email custom_data roles", &[]);
     let code = sign_in(&op, &http, &flow, DEMO).await;
 
     // PKCE is enforced: a wrong verifier spoils the code.
     let mut wrong = authorize(&op, &app, "openid", &[]);
     wrong.verifier = "x".repeat(43);
-    let (status, error) =
-        error_of(exchange(&op, &app, ClientAuth::Basic, &code, &wrong).await).await;
+    let (status, error) = error_of(exchange(&op, &app, ClientAuth::Basic, &code, &wrong).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"));
 
     // A fresh sign-in (the spoiled code is gone); the session skips the form.
-    let flow = authorize(
-        &op,
-        &app,
-        "openid offline_access profile email custom_data roles",
-        &[],
-    );
+    let flow = authorize(&op, &app, "openid offline_access profile email custom_data roles", &[]);
     let code = sign_in(&op, &http, &flow, Login::Direct).await;
     let tokens = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
     assert_eq!(tokens["token_type"], "Bearer");
@@ -322,45 +284,27 @@ async fn code_flow_with_basic_auth_and_pkce() {
         "offline_access + prompt=consent gives a refresh token"
     );
 
-    let claims = verify(
-        &op,
-        str_of(&tokens, "id_token"),
-        Algorithm::ES384,
-        &app.client_id,
-    )
-    .await;
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
     assert_eq!(claims["sub"], "user-demo");
     assert_eq!(claims["nonce"], json!(flow.nonce));
     assert_eq!(claims["name"], "Demo User");
     assert_eq!(claims["email"], "demo@example.com");
     assert_eq!(claims["username"], "demo");
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        3600
-    );
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
     assert!(
         claims.get("custom_data").is_none(),
         "custom_data stays out of the ID token"
     );
-    assert!(
-        claims.get("roles").is_none(),
-        "roles stay out of the ID token"
-    );
+    assert!(claims.get("roles").is_none(), "roles stay out of the ID token");
 
     // The opaque access token is good at userinfo, which returns the extended claims.
     let access = str_of(&tokens, "access_token");
-    assert!(
-        !access.contains('.'),
-        "no resource: the access token is opaque"
-    );
+    assert!(!access.contains('.'), "no resource: the access token is opaque");
     let info = ok_json(userinfo(&op, access).await).await;
     assert_eq!(info["sub"], "user-demo");
     assert_eq!(info["custom_data"], json!({"plan": "free"}));
     assert_eq!(info["roles"], json!(["member"]));
-    assert!(
-        info.get("identities").is_none(),
-        "identities scope not asked for"
-    );
+    assert!(info.get("identities").is_none(), "identities scope not asked for");
 }
 
 #[tokio::test]
@@ -388,13 +332,7 @@ async fn client_secret_post_works_and_both_at_once_is_rejected() {
     let flow = authorize(&op, &app, "openid profile", &[]);
     let code = sign_in(&op, &http, &flow, Login::Direct).await;
     let tokens = ok_json(exchange(&op, &app, ClientAuth::Post, &code, &flow).await).await;
-    let claims = verify(
-        &op,
-        str_of(&tokens, "id_token"),
-        Algorithm::ES384,
-        &app.client_id,
-    )
-    .await;
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
     assert_eq!(claims["sub"], "user-demo");
 
     let mut wrong = app.clone();
@@ -419,13 +357,7 @@ async fn wrong_password_re_renders_the_form() {
     assert_eq!(status, 200);
     assert!(page.contains("<h1>Sign in</h1>"), "{page}");
     assert!(page.contains("<label for=\"username\">") && page.contains("<label for=\"password\">"));
-    let action = page
-        .split("action=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
+    let action = page.split("action=\"").nth(1).unwrap().split('"').next().unwrap();
     let action = Url::parse(&op.endpoint()).unwrap().join(action).unwrap();
 
     let response = http
@@ -455,12 +387,7 @@ async fn wrong_password_re_renders_the_form() {
 async fn registration_creates_a_user_and_signs_them_in() {
     let (op, app) = provider_with_client().await;
     let http = http_client();
-    let flow = authorize(
-        &op,
-        &app,
-        "openid profile email",
-        &[("first_screen", "register")],
-    );
+    let flow = authorize(&op, &app, "openid profile email", &[("first_screen", "register")]);
     let code = sign_in(
         &op,
         &http,
@@ -474,13 +401,7 @@ async fn registration_creates_a_user_and_signs_them_in() {
     )
     .await;
     let tokens = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
-    let claims = verify(
-        &op,
-        str_of(&tokens, "id_token"),
-        Algorithm::ES384,
-        &app.client_id,
-    )
-    .await;
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
     let sub = str_of(&claims, "sub");
     assert!(sub.starts_with("user-") && sub != "user-demo", "{sub}");
     assert_eq!(claims["name"], "Grace Hopper");
@@ -495,26 +416,14 @@ async fn registration_creates_a_user_and_signs_them_in() {
     };
     let code = sign_in(&op, &other, &flow, login).await;
     let tokens = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
-    let again = verify(
-        &op,
-        str_of(&tokens, "id_token"),
-        Algorithm::ES384,
-        &app.client_id,
-    )
-    .await;
+    let again = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
     assert_eq!(again["sub"], json!(sub));
 
     let third = http_client();
     let flow = authorize(&op, &app, "openid", &[("interaction_mode", "signUp")]);
     let (_, page) = first_page(&third, &flow.url).await;
     assert!(page.contains("<h1>Create account</h1>"), "{page}");
-    let action = page
-        .split("action=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
+    let action = page.split("action=\"").nth(1).unwrap().split('"').next().unwrap();
     let response = third
         .post(Url::parse(&op.endpoint()).unwrap().join(action).unwrap())
         .form(&[
@@ -542,13 +451,7 @@ async fn direct_sign_in_hugging_face_and_identities_only_in_userinfo() {
     );
     let code = sign_in(&op, &http, &flow, Login::Direct).await;
     let tokens = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
-    let claims = verify(
-        &op,
-        str_of(&tokens, "id_token"),
-        Algorithm::ES384,
-        &app.client_id,
-    )
-    .await;
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
     assert_eq!(claims["sub"], "user-hf");
     assert_eq!(claims["name"], "Ada Lovelace");
     assert!(claims["picture"].as_str().unwrap().starts_with("https://"));
@@ -562,10 +465,7 @@ async fn direct_sign_in_hugging_face_and_identities_only_in_userinfo() {
     let hf = &info["identities"]["huggingface"];
     assert_eq!(hf["userId"], "hf-1234");
     assert_eq!(hf["details"]["rawData"]["preferred_username"], "ada-hf");
-    assert_eq!(
-        hf["details"]["rawData"]["profile"],
-        "https://huggingface.co/ada-hf"
-    );
+    assert_eq!(hf["details"]["rawData"]["profile"], "https://huggingface.co/ada-hf");
     assert_eq!(info["sso_identities"], json!([]));
 }
 
@@ -577,10 +477,7 @@ async fn an_invalid_logto_parameter_drops_them_all() {
         &op,
         &app,
         "openid",
-        &[
-            ("first_screen", "nonsense"),
-            ("direct_sign_in", "social:huggingface"),
-        ],
+        &[("first_screen", "nonsense"), ("direct_sign_in", "social:huggingface")],
     );
     let (status, page) = first_page(&http, &flow.url).await;
     assert_eq!(status, 200);
@@ -591,10 +488,7 @@ async fn an_invalid_logto_parameter_drops_them_all() {
 
     // The parameters reach the provider as sent.
     let stats = op.stats().await;
-    let last = stats
-        .authorize_params
-        .last()
-        .expect("authorize params recorded");
+    let last = stats.authorize_params.last().expect("authorize params recorded");
     assert_eq!(last["first_screen"], "nonsense");
     assert_eq!(last["direct_sign_in"], "social:huggingface");
 }
@@ -614,28 +508,16 @@ async fn rs256_option_signs_id_tokens_rs256() {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        doc["id_token_signing_alg_values_supported"],
-        json!(["RS256"])
-    );
+    assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["RS256"]));
     let tokens = demo_tokens(&op, &app, "openid profile").await;
-    let claims = verify(
-        &op,
-        str_of(&tokens, "id_token"),
-        Algorithm::RS256,
-        &app.client_id,
-    )
-    .await;
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::RS256, &app.client_id).await;
     assert_eq!(claims["sub"], "user-demo");
 }
 
 #[tokio::test]
 async fn resource_gives_a_jwt_access_token() {
     let op = TestProvider::start_with(ProviderOptions {
-        resources: vec![(
-            API.to_owned(),
-            vec!["read:items".to_owned(), "write:items".to_owned()],
-        )],
+        resources: vec![(API.to_owned(), vec!["read:items".to_owned(), "write:items".to_owned()])],
         ..ProviderOptions::default()
     })
     .await;
@@ -666,25 +548,12 @@ async fn resource_gives_a_jwt_access_token() {
     assert_eq!(claims["client_id"], json!(app.client_id));
 
     // A resource that was not granted is refused at the token endpoint.
-    let (status, error) = error_of(
-        refresh(
-            &op,
-            &app,
-            refresh_token,
-            &[("resource", "https://other.example.com")],
-        )
-        .await,
-    )
-    .await;
+    let (status, error) =
+        error_of(refresh(&op, &app, refresh_token, &[("resource", "https://other.example.com")]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_target"));
 
     // The code exchange itself can ask for the resource too.
-    let flow = authorize(
-        &op,
-        &app,
-        "openid read:items write:items",
-        &[("resource", API)],
-    );
+    let flow = authorize(&op, &app, "openid read:items write:items", &[("resource", API)]);
     let code = sign_in(&op, &http, &flow, Login::Direct).await;
     let response = token_request(
         &op,
@@ -710,12 +579,7 @@ async fn resource_gives_a_jwt_access_token() {
 async fn unknown_resource_is_rejected_at_authorization() {
     let (op, app) = provider_with_client().await;
     let http = http_client();
-    let flow = authorize(
-        &op,
-        &app,
-        "openid",
-        &[("resource", "https://unknown.example.com")],
-    );
+    let flow = authorize(&op, &app, "openid", &[("resource", "https://unknown.example.com")]);
     let callback = complete_authorization(&http, &flow.url, DEMO).await;
     assert_eq!(
         query(&callback, "error").as_deref(),
@@ -735,13 +599,7 @@ async fn always_rotation_and_reuse_detection_revokes_the_grant() {
     let rotated = ok_json(refresh(&op, &app, first, &[]).await).await;
     let second = str_of(&rotated, "refresh_token");
     assert_ne!(first, second, "rotation gives a new refresh token");
-    let claims = verify(
-        &op,
-        str_of(&rotated, "id_token"),
-        Algorithm::ES384,
-        &app.client_id,
-    )
-    .await;
+    let claims = verify(&op, str_of(&rotated, "id_token"), Algorithm::ES384, &app.client_id).await;
     assert_eq!(claims["sub"], "user-demo");
 
     // Replaying the rotated token is taken as theft: the whole grant dies.
@@ -793,10 +651,7 @@ async fn revocation_endpoint_kills_the_refresh_token() {
     // Without client authentication (the Go SDK's way) it is refused.
     let response = reqwest::Client::new()
         .post(&url)
-        .form(&[
-            ("token", refresh_token),
-            ("token_type_hint", "refresh_token"),
-        ])
+        .form(&[("token", refresh_token), ("token_type_hint", "refresh_token")])
         .send()
         .await
         .unwrap();
@@ -806,10 +661,7 @@ async fn revocation_endpoint_kills_the_refresh_token() {
     let response = reqwest::Client::new()
         .post(&url)
         .basic_auth(&app.client_id, Some(&app.client_secret))
-        .form(&[
-            ("token", refresh_token),
-            ("token_type_hint", "refresh_token"),
-        ])
+        .form(&[("token", refresh_token), ("token_type_hint", "refresh_token")])
         .send()
         .await
         .unwrap();
@@ -829,10 +681,7 @@ async fn end_session_redirects_to_post_logout_uri_and_ends_the_session() {
     let mut url = Url::parse(&format!("{}/session/end", op.issuer())).unwrap();
     url.query_pairs_mut()
         .append_pair("client_id", &app.client_id)
-        .append_pair(
-            "post_logout_redirect_uri",
-            &app.post_logout_redirect_uris[0],
-        )
+        .append_pair("post_logout_redirect_uri", &app.post_logout_redirect_uris[0])
         .append_pair("state", "bye");
     // The confirmation page submits itself, like Logto's.
     let (status, page) = first_page(&http, url.as_str()).await;
@@ -912,10 +761,7 @@ async fn backchannel_logout_posts_a_logout_token() {
     let mut url = Url::parse(&format!("{}/session/end", op.issuer())).unwrap();
     url.query_pairs_mut()
         .append_pair("client_id", &app.client_id)
-        .append_pair(
-            "post_logout_redirect_uri",
-            &app.post_logout_redirect_uris[0],
-        );
+        .append_pair("post_logout_redirect_uri", &app.post_logout_redirect_uris[0]);
     complete_end_session(&http, url.as_str()).await;
     let request = tokio::time::timeout(Duration::from_secs(10), receiver)
         .await
@@ -982,19 +828,14 @@ async fn revoking_grants_makes_refresh_fail() {
     let ada = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
 
     op.revoke_grants(Some("user-demo")).await;
-    let (status, error) =
-        error_of(refresh(&op, &app, str_of(&demo, "refresh_token"), &[]).await).await;
+    let (status, error) = error_of(refresh(&op, &app, str_of(&demo, "refresh_token"), &[]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"));
-    assert_eq!(
-        userinfo(&op, str_of(&demo, "access_token")).await.status(),
-        401
-    );
+    assert_eq!(userinfo(&op, str_of(&demo, "access_token")).await.status(), 401);
     // Other users are untouched.
     ok_json(refresh(&op, &app, str_of(&ada, "refresh_token"), &[]).await).await;
 
     op.revoke_grants(None).await;
-    let (status, error) =
-        error_of(refresh(&op, &app, str_of(&ada, "refresh_token"), &[]).await).await;
+    let (status, error) = error_of(refresh(&op, &app, str_of(&ada, "refresh_token"), &[]).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"));
 }
 
@@ -1005,17 +846,8 @@ async fn short_access_token_ttl_expires() {
     op.set_ttl(Some(3), Some(120), None).await;
     let tokens = demo_tokens(&op, &app, "openid profile").await;
     assert_eq!(tokens["expires_in"], 3);
-    let claims = verify(
-        &op,
-        str_of(&tokens, "id_token"),
-        Algorithm::ES384,
-        &app.client_id,
-    )
-    .await;
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        120
-    );
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 120);
     let access = str_of(&tokens, "access_token");
     assert_eq!(userinfo(&op, access).await.status(), 200);
     tokio::time::sleep(Duration::from_millis(4100)).await;
@@ -1042,26 +874,14 @@ async fn key_rotation_changes_kid_and_keeps_the_old_key_on_request() {
         .kid
         .unwrap();
     assert_ne!(new_kid, old_kid);
-    verify(
-        &op,
-        str_of(&refreshed, "id_token"),
-        Algorithm::ES384,
-        &app.client_id,
-    )
-    .await;
+    verify(&op, str_of(&refreshed, "id_token"), Algorithm::ES384, &app.client_id).await;
 
     op.rotate_keys("RS256", false).await;
     let set = jwks(&op).await;
     assert_eq!(set.keys.len(), 1);
     assert!(set.find(&old_kid).is_none() && set.find(&new_kid).is_none());
     let refreshed = ok_json(refresh(&op, &app, str_of(&tokens, "refresh_token"), &[]).await).await;
-    verify(
-        &op,
-        str_of(&refreshed, "id_token"),
-        Algorithm::RS256,
-        &app.client_id,
-    )
-    .await;
+    verify(&op, str_of(&refreshed, "id_token"), Algorithm::RS256, &app.client_id).await;
 }
 
 #[tokio::test]
@@ -1110,14 +930,7 @@ async fn injected_failures() {
         assert_eq!(client.get(&jwks_url).send().await.unwrap().status(), 500);
     }
     op.clear_failures().await;
-    let set: JwkSet = client
-        .get(&jwks_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let set: JwkSet = client.get(&jwks_url).send().await.unwrap().json().await.unwrap();
     assert_eq!(set.keys.len(), 1);
 }
 
@@ -1160,13 +973,7 @@ async fn organization_tokens_for_members_only() {
     };
     let code = sign_in(&op, &http, &flow, login).await;
     let tokens = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
-    let claims = verify(
-        &op,
-        str_of(&tokens, "id_token"),
-        Algorithm::ES384,
-        &app.client_id,
-    )
-    .await;
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
     assert!(
         claims.get("organizations").is_none(),
         "organizations stay out of the ID token"
@@ -1175,8 +982,7 @@ async fn organization_tokens_for_members_only() {
     assert_eq!(info["organizations"], json!(["org-1"]));
 
     let refresh_token = str_of(&tokens, "refresh_token");
-    let org =
-        ok_json(refresh(&op, &app, refresh_token, &[("organization_id", "org-1")]).await).await;
+    let org = ok_json(refresh(&op, &app, refresh_token, &[("organization_id", "org-1")]).await).await;
     let claims = verify(
         &op,
         str_of(&org, "access_token"),
@@ -1187,8 +993,7 @@ async fn organization_tokens_for_members_only() {
     assert_eq!(claims["sub"], "user-org");
     assert_eq!(org["expires_in"], 3600);
 
-    let (status, error) =
-        error_of(refresh(&op, &app, refresh_token, &[("organization_id", "org-2")]).await).await;
+    let (status, error) = error_of(refresh(&op, &app, refresh_token, &[("organization_id", "org-2")]).await).await;
     assert_eq!((status, error.as_str()), (403, "access_denied"));
     assert_eq!(op.stats().await.grants.get("refresh_token"), Some(&1));
 

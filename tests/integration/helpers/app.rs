@@ -1,0 +1,263 @@
+//! Harness for the app: spawned on port 0 against a real provider from `tests/op`, driven by a
+//! cookie-keeping HTTP client with redirects off, so each test sees every hop.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use logto_actix::config::Config;
+use logto_actix::startup::Application;
+use reqwest::StatusCode;
+use reqwest::header::{LOCATION, SET_COOKIE};
+
+use super::op::{Login, ProviderOptions, TestClient, TestProvider, complete_authorization, http_client};
+
+/// A session secret for tests (at least 64 characters).
+pub const TEST_SESSION_SECRET: &str = "test-session-secret-0123456789-0123456789-0123456789-0123456789-xyz";
+
+/// How to configure the app under test, as an operator would through the environment.
+#[derive(Clone, Debug, Default)]
+pub struct AppOptions {
+    /// Extra environment variables (`LOGTO_SCOPES`, `SESSION_STORE`, ...).
+    pub env: Vec<(&'static str, String)>,
+    /// Serve as if behind https (`APP_BASE_URL=https://...`).
+    pub https: bool,
+    /// Point `LOGTO_ENDPOINT` somewhere else than the provider (e.g. a closed port).
+    pub logto_endpoint: Option<String>,
+    /// Timeout of calls to Logto.
+    pub http_timeout: Option<Duration>,
+    /// Options of the provider.
+    pub provider: ProviderOptions,
+}
+
+/// The app under test, its provider, and a browser-like HTTP client.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// The provider the app signs in with.
+    pub provider: TestProvider,
+    /// Cookie-keeping client with redirects off: the "browser".
+    pub http: reqwest::Client,
+    /// The app's client id at the provider.
+    pub client_id: String,
+}
+
+impl TestApp {
+    /// The app with default configuration.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(AppOptions::default()).await
+    }
+
+    /// The app configured by `options`.
+    pub async fn spawn_with(options: AppOptions) -> TestApp {
+        let provider = TestProvider::start_with(options.provider.clone()).await;
+        Self::spawn_on(provider, options).await
+    }
+
+    /// The app configured by `options`, against an already running provider.
+    pub async fn spawn_on(provider: TestProvider, options: AppOptions) -> TestApp {
+        let _ = env_logger::builder().is_test(true).try_init();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let port = listener.local_addr().unwrap().port();
+        let address = format!("http://127.0.0.1:{port}");
+        let base_url = if options.https {
+            format!("https://127.0.0.1:{port}")
+        } else {
+            address.clone()
+        };
+        let client_id = format!("app-{port}");
+        provider
+            .register_client(&TestClient {
+                client_id: client_id.clone(),
+                client_secret: format!("secret-{port}-0123456789"),
+                redirect_uris: vec![format!("{base_url}/callback")],
+                post_logout_redirect_uris: vec![format!("{base_url}/")],
+                backchannel_logout_uri: None,
+            })
+            .await;
+
+        let mut env: HashMap<String, String> = HashMap::from([
+            (
+                "LOGTO_ENDPOINT".into(),
+                options.logto_endpoint.clone().unwrap_or_else(|| provider.endpoint()),
+            ),
+            ("LOGTO_APP_ID".into(), client_id.clone()),
+            ("LOGTO_APP_SECRET".into(), format!("secret-{port}-0123456789")),
+            ("APP_BASE_URL".into(), base_url),
+            ("SESSION_SECRET".into(), TEST_SESSION_SECRET.into()),
+        ]);
+        env.extend(options.env.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        let mut config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test configuration");
+        config.http_timeout = options.http_timeout.unwrap_or(Duration::from_secs(5));
+
+        let app = Application::build_with_listener(config, listener)
+            .await
+            .expect("the app starts");
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            provider,
+            http: http_client(),
+            client_id,
+        }
+    }
+
+    /// The absolute URL of a path of the app.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// GET a path of the app with the browser's cookies.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("the app answers")
+    }
+
+    /// GET an absolute URL with the browser's cookies.
+    pub async fn get_url(&self, url: &str) -> reqwest::Response {
+        self.http.get(url).send().await.expect("the server answers")
+    }
+
+    /// The text of a page of the app (status 200 expected), with HTML entities decoded.
+    pub async fn page(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        unescape_html(&response.text().await.unwrap())
+    }
+
+    /// Starts a sign-in at `path` (e.g. `/sign-in`, `/sign-up`) and returns Logto's authorize URL.
+    pub async fn start_sign_in(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert!(
+            response.status().is_redirection(),
+            "GET {path} redirects to Logto, got {}",
+            response.status()
+        );
+        location(&response)
+    }
+
+    /// Signs in through `path` at the provider and returns the callback URL (not yet visited).
+    pub async fn authorize(&self, path: &str, login: Login<'_>) -> String {
+        let authorize_url = self.start_sign_in(path).await;
+        complete_authorization(&self.http, &authorize_url, login)
+            .await
+            .to_string()
+    }
+
+    /// The whole sign-in: start at `path`, sign in at the provider, visit the callback.
+    /// Returns the app's answer to the callback.
+    pub async fn sign_in_via(&self, path: &str, login: Login<'_>) -> reqwest::Response {
+        let callback = self.authorize(path, login).await;
+        self.get_url(&callback).await
+    }
+
+    /// Signs in the seeded demo user with the password form.
+    pub async fn sign_in_as_demo(&self) -> reqwest::Response {
+        let response = self.sign_in_via("/sign-in", DEMO).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "the callback finishes sign-in"
+        );
+        response
+    }
+
+    /// The CSRF token from the sign-out form of a page.
+    pub async fn csrf_token(&self) -> String {
+        let html = self.page("/sign-out").await;
+        hidden_input(&html, "csrf_token").expect("the sign-out page has a CSRF token")
+    }
+
+    /// POST /sign-out with a form body.
+    pub async fn post_sign_out(&self, body: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/sign-out"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Whether the home page shows the signed-out view.
+    pub async fn is_signed_out(&self) -> bool {
+        let html = self.page("/").await;
+        html.contains("href=\"/sign-in\"") && !html.contains("action=\"/sign-out\"")
+    }
+}
+
+/// The seeded demo user of the provider.
+pub const DEMO: Login<'static> = Login::Password {
+    username: "demo",
+    password: "demo-password",
+};
+
+/// The `Location` header of a redirect.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(LOCATION)
+        .unwrap_or_else(|| panic!("a Location header on {}", response.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// All `Set-Cookie` headers of a response.
+pub fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The value of a hidden input in a page.
+pub fn hidden_input(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+/// The query parameters of a URL.
+pub fn query_of(url: &str) -> HashMap<String, Vec<String>> {
+    let mut params: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in url::Url::parse(url).expect("an absolute URL").query_pairs() {
+        params.entry(k.into_owned()).or_default().push(v.into_owned());
+    }
+    params
+}
+
+/// `url` with one query parameter replaced (or removed when `value` is `None`).
+pub fn with_param(url: &str, name: &str, value: Option<&str>) -> String {
+    let mut parsed = url::Url::parse(url).unwrap();
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    {
+        let mut pairs = parsed.query_pairs_mut();
+        pairs.clear();
+        for (k, v) in &kept {
+            pairs.append_pair(k, v);
+        }
+        if let Some(value) = value {
+            pairs.append_pair(name, value);
+        }
+    }
+    parsed.to_string()
+}
+
+/// Decodes the entities Tera's escaping produces, so tests can look for text as a person reads it.
+pub fn unescape_html(html: &str) -> String {
+    html.replace("&#x2F;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}

@@ -1,0 +1,68 @@
+//! Signing out: the local session ends, the refresh token is revoked, and Logto's session ends.
+
+use reqwest::StatusCode;
+
+use crate::helpers::app::{TestApp, location, query_of};
+use crate::helpers::op::complete_end_session;
+
+#[tokio::test]
+async fn signing_out_revokes_the_refresh_token_and_ends_the_logto_session() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as_demo().await;
+    let csrf = app.csrf_token().await;
+    let before = app.provider.stats().await;
+
+    let response = app.post_sign_out(&format!("csrf_token={csrf}")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let end_session = location(&response);
+    assert!(
+        end_session.starts_with(&format!("{}/session/end?", app.provider.issuer())),
+        "{end_session}"
+    );
+    let params = query_of(&end_session);
+    assert_eq!(params["client_id"], vec![app.client_id.clone()]);
+    assert_eq!(params["post_logout_redirect_uri"], vec![app.url("/")]);
+
+    // Signed out here at once, whatever happens at Logto next.
+    assert!(app.is_signed_out().await);
+    let after = app.provider.stats().await;
+    assert_eq!(
+        after.revocations,
+        before.revocations + 1,
+        "the refresh token was revoked"
+    );
+
+    let back = complete_end_session(&app.http, &end_session).await;
+    assert_eq!(back.as_str(), app.url("/"));
+    assert!(app.provider.stats().await.end_sessions >= 1);
+    assert!(app.is_signed_out().await);
+    assert_eq!(app.get("/profile").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_sign_out_page_asks_before_signing_out() {
+    let app = TestApp::spawn().await;
+    assert_eq!(location(&app.get("/sign-out").await), "/", "nothing to sign out of");
+
+    app.sign_in_as_demo().await;
+    let page = app.page("/sign-out").await;
+    assert!(page.contains("Sign out?"));
+    assert!(page.contains("method=\"post\""));
+    // Showing the page changed nothing.
+    assert!(app.page("/").await.contains("Signed in as Demo User"));
+}
+
+#[tokio::test]
+async fn a_sign_out_without_the_forms_csrf_token_is_refused_and_the_session_kept() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as_demo().await;
+
+    for body in ["", "csrf_token=", "csrf_token=forged-token-value"] {
+        let response = app.post_sign_out(body).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "body {body:?}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("nothing was changed"), "{page}");
+    }
+    assert!(app.page("/").await.contains("Signed in as Demo User"));
+    assert_eq!(app.provider.stats().await.revocations, 0);
+}

@@ -1,0 +1,135 @@
+//! Starting up: configuration checked before binding, Logto allowed to be down, cookies set
+//! as the contract says.
+
+use std::process::Command;
+
+use reqwest::StatusCode;
+
+use crate::helpers::app::{AppOptions, TestApp, set_cookies};
+use crate::helpers::op::FailMode;
+
+#[test]
+fn bad_configuration_stops_the_app_with_one_line_per_problem() {
+    let output = Command::new(env!("CARGO_BIN_EXE_logto-actix"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LOGTO_ENDPOINT", "ftp://logto.example")
+        .env("PORT", "not-a-port")
+        .env("SESSION_SECRET", "too-short")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("the binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 5, "{stderr}");
+    for variable in [
+        "LOGTO_ENDPOINT",
+        "LOGTO_APP_ID",
+        "LOGTO_APP_SECRET",
+        "PORT",
+        "SESSION_SECRET",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("configuration error: {variable}:"))),
+            "{stderr}"
+        );
+    }
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
+}
+
+#[tokio::test]
+async fn with_logto_unreachable_the_app_serves_pages_and_answers_sign_in_with_502() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let app = TestApp::spawn_with(AppOptions {
+        logto_endpoint: Some(endpoint),
+        ..Default::default()
+    })
+    .await;
+
+    assert_eq!(app.get("/healthz").await.text().await.unwrap(), "ok");
+    assert!(app.page("/").await.contains("Continue with Hugging Face"));
+    let response = app.get("/sign-in").await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert!(response.text().await.unwrap().contains("not answering"));
+}
+
+#[tokio::test]
+async fn sign_in_recovers_without_a_restart_once_logto_answers_again() {
+    let app = TestApp::spawn().await;
+    let discovery = "/oidc/.well-known/openid-configuration";
+    app.provider.fail(discovery, FailMode::Status500, Some(2)).await;
+    assert_eq!(app.get("/sign-in").await.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(app.get("/sign-up").await.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(app.get("/sign-in").await.status(), StatusCode::SEE_OTHER);
+    app.sign_in_as_demo().await;
+    // Discovery is cached once it succeeded.
+    app.sign_in_as_demo().await;
+    assert_eq!(app.provider.stats().await.requests.get(discovery).copied(), Some(3));
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_private_lax_httponly_and_small() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/sign-in").await;
+    let cookie = set_cookies(&response)
+        .into_iter()
+        .find(|c| c.starts_with("logto-session="))
+        .expect("a session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http base URL");
+    // Encrypted: nothing of the pending sign-in is readable.
+    assert!(!cookie.contains("pkce") && !cookie.contains("nonce"));
+
+    let callback = app.authorize("/sign-in", crate::helpers::app::DEMO).await;
+    let response = app.get_url(&callback).await;
+    let cookie = set_cookies(&response)
+        .into_iter()
+        .find(|c| c.starts_with("logto-session="))
+        .unwrap();
+    let name_value = cookie.split(';').next().unwrap();
+    assert!(name_value.len() <= 4096, "cookie of {} bytes", name_value.len());
+    assert!(!cookie.contains("Demo"), "encrypted content");
+}
+
+#[tokio::test]
+async fn behind_https_the_cookie_is_secure_and_host_prefixed() {
+    let app = TestApp::spawn_with(AppOptions {
+        https: true,
+        ..Default::default()
+    })
+    .await;
+    let response = app.get("/sign-in").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = set_cookies(&response)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-logto-session="))
+        .expect("__Host- cookie");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain="),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn every_page_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in ["/", "/healthz", "/no-such-page", "/callback"] {
+        let response = app.get(path).await;
+        let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        let csp = header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
+        assert_eq!(header("referrer-policy").as_deref(), Some("no-referrer"), "{path}");
+        assert_eq!(header("cache-control").as_deref(), Some("no-store"), "{path}");
+    }
+}
