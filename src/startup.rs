@@ -19,6 +19,9 @@ use crate::web::templates::Templates;
 /// How long a session lasts without use: the lifetime of Logto's refresh tokens.
 const SESSION_TTL_DAYS: i64 = 14;
 
+/// How long start-up waits for Redis.
+const REDIS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -73,8 +76,11 @@ impl Application {
         let server = match &config.session_store {
             SessionStoreKind::Cookie => serve(listener, state, CookieSessionStore::default)?,
             SessionStoreKind::Redis { url } => {
-                let store = RedisSessionStore::new(url.expose())
+                // The connection manager retries with back-off for minutes; an operator needs a
+                // prompt answer, so start-up gives up after one timeout.
+                let store = tokio::time::timeout(REDIS_CONNECT_TIMEOUT, RedisSessionStore::new(url.expose()))
                     .await
+                    .map_err(|_| StartupError::Redis("no answer in time; check REDIS_URL and that Redis runs".into()))?
                     .map_err(|e| StartupError::Redis(format!("cannot connect ({e}); check REDIS_URL")))?;
                 serve(listener, state, move || store.clone())?
             }

@@ -4,6 +4,7 @@ mod helpers;
 
 mod callback_failures;
 mod op_provider;
+mod redis_sessions;
 mod sign_in;
 mod sign_out;
 mod startup;

@@ -909,14 +909,14 @@ server.listen(args.port, args.host, async () => {
     registerClient({
       client_id: 'demo-client',
       client_secret: 'demo-secret',
-      redirect_uris: ['http://127.0.0.1:8080/callback', 'http://localhost:8080/callback'],
-      post_logout_redirect_uris: ['http://127.0.0.1:8080/', 'http://localhost:8080/'],
+      redirect_uris: ['http://localhost:3000/callback', 'http://127.0.0.1:3000/callback'],
+      post_logout_redirect_uris: ['http://localhost:3000/', 'http://127.0.0.1:3000/'],
     });
     process.stdout.write(`Test Logto is running.
   LOGTO_ENDPOINT=http://${hostForUrl}:${port}
   issuer:        ${issuer}
   app:           client_id demo-client, client_secret demo-secret
-                 redirect http://127.0.0.1:8080/callback (or localhost), sign-out back to http://127.0.0.1:8080/
+                 redirect http://localhost:3000/callback (or 127.0.0.1), sign-out back to http://localhost:3000/
   users:         demo / demo-password; Hugging Face user via direct_sign_in=social:huggingface
   Stop with Ctrl-C.
 `);

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use logto_actix::config::Config;
@@ -36,8 +37,8 @@ pub struct AppOptions {
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
-    /// The provider the app signs in with.
-    pub provider: TestProvider,
+    /// The provider the app signs in with (shared when several app instances run).
+    pub provider: Arc<TestProvider>,
     /// Cookie-keeping client with redirects off: the "browser".
     pub http: reqwest::Client,
     /// The app's client id at the provider.
@@ -52,12 +53,12 @@ impl TestApp {
 
     /// The app configured by `options`.
     pub async fn spawn_with(options: AppOptions) -> TestApp {
-        let provider = TestProvider::start_with(options.provider.clone()).await;
+        let provider = Arc::new(TestProvider::start_with(options.provider.clone()).await);
         Self::spawn_on(provider, options).await
     }
 
-    /// The app configured by `options`, against an already running provider.
-    pub async fn spawn_on(provider: TestProvider, options: AppOptions) -> TestApp {
+    /// Another instance of the app (or a restarted one), against the same provider.
+    pub async fn spawn_on(provider: Arc<TestProvider>, options: AppOptions) -> TestApp {
         let _ = env_logger::builder().is_test(true).try_init();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let port = listener.local_addr().unwrap().port();

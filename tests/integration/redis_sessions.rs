@@ -1,0 +1,99 @@
+//! `SESSION_STORE=redis`: the cookie holds only a session id, sessions survive a restart and
+//! are shared by every instance, and signing out deletes the session server-side.
+
+use reqwest::StatusCode;
+use reqwest::header::COOKIE;
+
+use crate::helpers::app::{AppOptions, TestApp, set_cookies};
+use crate::helpers::redis::TestRedis;
+
+fn redis_options(redis: &TestRedis) -> AppOptions {
+    AppOptions {
+        env: vec![("SESSION_STORE", "redis".into()), ("REDIS_URL", redis.url.clone())],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn with_redis_the_cookie_holds_only_an_id_and_the_session_survives_a_restart() {
+    let redis = TestRedis::start().await;
+    let first = TestApp::spawn_with(redis_options(&redis)).await;
+    let response = first.sign_in_as_demo().await;
+    let cookie = set_cookies(&response)
+        .into_iter()
+        .find(|c| c.starts_with("logto-session="))
+        .unwrap();
+    let value = cookie.split(';').next().unwrap();
+    assert!(value.len() < 200, "only an id travels: {} bytes", value.len());
+
+    // A second instance (or the same app after a restart) with the same secret and Redis.
+    let second = TestApp::spawn_on(first.provider.clone(), redis_options(&redis)).await;
+    let home = first
+        .http
+        .get(second.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Signed in as Demo User"), "{home}");
+}
+
+#[tokio::test]
+async fn with_redis_signing_out_kills_a_copied_cookie_too() {
+    let redis = TestRedis::start().await;
+    let app = TestApp::spawn_with(redis_options(&redis)).await;
+    let response = app.sign_in_as_demo().await;
+    let stolen = set_cookies(&response)
+        .into_iter()
+        .find(|c| c.starts_with("logto-session="))
+        .unwrap();
+    let stolen = stolen.split(';').next().unwrap().to_owned();
+
+    let csrf = app.csrf_token().await;
+    assert_eq!(
+        app.post_sign_out(&format!("csrf_token={csrf}")).await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let other_browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let home = other_browser
+        .get(app.url("/"))
+        .header(COOKIE, stolen)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!home.contains("Demo User"), "the server-side session is gone");
+}
+
+#[tokio::test]
+async fn with_redis_unreachable_the_app_refuses_to_start_with_a_clear_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_logto-actix"))
+        .env_clear()
+        .env("LOGTO_ENDPOINT", "http://127.0.0.1:9")
+        .env("LOGTO_APP_ID", "app")
+        .env("LOGTO_APP_SECRET", "secret")
+        .env("PORT", "0")
+        .env("SESSION_STORE", "redis")
+        .env("REDIS_URL", &url)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("Redis session store") && stderr.contains("REDIS_URL"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+}
