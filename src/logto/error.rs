@@ -1,7 +1,7 @@
 //! Errors of the Logto client. Messages name what failed, never a token or secret.
 
 /// What went wrong while talking to Logto or checking what it sent.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LogtoError {
     /// Logto could not be reached or did not answer in time.
     #[error("{what}: Logto could not be reached ({reason})")]
@@ -33,6 +33,12 @@ pub enum LogtoError {
     /// Userinfo describes another user than the ID token.
     #[error("userinfo describes another subject than the ID token")]
     SubjectMismatch,
+    /// A token was asked for an audience that was not requested at sign-in; Logto would answer
+    /// `invalid_target`, so the request is not even sent.
+    #[error(
+        "no token for `{0}`: it was not requested at sign-in (add it to LOGTO_RESOURCES, or the organizations scope to LOGTO_SCOPES)"
+    )]
+    NotRequested(String),
 }
 
 impl LogtoError {

@@ -96,8 +96,9 @@ pub struct Expected<'a> {
     pub issuer: &'a str,
     /// This app's id.
     pub client_id: &'a str,
-    /// The nonce of the sign-in attempt.
-    pub nonce: &'a str,
+    /// The nonce of the sign-in attempt; `None` for ID tokens from a refresh grant, which
+    /// OpenID Connect Core 12.2 lets carry the original nonce or none (it is not kept).
+    pub nonce: Option<&'a str>,
     /// Accepted signing algorithms.
     pub algorithms: &'a [Algorithm],
     /// Now, seconds since the epoch.
@@ -149,7 +150,9 @@ pub fn verify(
     if claims.iat > expected.now + CLOCK_LEEWAY_SECS {
         return Err(invalid("issued in the future"));
     }
-    if claims.nonce.as_deref() != Some(expected.nonce) {
+    if let Some(nonce) = expected.nonce
+        && claims.nonce.as_deref() != Some(nonce)
+    {
         return Err(invalid("nonce missing or not the one sent"));
     }
     let several_audiences = claims.aud.as_slice().len() > 1;

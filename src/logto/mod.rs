@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod error;
 pub mod id_token;
 pub mod jwks;
+pub mod tokens;
 pub mod userinfo;
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use oauth2::basic::{
 };
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
     StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
@@ -29,16 +30,24 @@ use tokio::sync::RwLock;
 pub use callback::CallbackParams;
 pub use error::{CallbackError, LogtoError};
 pub use id_token::IdTokenClaims;
+pub use tokens::{Audience, FreshToken};
 pub use userinfo::{HuggingFaceIdentity, UserInfo};
 
 use discovery::ProviderMetadata;
 use jwks::{JwksCache, KeyLookup};
+use tokens::RefreshCoordinator;
 
 /// How long a started sign-in may take before its callback is refused.
 pub const PENDING_SIGN_IN_TTL: Duration = Duration::from_secs(10 * 60);
 
 /// Scopes always requested: the ID token, a refresh token, and the basic profile.
 pub const BASE_SCOPES: [&str; 3] = ["openid", "offline_access", "profile"];
+
+/// The scope that lists the user's organizations and allows organization tokens.
+pub const ORGANIZATIONS_SCOPE: &str = "urn:logto:scope:organizations";
+
+/// The resource Logto requires at sign-in for organization tokens.
+pub const ORGANIZATIONS_RESOURCE: &str = "urn:logto:resource:organizations";
 
 /// What the client needs to know about the Logto application.
 #[derive(Clone)]
@@ -121,6 +130,8 @@ pub struct SignedIn {
     pub userinfo: UserInfo,
     /// Opaque access token for userinfo.
     pub access_token: String,
+    /// When the access token was obtained, seconds since the epoch.
+    pub access_token_obtained_at: u64,
     /// When the access token expires, seconds since the epoch.
     pub access_token_expires_at: u64,
     /// Refresh token (present with `offline_access` and `prompt=consent`).
@@ -166,6 +177,7 @@ pub struct LogtoClient {
     http: reqwest::Client,
     metadata: RwLock<Option<Arc<ProviderMetadata>>>,
     jwks: JwksCache,
+    refreshes: RefreshCoordinator,
 }
 
 impl LogtoClient {
@@ -184,6 +196,7 @@ impl LogtoClient {
             http,
             metadata: RwLock::new(None),
             jwks: JwksCache::default(),
+            refreshes: RefreshCoordinator::default(),
         })
     }
 
@@ -228,8 +241,8 @@ impl LogtoClient {
             )
             .add_extra_param("nonce", nonce.secret().clone())
             .add_extra_param("prompt", "consent");
-        for resource in &self.settings.resources {
-            request = request.add_extra_param("resource", resource.clone());
+        for resource in self.sign_in_resources() {
+            request = request.add_extra_param("resource", resource);
         }
         // Only valid values are sent: one invalid Logto parameter makes Logto ignore them all.
         request = match screen {
@@ -247,6 +260,21 @@ impl LogtoClient {
                 started_at: now(),
             },
         })
+    }
+
+    /// Whether organizations were requested (`urn:logto:scope:organizations` in the scopes).
+    pub fn organizations_enabled(&self) -> bool {
+        self.settings.extra_scopes.iter().any(|s| s == ORGANIZATIONS_SCOPE)
+    }
+
+    /// The resources sent at sign-in: the configured ones, plus the organizations resource
+    /// that Logto needs for organization tokens.
+    fn sign_in_resources(&self) -> Vec<String> {
+        let mut resources = self.settings.resources.clone();
+        if self.organizations_enabled() && !resources.iter().any(|r| r == ORGANIZATIONS_RESOURCE) {
+            resources.push(ORGANIZATIONS_RESOURCE.to_owned());
+        }
+        resources
     }
 
     /// Checks a callback against the sign-in it answers, before anything is sent to Logto:
@@ -300,18 +328,17 @@ impl LogtoClient {
                 what: "code exchange",
                 detail: "no ID token in the answer".into(),
             })?;
-        let claims = self.verify_id_token(&metadata, id_token, &pending.nonce).await?;
+        let claims = self.verify_id_token(&metadata, id_token, Some(&pending.nonce)).await?;
         let access_token = response.access_token().secret().clone();
-        let userinfo = self.userinfo(&metadata, &access_token).await?;
-        if userinfo.sub != claims.sub {
-            return Err(LogtoError::SubjectMismatch);
-        }
+        let userinfo = self.fetch_userinfo(&access_token, &claims.sub).await?;
         let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3600)).as_secs();
+        let obtained_at = now();
         Ok(SignedIn {
             id_token: claims,
             userinfo,
             access_token,
-            access_token_expires_at: now() + lifetime,
+            access_token_obtained_at: obtained_at,
+            access_token_expires_at: obtained_at + lifetime,
             refresh_token: response.refresh_token().map(|t| t.secret().clone()),
         })
     }
@@ -321,7 +348,7 @@ impl LogtoClient {
         &self,
         metadata: &ProviderMetadata,
         token: &str,
-        nonce: &str,
+        nonce: Option<&str>,
     ) -> Result<IdTokenClaims, LogtoError> {
         let algorithms = id_token::allowed_algorithms(&metadata.id_token_signing_alg_values_supported);
         let header = id_token::read_header(token, &algorithms)?;
@@ -343,14 +370,80 @@ impl LogtoClient {
         id_token::verify(token, &header, &key, &expected)
     }
 
-    /// Reads userinfo with an access token.
-    pub async fn userinfo(&self, metadata: &ProviderMetadata, access_token: &str) -> Result<UserInfo, LogtoError> {
+    /// Reads userinfo with an access token, and checks it describes `expected_sub`.
+    pub async fn fetch_userinfo(&self, access_token: &str, expected_sub: &str) -> Result<UserInfo, LogtoError> {
+        let metadata = self.metadata().await?;
         let body = self
             .get_json_body("userinfo", &metadata.userinfo_endpoint, Some(access_token))
             .await?;
-        serde_json::from_slice(&body).map_err(|e| LogtoError::BadResponse {
+        let userinfo: UserInfo = serde_json::from_slice(&body).map_err(|e| LogtoError::BadResponse {
             what: "userinfo",
             detail: format!("not a userinfo document: {e}"),
+        })?;
+        if userinfo.sub != expected_sub {
+            return Err(LogtoError::SubjectMismatch);
+        }
+        Ok(userinfo)
+    }
+
+    /// A fresh access token for `audience` from the refresh token, with the rotated refresh
+    /// token and the new ID token (verified; its `sub` must be `sub`). Concurrent calls for one
+    /// session send one grant (see [`tokens`]). An audience not requested at sign-in is refused
+    /// before any request.
+    pub async fn refresh(&self, refresh_token: &str, audience: &Audience, sub: &str) -> Result<FreshToken, LogtoError> {
+        match audience {
+            Audience::Userinfo => {}
+            Audience::Resource(resource) if self.settings.resources.contains(resource) => {}
+            Audience::Organization(_) if self.organizations_enabled() => {}
+            other => return Err(LogtoError::NotRequested(other.key())),
+        }
+        self.refreshes
+            .refresh(refresh_token, audience, async |current| {
+                self.refresh_grant(&current, audience, sub).await
+            })
+            .await
+    }
+
+    async fn refresh_grant(
+        &self,
+        refresh_token: &str,
+        audience: &Audience,
+        sub: &str,
+    ) -> Result<FreshToken, LogtoError> {
+        let metadata = self.metadata().await?;
+        let client = self.oauth_client(&metadata)?;
+        let presented = RefreshToken::new(refresh_token.to_owned());
+        let mut request = client.exchange_refresh_token(&presented);
+        request = match audience {
+            Audience::Userinfo => request,
+            Audience::Resource(resource) => request.add_extra_param("resource", resource.clone()),
+            Audience::Organization(id) => request.add_extra_param("organization_id", id.clone()),
+        };
+        let response = request
+            .request_async(&self.http)
+            .await
+            .map_err(|e| token_error("refresh", e))?;
+        let id_token = match response.extra_fields().id_token.as_deref() {
+            Some(token) => {
+                let claims = self.verify_id_token(&metadata, token, None).await?;
+                if claims.sub != sub {
+                    return Err(LogtoError::SubjectMismatch);
+                }
+                Some(claims)
+            }
+            None => None,
+        };
+        let obtained_at = now();
+        let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3600)).as_secs();
+        Ok(FreshToken {
+            access_token: response.access_token().secret().clone(),
+            obtained_at,
+            expires_at: obtained_at + lifetime,
+            refresh_token: response
+                .refresh_token()
+                .map(|t| t.secret().clone())
+                .unwrap_or_else(|| refresh_token.to_owned()),
+            id_token,
         })
     }
 

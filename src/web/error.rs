@@ -93,6 +93,11 @@ impl AppError {
                 "It has been used already or has expired. Please sign in again.",
                 true,
             ),
+            AppError::Logto(LogtoError::NotRequested(_)) => page(
+                "Something went wrong",
+                "We could not finish your request. Please try again.",
+                false,
+            ),
             AppError::Logto(_) => page(
                 "The sign-in service is not answering",
                 "We could not reach the sign-in service or it answered in a way we could not trust. Please try again in a minute.",
@@ -119,6 +124,8 @@ impl ResponseError for AppError {
             AppError::Callback(_) => StatusCode::BAD_REQUEST,
             // A code Logto calls invalid was stale or replayed: the user's request, not Logto, was bad.
             AppError::Logto(e) if e.is_invalid_grant() => StatusCode::BAD_REQUEST,
+            // The app asked for a token it never requested: its configuration, not Logto, is wrong.
+            AppError::Logto(LogtoError::NotRequested(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Logto(_) => StatusCode::BAD_GATEWAY,
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
             AppError::Csrf => StatusCode::FORBIDDEN,

@@ -15,6 +15,8 @@ pub struct SignedInUser {
     pub user: SessionUser,
     /// The session's CSRF token, for the sign-out form.
     pub csrf_token: Option<String>,
+    /// This page, to come back to after signing in again.
+    pub return_to: String,
 }
 
 impl FromRequest for SignedInUser {
@@ -26,18 +28,14 @@ impl FromRequest for SignedInUser {
             Ok(session) => session,
             Err(e) => return ready(Err(AppError::Session(e.to_string()))),
         };
+        let here = safe_return_to(req.uri().path_and_query().map(|pq| pq.as_str()));
         ready(match session.user() {
             Some(user) => Ok(SignedInUser {
                 user,
                 csrf_token: session.csrf_token(),
+                return_to: here,
             }),
-            None => {
-                let uri = req.uri();
-                let here = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
-                Err(AppError::SignInRequired {
-                    return_to: safe_return_to(Some(here)),
-                })
-            }
+            None => Err(AppError::SignInRequired { return_to: here }),
         })
     }
 }

@@ -6,3 +6,4 @@ pub mod return_to;
 pub mod routes;
 pub mod session;
 pub mod templates;
+pub mod tokens;

@@ -4,13 +4,17 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::logto::{CallbackError, CallbackParams, FirstScreen, LogtoClient};
+use crate::logto::{Audience, CallbackError, CallbackParams, FirstScreen, LogtoClient};
 
 use super::error::AppError;
 use super::extract::SignedInUser;
 use super::return_to::safe_return_to;
 use super::session::{AppSession, PendingAttempt, constant_time_eq, session_user};
-use super::templates::Templates;
+use super::templates::{ProfileView, Templates};
+use super::tokens::{TokenSummary, access_token, fresh_userinfo};
+
+/// Organizations listed with their tokens on the profile page; each costs a token request.
+const MAX_ORGANIZATIONS_SHOWN: usize = 10;
 
 /// Registers every route of the contract.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -108,8 +112,33 @@ async fn sign_out(body: web::Bytes, session: AppSession, logto: Logto) -> Result
     Ok(see_other(&target))
 }
 
-async fn profile(signed_in: SignedInUser, pages: Pages) -> Result<HttpResponse, AppError> {
-    html(pages.profile(&signed_in.user, signed_in.csrf_token.as_deref())?)
+async fn profile(
+    signed_in: SignedInUser,
+    session: AppSession,
+    logto: Logto,
+    pages: Pages,
+) -> Result<HttpResponse, AppError> {
+    let userinfo = fresh_userinfo(&session, &logto, &signed_in).await?;
+    session.update_user(&userinfo)?;
+    let mut resources = Vec::new();
+    for resource in &logto.settings().resources {
+        let token = access_token(&session, &logto, &signed_in, &Audience::Resource(resource.clone())).await?;
+        resources.push(TokenSummary::of(resource, &token));
+    }
+    let mut organizations = Vec::new();
+    if logto.organizations_enabled() {
+        for id in userinfo.organizations.iter().take(MAX_ORGANIZATIONS_SHOWN) {
+            let token = access_token(&session, &logto, &signed_in, &Audience::Organization(id.clone())).await?;
+            organizations.push(TokenSummary::of(id, &token));
+        }
+    }
+    let user = session.user().unwrap_or(signed_in.user);
+    let view = ProfileView {
+        user: &user,
+        resources: &resources,
+        organizations: &organizations,
+    };
+    html(pages.profile(&view, signed_in.csrf_token.as_deref())?)
 }
 
 async fn healthz() -> HttpResponse {

@@ -9,7 +9,8 @@ use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use serde::{Deserialize, Serialize};
 
-use crate::logto::{HuggingFaceIdentity, PendingSignIn, SignedIn};
+use crate::logto::tokens::needs_refresh;
+use crate::logto::{Audience, FreshToken, HuggingFaceIdentity, PendingSignIn, SignedIn, UserInfo};
 
 use super::error::AppError;
 
@@ -59,12 +60,28 @@ pub struct SessionUser {
 /// Tokens kept for later calls to Logto. Never rendered, never logged.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct SessionTokens {
-    /// Refresh token, revoked at sign-out.
+    /// Refresh token: the source of every other token; revoked at sign-out.
     pub refresh_token: Option<String>,
-    /// Opaque userinfo access token; dropped first when the session grows too large.
-    pub access_token: Option<String>,
-    /// Expiry of the access token, seconds since the epoch.
-    pub access_token_expires_at: u64,
+    /// Access tokens by audience. A cache: any of them may be dropped to keep the cookie small.
+    #[serde(default)]
+    pub access_tokens: Vec<CachedAccessToken>,
+}
+
+/// One cached access token.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CachedAccessToken {
+    /// [`Audience::key`]: `""` for userinfo, else the resource or organization URN.
+    #[serde(rename = "a")]
+    pub audience: String,
+    /// The token.
+    #[serde(rename = "t")]
+    pub token: String,
+    /// When it was obtained, seconds since the epoch.
+    #[serde(rename = "o")]
+    pub obtained_at: u64,
+    /// When it expires, seconds since the epoch.
+    #[serde(rename = "e")]
+    pub expires_at: u64,
 }
 
 /// The session of the current request.
@@ -92,11 +109,58 @@ impl AppSession {
 
     /// The refresh token, if the session has one.
     pub fn refresh_token(&self) -> Option<String> {
-        self.0
-            .get::<SessionTokens>(TOKENS)
-            .ok()
-            .flatten()
-            .and_then(|t| t.refresh_token)
+        self.tokens().refresh_token
+    }
+
+    /// A cached access token for `audience` that is not about to expire.
+    pub fn cached_access_token(&self, audience: &Audience) -> Option<String> {
+        let key = audience.key();
+        let now = crate::logto::now();
+        self.tokens()
+            .access_tokens
+            .into_iter()
+            .find(|t| t.audience == key && !needs_refresh(t.obtained_at, t.expires_at, now))
+            .map(|t| t.token)
+    }
+
+    /// Keeps the result of a refresh: the (maybe rotated) refresh token, the access token for
+    /// `audience`, and what the new ID token says about the user.
+    pub fn store_fresh_token(&self, audience: &Audience, fresh: &FreshToken) -> Result<(), AppError> {
+        let mut tokens = self.tokens();
+        tokens.refresh_token = Some(fresh.refresh_token.clone());
+        let key = audience.key();
+        tokens.access_tokens.retain(|t| t.audience != key);
+        tokens.access_tokens.push(CachedAccessToken {
+            audience: key.clone(),
+            token: fresh.access_token.clone(),
+            obtained_at: fresh.obtained_at,
+            expires_at: fresh.expires_at,
+        });
+        self.insert(TOKENS, &tokens)?;
+        if let (Some(claims), Some(mut user)) = (&fresh.id_token, self.user()) {
+            user.name = claims.name.clone().or(user.name);
+            user.email = claims.email.clone().or(user.email);
+            user.username = claims.username.clone().or(user.username);
+            self.insert(USER, &user)?;
+        }
+        self.fit_budget(&key)
+    }
+
+    /// Forgets a cached access token that Logto no longer accepts.
+    pub fn forget_access_token(&self, audience: &Audience) -> Result<(), AppError> {
+        let mut tokens = self.tokens();
+        let key = audience.key();
+        tokens.access_tokens.retain(|t| t.audience != key);
+        self.insert(TOKENS, &tokens)
+    }
+
+    /// Updates what the pages show from fresh userinfo.
+    pub fn update_user(&self, userinfo: &UserInfo) -> Result<(), AppError> {
+        let Some(previous) = self.user() else { return Ok(()) };
+        let mut user = user_from(userinfo, None);
+        user.signed_in_at = previous.signed_in_at;
+        self.insert(USER, &user)?;
+        self.fit_budget("")
     }
 
     /// Remembers a started sign-in; the oldest is forgotten beyond [`MAX_PENDING`].
@@ -131,12 +195,16 @@ impl AppSession {
         self.insert(USER, &user)?;
         let tokens = SessionTokens {
             refresh_token: signed_in.refresh_token.clone(),
-            access_token: Some(signed_in.access_token.clone()),
-            access_token_expires_at: signed_in.access_token_expires_at,
+            access_tokens: vec![CachedAccessToken {
+                audience: Audience::Userinfo.key(),
+                token: signed_in.access_token.clone(),
+                obtained_at: signed_in.access_token_obtained_at,
+                expires_at: signed_in.access_token_expires_at,
+            }],
         };
         self.insert(TOKENS, &tokens)?;
         self.insert(CSRF, &oauth2::CsrfToken::new_random().secret())?;
-        self.fit_budget(user, tokens)
+        self.fit_budget("")
     }
 
     /// Ends the session everywhere this app keeps it.
@@ -151,27 +219,42 @@ impl AppSession {
             .unwrap_or(usize::MAX)
     }
 
-    /// Drops what can be fetched again until the state fits: first the access token, then
-    /// the pictures. A state that still does not fit is refused rather than silently lost.
-    fn fit_budget(&self, mut user: SessionUser, mut tokens: SessionTokens) -> Result<(), AppError> {
+    /// Drops what can be fetched again until the state fits: cached access tokens first (the
+    /// one for `keep_audience` last), then the pictures. A state that still does not fit is
+    /// refused rather than silently lost by the browser.
+    fn fit_budget(&self, keep_audience: &str) -> Result<(), AppError> {
         if self.state_size() <= SESSION_BUDGET {
             return Ok(());
         }
-        tokens.access_token = None;
-        self.insert(TOKENS, &tokens)?;
+        let mut tokens = self.tokens();
+        // Oldest first, the one in use now last.
+        tokens
+            .access_tokens
+            .sort_by_key(|t| (t.audience == keep_audience, t.obtained_at));
+        while !tokens.access_tokens.is_empty() {
+            tokens.access_tokens.remove(0);
+            self.insert(TOKENS, &tokens)?;
+            if self.state_size() <= SESSION_BUDGET {
+                return Ok(());
+            }
+        }
+        if let Some(mut user) = self.user() {
+            user.picture = None;
+            if let Some(hf) = user.huggingface.as_mut() {
+                hf.avatar = None;
+            }
+            self.insert(USER, &user)?;
+        }
         if self.state_size() <= SESSION_BUDGET {
             return Ok(());
         }
-        user.picture = None;
-        if let Some(hf) = user.huggingface.as_mut() {
-            hf.avatar = None;
-        }
-        self.insert(USER, &user)?;
-        if self.state_size() <= SESSION_BUDGET {
-            return Ok(());
-        }
+        let size = self.state_size();
         self.0.purge();
-        Err(AppError::SessionTooLarge(self.state_size()))
+        Err(AppError::SessionTooLarge(size))
+    }
+
+    fn tokens(&self) -> SessionTokens {
+        self.0.get::<SessionTokens>(TOKENS).ok().flatten().unwrap_or_default()
     }
 
     fn pending(&self) -> Vec<PendingAttempt> {
@@ -192,22 +275,27 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Builds what the session keeps of a user, with bounded field sizes.
+/// Builds what the session keeps of a user at sign-in.
 pub fn session_user(signed_in: &SignedIn) -> SessionUser {
-    let info = &signed_in.userinfo;
-    let claims = &signed_in.id_token;
+    user_from(&signed_in.userinfo, Some(&signed_in.id_token))
+}
+
+/// What the session keeps of a user, from userinfo (and the ID token where userinfo is silent),
+/// with bounded field sizes.
+fn user_from(info: &UserInfo, claims: Option<&crate::logto::IdTokenClaims>) -> SessionUser {
     let bounded = |value: Option<&String>, max: usize| value.filter(|v| v.len() <= max).cloned();
+    let from_claims = |pick: fn(&crate::logto::IdTokenClaims) -> Option<&String>| claims.and_then(pick);
     let picture = info
         .picture
         .as_ref()
-        .or(claims.picture.as_ref())
+        .or(from_claims(|c| c.picture.as_ref()))
         .filter(|p| crate::logto::userinfo::is_https_url(p));
     SessionUser {
-        sub: claims.sub.clone(),
-        name: bounded(info.name.as_ref().or(claims.name.as_ref()), 200),
-        email: bounded(info.email.as_ref().or(claims.email.as_ref()), 254),
+        sub: info.sub.clone(),
+        name: bounded(info.name.as_ref().or(from_claims(|c| c.name.as_ref())), 200),
+        email: bounded(info.email.as_ref().or(from_claims(|c| c.email.as_ref())), 254),
         picture: bounded(picture, 1024),
-        username: bounded(info.username.as_ref().or(claims.username.as_ref()), 128),
+        username: bounded(info.username.as_ref().or(from_claims(|c| c.username.as_ref())), 128),
         huggingface: info.huggingface().map(|mut hf| {
             hf.name = bounded(hf.name.as_ref(), 200);
             hf.avatar = bounded(hf.avatar.as_ref(), 1024);

@@ -7,6 +7,17 @@ use tera::{Context, Tera};
 
 use super::error::ErrorPage;
 use super::session::SessionUser;
+use super::tokens::TokenSummary;
+
+/// What the profile page shows.
+pub struct ProfileView<'a> {
+    /// The user, from fresh userinfo.
+    pub user: &'a SessionUser,
+    /// One summary per configured API resource.
+    pub resources: &'a [TokenSummary],
+    /// One summary per organization.
+    pub organizations: &'a [TokenSummary],
+}
 
 /// The compiled templates.
 pub struct Templates {
@@ -36,9 +47,11 @@ impl Templates {
     }
 
     /// The profile page.
-    pub fn profile(&self, user: &SessionUser, csrf_token: Option<&str>) -> Result<String, tera::Error> {
+    pub fn profile(&self, view: &ProfileView<'_>, csrf_token: Option<&str>) -> Result<String, tera::Error> {
         let mut context = Context::new();
-        context.insert("user", user);
+        context.insert("user", view.user);
+        context.insert("resources", view.resources);
+        context.insert("organizations", view.organizations);
         context.insert("csrf_token", &csrf_token);
         self.tera.render("profile.html", &context)
     }

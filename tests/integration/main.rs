@@ -8,3 +8,4 @@ mod redis_sessions;
 mod sign_in;
 mod sign_out;
 mod startup;
+mod tokens;

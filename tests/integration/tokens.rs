@@ -1,0 +1,226 @@
+//! Tokens that stay fresh: refresh before expiry, one refresh grant however many requests need
+//! it, a clean sign-out when Logto refuses the refresh token, and API resource and organization
+//! tokens on the profile page — all in a cookie that never passes 4096 bytes.
+
+use std::time::Duration;
+
+use logto_actix::logto::{Audience, ClientSettings, LogtoClient, LogtoError};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::app::{AppOptions, TestApp, location, set_cookies, unescape_html};
+use crate::helpers::op::{FailMode, Login, ProviderOptions};
+
+/// Access tokens of 4 s: stale (refreshed) after 2 s.
+const SHORT_TTL: u64 = 4;
+
+async fn app_with_short_tokens() -> TestApp {
+    let app = TestApp::spawn().await;
+    app.provider.set_ttl(Some(SHORT_TTL), None, None).await;
+    app
+}
+
+async fn wait_until_stale() {
+    tokio::time::sleep(Duration::from_millis(SHORT_TTL * 1000 / 2 + 500)).await;
+}
+
+fn refresh_grants(stats: &crate::helpers::op::Stats) -> u64 {
+    stats.grants.get("refresh_token").copied().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn an_expiring_access_token_is_refreshed_on_the_next_profile_view() {
+    let app = app_with_short_tokens().await;
+    app.sign_in_as_demo().await;
+    assert!(app.page("/profile").await.contains("Demo User"));
+    assert_eq!(
+        refresh_grants(&app.provider.stats().await),
+        0,
+        "the sign-in token is still fresh"
+    );
+
+    wait_until_stale().await;
+    assert!(app.page("/profile").await.contains("Demo User"));
+    assert_eq!(refresh_grants(&app.provider.stats().await), 1);
+    assert!(app.page("/profile").await.contains("Demo User"));
+    assert_eq!(
+        refresh_grants(&app.provider.stats().await),
+        1,
+        "the refreshed token is reused from the session"
+    );
+}
+
+#[tokio::test]
+async fn eight_concurrent_requests_after_expiry_send_exactly_one_refresh_grant() {
+    let app = app_with_short_tokens().await;
+    // Rotate on every refresh: a second grant with the old refresh token would revoke everything.
+    app.provider.set_refresh_rotation(true).await;
+    app.sign_in_as_demo().await;
+    wait_until_stale().await;
+
+    let requests = (0..8).map(|_| async { app.get("/profile").await });
+    let responses = futures::future::join_all(requests).await;
+    for response in responses {
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.text().await.unwrap().contains("Demo User"));
+    }
+    assert_eq!(refresh_grants(&app.provider.stats().await), 1);
+    // The session carries on with the rotated refresh token.
+    wait_until_stale().await;
+    assert!(app.page("/profile").await.contains("Demo User"));
+    assert_eq!(refresh_grants(&app.provider.stats().await), 2);
+}
+
+#[tokio::test]
+async fn when_logto_revokes_the_grant_the_visitor_is_signed_out_cleanly() {
+    let app = app_with_short_tokens().await;
+    app.sign_in_as_demo().await;
+    app.provider.revoke_grants(Some("user-demo")).await;
+    wait_until_stale().await;
+
+    let response = app.get("/profile").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/sign-in?return_to=%2Fprofile");
+    assert!(app.is_signed_out().await);
+}
+
+#[tokio::test]
+async fn a_failing_token_endpoint_shows_502_and_keeps_the_session() {
+    let app = app_with_short_tokens().await;
+    app.sign_in_as_demo().await;
+    wait_until_stale().await;
+
+    app.provider.fail("/oidc/token", FailMode::Status500, Some(1)).await;
+    let response = app.get("/profile").await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert!(response.text().await.unwrap().contains("not answering"));
+
+    assert!(
+        app.page("/").await.contains("Signed in as Demo User"),
+        "still signed in"
+    );
+    assert!(
+        app.page("/profile").await.contains("Demo User"),
+        "works again once Logto does"
+    );
+}
+
+#[tokio::test]
+async fn a_token_for_a_resource_not_requested_at_sign_in_is_refused_before_any_request() {
+    let app = TestApp::spawn().await;
+    let logto = LogtoClient::new(ClientSettings {
+        issuer: app.provider.issuer(),
+        client_id: app.client_id.clone(),
+        client_secret: "unused".into(),
+        redirect_uri: app.url("/callback"),
+        post_logout_redirect_uri: app.url("/"),
+        extra_scopes: vec![],
+        resources: vec!["https://api.example.com".into()],
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap();
+    for audience in [
+        Audience::Resource("https://other.example.com".into()),
+        Audience::Organization("org-a".into()),
+    ] {
+        let error = logto
+            .refresh("any-refresh-token", &audience, "user-demo")
+            .await
+            .unwrap_err();
+        assert!(matches!(error, LogtoError::NotRequested(_)), "{error}");
+        assert!(error.to_string().contains("not requested at sign-in"));
+    }
+    let stats = app.provider.stats().await;
+    assert_eq!(stats.requests.get("/oidc/token"), None, "nothing was sent");
+}
+
+/// A provider with `count` API resources, a user in two organizations, and the app asking for all.
+async fn app_with_resources_and_organizations(count: usize) -> TestApp {
+    let resources: Vec<String> = (1..=count).map(|i| format!("https://api{i}.example.com")).collect();
+    let app = TestApp::spawn_with(AppOptions {
+        env: vec![
+            ("LOGTO_RESOURCES", resources.join(" ")),
+            (
+                "LOGTO_SCOPES",
+                "email identities roles read:items urn:logto:scope:organizations".into(),
+            ),
+        ],
+        provider: ProviderOptions {
+            resources: resources
+                .iter()
+                .map(|r| (r.clone(), vec!["read:items".into(), "write:items".into()]))
+                .collect(),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    app.provider
+        .add_user(json!({
+            "sub": "user-org", "username": "orgie", "password": "org-password", "name": "Org Member",
+            "email": "org@example.com", "organizations": ["org-a", "org-b"], "roles": ["admin"]
+        }))
+        .await;
+    app
+}
+
+#[tokio::test]
+async fn the_profile_shows_resource_and_organization_token_claims_but_no_token() {
+    let app = app_with_resources_and_organizations(1).await;
+    let response = app
+        .sign_in_via(
+            "/sign-in",
+            Login::Password {
+                username: "orgie",
+                password: "org-password",
+            },
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    let profile = app.page("/profile").await;
+    assert!(
+        profile.contains("data-resource=\"https://api1.example.com\""),
+        "{profile}"
+    );
+    assert!(profile.contains("read:items"), "granted scope shown");
+    assert!(!profile.contains("write:items"), "only what was requested is granted");
+    for org in ["org-a", "org-b"] {
+        assert!(profile.contains(&format!("data-organization=\"{org}\"")), "{profile}");
+        assert!(profile.contains(&format!("urn:logto:organization:{org}")));
+    }
+    assert!(profile.contains("admin"), "roles shown");
+    assert!(!profile.contains("eyJ"), "no JWT on the page");
+}
+
+#[tokio::test]
+async fn with_three_resources_and_two_organizations_cached_the_cookie_stays_under_4096_bytes() {
+    let app = app_with_resources_and_organizations(3).await;
+    let response = app
+        .sign_in_via(
+            "/sign-in",
+            Login::Password {
+                username: "orgie",
+                password: "org-password",
+            },
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    for _ in 0..2 {
+        let response = app.get("/profile").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        for cookie in set_cookies(&response) {
+            let name_value = cookie.split(';').next().unwrap();
+            assert!(name_value.len() <= 4096, "cookie of {} bytes", name_value.len());
+        }
+        let page = unescape_html(&response.text().await.unwrap());
+        assert!(
+            page.contains("data-resource=\"https://api3.example.com\"") && page.contains("data-organization=\"org-b\"")
+        );
+    }
+    assert!(
+        app.page("/").await.contains("Signed in as Org Member"),
+        "still signed in"
+    );
+}
