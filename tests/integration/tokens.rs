@@ -164,9 +164,7 @@ async fn app_with_resources_and_organizations(count: usize) -> TestApp {
     app
 }
 
-#[tokio::test]
-async fn the_profile_shows_resource_and_organization_token_claims_but_no_token() {
-    let app = app_with_resources_and_organizations(1).await;
+async fn sign_in_as_org_member(app: &TestApp) {
     let response = app
         .sign_in_via(
             "/sign-in",
@@ -177,6 +175,12 @@ async fn the_profile_shows_resource_and_organization_token_claims_but_no_token()
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_profile_shows_resource_and_organization_token_claims_but_no_token() {
+    let app = app_with_resources_and_organizations(1).await;
+    sign_in_as_org_member(&app).await;
 
     let profile = app.page("/profile").await;
     assert!(
@@ -196,16 +200,7 @@ async fn the_profile_shows_resource_and_organization_token_claims_but_no_token()
 #[tokio::test]
 async fn with_three_resources_and_two_organizations_cached_the_cookie_stays_under_4096_bytes() {
     let app = app_with_resources_and_organizations(3).await;
-    let response = app
-        .sign_in_via(
-            "/sign-in",
-            Login::Password {
-                username: "orgie",
-                password: "org-password",
-            },
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    sign_in_as_org_member(&app).await;
 
     for _ in 0..2 {
         let response = app.get("/profile").await;
