@@ -13,6 +13,7 @@ use actix_web::{App, HttpServer, web};
 use crate::config::{Config, SessionStoreKind};
 use crate::logto::{ClientSettings, LogtoClient, LogtoError};
 use crate::web::error::render_error_page;
+use crate::web::logout::LogoutRegistry;
 use crate::web::routes;
 use crate::web::templates::Templates;
 
@@ -69,6 +70,7 @@ impl Application {
         let state = SharedState {
             logto: web::Data::new(LogtoClient::new(logto_settings(&config))?),
             templates: web::Data::new(Templates::new()?),
+            logouts: web::Data::new(LogoutRegistry::default()),
             key: session_key(&config),
             https: config.is_https(),
             csp: content_security_policy(&config),
@@ -103,6 +105,7 @@ impl Application {
 struct SharedState {
     logto: web::Data<LogtoClient>,
     templates: web::Data<Templates>,
+    logouts: web::Data<LogoutRegistry>,
     key: Key,
     https: bool,
     csp: String,
@@ -118,6 +121,7 @@ where
         App::new()
             .app_data(state.logto.clone())
             .app_data(state.templates.clone())
+            .app_data(state.logouts.clone())
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(session)
             .wrap(security_headers(&state.csp))

@@ -99,8 +99,6 @@ pub struct Expected<'a> {
     /// The nonce of the sign-in attempt; `None` for ID tokens from a refresh grant, which
     /// OpenID Connect Core 12.2 lets carry the original nonce or none (it is not kept).
     pub nonce: Option<&'a str>,
-    /// Accepted signing algorithms.
-    pub algorithms: &'a [Algorithm],
     /// Now, seconds since the epoch.
     pub now: u64,
 }

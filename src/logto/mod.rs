@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod error;
 pub mod id_token;
 pub mod jwks;
+pub mod logout_token;
 pub mod tokens;
 pub mod userinfo;
 
@@ -350,6 +351,22 @@ impl LogtoClient {
         token: &str,
         nonce: Option<&str>,
     ) -> Result<IdTokenClaims, LogtoError> {
+        let (header, key) = self.signing_key(metadata, token).await?;
+        let expected = id_token::Expected {
+            issuer: &self.settings.issuer,
+            client_id: &self.settings.client_id,
+            nonce,
+            now: now(),
+        };
+        id_token::verify(token, &header, &key, &expected)
+    }
+
+    /// The header of a token signed by Logto (its algorithm allowed) and the JWKS key it names.
+    async fn signing_key(
+        &self,
+        metadata: &ProviderMetadata,
+        token: &str,
+    ) -> Result<(id_token::TokenHeader, jsonwebtoken::jwk::Jwk), LogtoError> {
         let algorithms = id_token::allowed_algorithms(&metadata.id_token_signing_alg_values_supported);
         let header = id_token::read_header(token, &algorithms)?;
         let lookup = match header.kid.as_deref() {
@@ -360,14 +377,21 @@ impl LogtoClient {
             .jwks
             .find(lookup, async || self.fetch_jwks(&metadata.jwks_uri).await)
             .await?;
-        let expected = id_token::Expected {
-            issuer: &self.settings.issuer,
-            client_id: &self.settings.client_id,
-            nonce,
-            algorithms: &algorithms,
-            now: now(),
-        };
-        id_token::verify(token, &header, &key, &expected)
+        Ok((header, key))
+    }
+
+    /// Verifies a back-channel logout token from Logto and says who signed out.
+    pub async fn verify_logout_token(&self, token: &str) -> Result<logout_token::Logout, LogtoError> {
+        let metadata = self.metadata().await?;
+        let (header, key) = self.signing_key(&metadata, token).await?;
+        logout_token::verify(
+            token,
+            &header,
+            &key,
+            &self.settings.issuer,
+            &self.settings.client_id,
+            now(),
+        )
     }
 
     /// Reads userinfo with an access token, and checks it describes `expected_sub`.

@@ -26,6 +26,9 @@ pub enum AppError {
         /// Where to come back to after sign-in.
         return_to: String,
     },
+    /// A back-channel logout request without a valid logout token.
+    #[error("back-channel logout refused: {0}")]
+    LogoutToken(LogtoError),
     /// A state-changing form came without the session's CSRF token.
     #[error("CSRF token missing or wrong")]
     Csrf,
@@ -109,6 +112,7 @@ impl AppError {
                 false,
             ),
             AppError::SignInRequired { .. } => page("Please sign in", "This page needs you to sign in.", true),
+            AppError::LogoutToken(_) => page("Bad request", "The logout token is not valid.", false),
             AppError::Session(_) | AppError::SessionTooLarge(_) | AppError::Template(_) => page(
                 "Something went wrong",
                 "We could not finish your request. Please try again.",
@@ -128,6 +132,11 @@ impl ResponseError for AppError {
             AppError::Logto(LogtoError::NotRequested(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Logto(_) => StatusCode::BAD_GATEWAY,
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            // Logto could not be asked for its keys: try again later. Anything else: a bad token.
+            AppError::LogoutToken(LogtoError::Unreachable { .. } | LogtoError::BadResponse { .. }) => {
+                StatusCode::BAD_GATEWAY
+            }
+            AppError::LogoutToken(_) => StatusCode::BAD_REQUEST,
             AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::Session(_) | AppError::SessionTooLarge(_) | AppError::Template(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR

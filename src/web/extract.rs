@@ -24,10 +24,7 @@ impl FromRequest for SignedInUser {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let session = match AppSession::from_request(req, payload).into_inner() {
-            Ok(session) => session,
-            Err(e) => return ready(Err(AppError::Session(e.to_string()))),
-        };
+        let Ok(session) = AppSession::from_request(req, payload).into_inner();
         let here = safe_return_to(req.uri().path_and_query().map(|pq| pq.as_str()));
         ready(match session.user() {
             Some(user) => Ok(SignedInUser {

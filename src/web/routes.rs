@@ -4,10 +4,11 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::logto::{Audience, CallbackError, CallbackParams, FirstScreen, LogtoClient};
+use crate::logto::{Audience, CallbackError, CallbackParams, FirstScreen, LogtoClient, LogtoError};
 
 use super::error::AppError;
 use super::extract::SignedInUser;
+use super::logout::LogoutRegistry;
 use super::return_to::safe_return_to;
 use super::session::{AppSession, PendingAttempt, constant_time_eq, session_user};
 use super::templates::{ProfileView, Templates};
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/sign-out", web::get().to(sign_out_page))
         .route("/sign-out", web::post().to(sign_out))
         .route("/profile", web::get().to(profile))
+        .route("/backchannel-logout", web::post().to(backchannel_logout))
         .route("/healthz", web::get().to(healthz))
         .route("/static/app.css", web::get().to(stylesheet));
 }
@@ -139,6 +141,25 @@ async fn profile(
         organizations: &organizations,
     };
     html(pages.profile(&view, signed_in.csrf_token.as_deref())?)
+}
+
+/// Logto's back-channel logout: a signed logout token naming who signed out.
+async fn backchannel_logout(
+    body: web::Bytes,
+    logto: Logto,
+    registry: web::Data<LogoutRegistry>,
+) -> Result<HttpResponse, AppError> {
+    let token = first_param(&body, "logout_token").ok_or(AppError::LogoutToken(LogtoError::InvalidIdToken(
+        "no logout_token".into(),
+    )))?;
+    let logout = logto.verify_logout_token(&token).await.map_err(AppError::LogoutToken)?;
+    if registry.record(&logout) {
+        log::info!(
+            "back-channel logout for user {}",
+            logout.sub.as_deref().unwrap_or("(by session id)")
+        );
+    }
+    Ok(HttpResponse::Ok().finish())
 }
 
 async fn healthz() -> HttpResponse {

@@ -6,13 +6,14 @@
 use std::future::{Ready, ready};
 
 use actix_session::{Session, SessionExt};
-use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use serde::{Deserialize, Serialize};
 
 use crate::logto::tokens::needs_refresh;
 use crate::logto::{Audience, FreshToken, HuggingFaceIdentity, PendingSignIn, SignedIn, UserInfo};
 
 use super::error::AppError;
+use super::logout::LogoutRegistry;
 
 /// Largest serialized session state. Encryption and base64 make the cookie about 1.39×
 /// larger; browsers drop cookies over 4096 bytes, so the plain state must stay near 2.9 KB.
@@ -55,6 +56,9 @@ pub struct SessionUser {
     pub roles: Vec<String>,
     /// When the user signed in, seconds since the epoch.
     pub signed_in_at: u64,
+    /// Logto's session id, when Logto sends one (back-channel logout by session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// Tokens kept for later calls to Logto. Never rendered, never logged.
@@ -88,11 +92,19 @@ pub struct CachedAccessToken {
 pub struct AppSession(Session);
 
 impl FromRequest for AppSession {
-    type Error = actix_web::Error;
+    type Error = std::convert::Infallible;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(AppSession(req.get_session())))
+        let session = AppSession(req.get_session());
+        // A session Logto ended through back-channel logout ends here as soon as it is seen.
+        if let (Some(registry), Some(user)) = (req.app_data::<web::Data<LogoutRegistry>>(), session.user())
+            && registry.has_ended(&user)
+        {
+            log::info!("session of user {} ended by back-channel logout", user.sub);
+            session.purge();
+        }
+        ready(Ok(session))
     }
 }
 
@@ -159,6 +171,7 @@ impl AppSession {
         let Some(previous) = self.user() else { return Ok(()) };
         let mut user = user_from(userinfo, None);
         user.signed_in_at = previous.signed_in_at;
+        user.sid = previous.sid;
         self.insert(USER, &user)?;
         self.fit_budget("")
     }
@@ -303,5 +316,6 @@ fn user_from(info: &UserInfo, claims: Option<&crate::logto::IdTokenClaims>) -> S
         }),
         roles: info.roles.iter().take(20).filter(|r| r.len() <= 64).cloned().collect(),
         signed_in_at: crate::logto::now(),
+        sid: bounded(from_claims(|c| c.sid.as_ref()), 128),
     }
 }

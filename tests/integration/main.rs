@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod backchannel_logout;
 mod callback_failures;
 mod op_provider;
 mod redis_sessions;

@@ -31,6 +31,8 @@ pub struct AppOptions {
     pub http_timeout: Option<Duration>,
     /// Options of the provider.
     pub provider: ProviderOptions,
+    /// Register `{base}/backchannel-logout` as the client's back-channel logout URI.
+    pub backchannel_logout: bool,
 }
 
 /// The app under test, its provider, and a browser-like HTTP client.
@@ -75,7 +77,9 @@ impl TestApp {
                 client_secret: format!("secret-{port}-0123456789"),
                 redirect_uris: vec![format!("{base_url}/callback")],
                 post_logout_redirect_uris: vec![format!("{base_url}/")],
-                backchannel_logout_uri: None,
+                backchannel_logout_uri: options
+                    .backchannel_logout
+                    .then(|| format!("{address}/backchannel-logout")),
             })
             .await;
 
