@@ -3,6 +3,7 @@
 mod helpers;
 
 mod callback_failures;
+mod hostile_cookies;
 mod hostile_provider;
 mod op_provider;
 mod sign_in;
