@@ -5,6 +5,7 @@ mod helpers;
 mod callback_failures;
 mod hostile_cookies;
 mod hostile_provider;
+mod no_leaks;
 mod op_provider;
 mod sign_in;
 mod sign_out;
