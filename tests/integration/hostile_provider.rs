@@ -1,13 +1,15 @@
 //! A provider that lies: every ID token or userinfo answer the OpenID Foundation's RP conformance
 //! tests would send to catch a careless app is refused, the visitor stays signed out and the app
 //! keeps serving. What an honest provider may do (rotate its key, omit `kid` with a single key)
-//! is accepted.
+//! is accepted. Every call to Logto has a timeout, and the app serves other requests meanwhile.
+
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::app::{DEMO, TestApp};
-use crate::helpers::op::{ForgedIdToken, Kid, SignWith, http_client, unix_now};
+use crate::helpers::app::{AppOptions, DEMO, TestApp};
+use crate::helpers::op::{FailMode, ForgedIdToken, Kid, SignWith, http_client, unix_now};
 
 /// Signs in at the provider, has the next ID token forged, visits the callback, and checks
 /// that the sign-in is refused with a 502 page while the app goes on serving.
@@ -183,4 +185,46 @@ async fn userinfo_about_another_user_than_the_id_token_is_refused() {
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(app.is_signed_out().await);
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_call_to_logto_that_hangs_gives_up_with_a_502_while_other_pages_serve() {
+    let app = TestApp::spawn_with(AppOptions {
+        http_timeout: Some(Duration::from_secs(1)),
+        ..Default::default()
+    })
+    .await;
+    // Discovery hangs: starting a sign-in fails, and the next one works.
+    app.provider
+        .fail("/oidc/.well-known/openid-configuration", FailMode::Hang, Some(1))
+        .await;
+    let (hung, health) = tokio::join!(app.get("/sign-in"), served_meanwhile(&app));
+    assert_eq!(health, StatusCode::OK, "discovery hangs");
+    assert_eq!(hung.status(), StatusCode::BAD_GATEWAY, "discovery hangs");
+
+    // The JWKS or userinfo hangs while the callback is being finished.
+    for path in ["/oidc/jwks", "/oidc/me"] {
+        let callback = app.authorize("/sign-in", DEMO).await;
+        app.provider.fail(path, FailMode::Hang, Some(1)).await;
+        let (hung, health) = tokio::join!(app.get_url(&callback), served_meanwhile(&app));
+        assert_eq!(health, StatusCode::OK, "{path} hangs");
+        assert_eq!(hung.status(), StatusCode::BAD_GATEWAY, "{path} hangs");
+        assert!(app.is_signed_out().await, "{path} hangs");
+    }
+
+    // Revocation hangs at sign-out: the local session ends anyway.
+    app.sign_in_as_demo().await;
+    let csrf = app.csrf_token().await;
+    app.provider
+        .fail("/oidc/token/revocation", FailMode::Hang, Some(1))
+        .await;
+    let response = app.post_sign_out(&format!("csrf_token={csrf}")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(app.is_signed_out().await);
+}
+
+/// The status of /healthz, asked while another request is under way.
+async fn served_meanwhile(app: &TestApp) -> StatusCode {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.get("/healthz").await.status()
 }
