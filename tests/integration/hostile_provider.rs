@@ -53,6 +53,12 @@ async fn an_id_token_not_signed_with_logtos_published_key_is_refused() {
         untouched().signed_with(SignWith::ClientSecret),
     )
     .await;
+    // That forgery was the real attack: a token that verifies as HS256 under the client secret.
+    let forged = app.provider.issued_secrets().await.pop().expect("the forged ID token");
+    let mut hs256 = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    hs256.set_audience(&[&app.client_id]);
+    let key = jsonwebtoken::DecodingKey::from_secret(app.client_secret.as_bytes());
+    assert!(jsonwebtoken::decode::<serde_json::Value>(&forged, &key, &hs256).is_ok());
     // The provider's key re-signing an untouched token is fine: the refusals above are the forgery's.
     assert_forgery_accepted(&app, "re-signed by the provider", untouched()).await;
 }
