@@ -71,6 +71,12 @@ pub struct Config {
     pub http_timeout: Duration,
 }
 
+/// Timeout of each call to Logto when `LOGTO_HTTP_TIMEOUT_SECS` is not set.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest accepted `LOGTO_HTTP_TIMEOUT_SECS`.
+pub const MAX_HTTP_TIMEOUT_SECS: u64 = 300;
+
 /// Minimum length of `SESSION_SECRET`: the cookie key needs 64 bytes.
 pub const SESSION_SECRET_MIN_LEN: usize = 64;
 
@@ -255,6 +261,25 @@ impl Config {
             }
         };
 
+        // Bounded both ways: 0 would fail every call, and a timeout of minutes lets a hanging Logto
+        // hold a worker's connections for that long.
+        let http_timeout = match get("LOGTO_HTTP_TIMEOUT_SECS") {
+            None => Some(DEFAULT_HTTP_TIMEOUT),
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(secs) if (1..=MAX_HTTP_TIMEOUT_SECS).contains(&secs) => Some(Duration::from_secs(secs)),
+                _ => {
+                    fail(
+                        "LOGTO_HTTP_TIMEOUT_SECS",
+                        format!(
+                            "`{raw}` is not a number of seconds from 1 to {MAX_HTTP_TIMEOUT_SECS}; leave it unset for {}",
+                            DEFAULT_HTTP_TIMEOUT.as_secs()
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+
         match (
             logto_endpoint,
             app_id,
@@ -263,6 +288,7 @@ impl Config {
             host,
             port,
             session_store,
+            http_timeout,
         ) {
             (
                 Some(logto_endpoint),
@@ -272,6 +298,7 @@ impl Config {
                 Some(host),
                 Some(port),
                 Some(session_store),
+                Some(http_timeout),
             ) if errors.is_empty() => Ok(Config {
                 logto_endpoint,
                 app_id,
@@ -283,7 +310,7 @@ impl Config {
                 scopes,
                 resources,
                 session_store,
-                http_timeout: Duration::from_secs(10),
+                http_timeout,
             }),
             _ => Err(ConfigErrors(errors)),
         }
@@ -373,6 +400,25 @@ mod tests {
         assert_eq!(config.session_store, SessionStoreKind::Cookie);
         assert!(config.session_secret.is_none());
         assert!(!config.is_https());
+        assert_eq!(config.http_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_timeout_of_calls_to_logto_is_configurable_within_bounds() {
+        let with = |value: &'static str| {
+            let mut vars = REQUIRED.to_vec();
+            vars.push(("LOGTO_HTTP_TIMEOUT_SECS", value));
+            config(&vars)
+        };
+        assert_eq!(with("3").unwrap().http_timeout, Duration::from_secs(3));
+        assert_eq!(with(" 300 ").unwrap().http_timeout, Duration::from_secs(300));
+        assert_eq!(with("").unwrap().http_timeout, DEFAULT_HTTP_TIMEOUT, "blank is unset");
+        for bad in ["0", "301", "-1", "1.5", "10s", "ten"] {
+            let errors = with(bad).unwrap_err();
+            assert_eq!(errors.0.len(), 1, "{bad}");
+            assert_eq!(errors.0[0].variable, "LOGTO_HTTP_TIMEOUT_SECS", "{bad}");
+            assert!(errors.0[0].problem.contains("from 1 to 300"), "{bad}");
+        }
     }
 
     #[test]

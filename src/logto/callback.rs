@@ -67,4 +67,58 @@ mod tests {
         let huge = format!("code={}", "a".repeat(MAX_CALLBACK_QUERY));
         assert_eq!(CallbackParams::parse(&huge), Err(CallbackError::TooLarge));
     }
+
+    #[test]
+    fn malformed_encoding_is_read_without_failing() {
+        // Invalid percent-escapes and bytes that are not UTF-8 are kept or replaced, never a panic.
+        let p = CallbackParams::parse("code=%ZZ%&state=%FF%FE&iss=%").unwrap();
+        assert_eq!(p.code.as_deref(), Some("%ZZ%"));
+        assert_eq!(p.state.as_deref(), Some("\u{FFFD}\u{FFFD}"));
+        assert!(CallbackParams::parse("&&==&=&code").is_ok());
+    }
+
+    use proptest::prelude::*;
+
+    fn encode(value: &str) -> String {
+        url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn any_query_is_parsed_or_refused_without_panic(query in any::<String>()) {
+            let _ = CallbackParams::parse(&query);
+        }
+
+        #[test]
+        fn query_shaped_input_is_parsed_or_refused_without_panic(
+            query in "((code|state|iss|error|error_description|x)(=[a-zA-Z0-9%+&=._~-]{0,12})?&?){0,8}"
+        ) {
+            let _ = CallbackParams::parse(&query);
+        }
+
+        #[test]
+        fn what_logto_sends_is_read_back_exactly(
+            code in any::<String>(),
+            state in any::<String>(),
+            iss in proptest::option::of(any::<String>()),
+        ) {
+            let mut query = format!("code={}&state={}", encode(&code), encode(&state));
+            if let Some(iss) = &iss {
+                query.push_str(&format!("&iss={}", encode(iss)));
+            }
+            prop_assume!(query.len() <= MAX_CALLBACK_QUERY);
+            let params = CallbackParams::parse(&query).unwrap();
+            prop_assert_eq!(params.code, Some(code));
+            prop_assert_eq!(params.state, Some(state));
+            prop_assert_eq!(params.iss, iss);
+        }
+
+        #[test]
+        fn a_repeated_parameter_is_always_refused(name in "(code|state|iss|error|error_description)", a in ".{0,8}", b in ".{0,8}") {
+            let query = format!("{name}={}&{name}={}", encode(&a), encode(&b));
+            prop_assert_eq!(CallbackParams::parse(&query), Err(CallbackError::Malformed("a parameter is repeated")));
+        }
+    }
 }

@@ -31,6 +31,11 @@ fn same_site_path(raw: &str) -> Option<String> {
         return None;
     }
     let mut path = resolved.path().to_owned();
+    // Dot segments can collapse into a leading `//` (`/.//evil` becomes `//evil`), which a
+    // browser reads as another host: check the normalised path, not only the raw one.
+    if path.starts_with("//") {
+        return None;
+    }
     if let Some(query) = resolved.query() {
         path.push('?');
         path.push_str(query);
@@ -65,6 +70,83 @@ mod tests {
             "",
         ] {
             assert_eq!(safe_return_to(Some(evil)), "/", "{evil:?} must fall back to /");
+        }
+    }
+
+    #[test]
+    fn refuses_encoded_and_disguised_ways_off_the_site() {
+        for evil in [
+            "%2F%2Fevil.example",
+            "%2f%2fevil.example",
+            "/%2f%2fevil.example",
+            "/%5c%5cevil.example",
+            "https:%2F%2Fevil.example",
+            "%68ttps://evil.example",
+            "JaVaScRiPt:alert(1)",
+            "javascript%3Aalert(1)",
+            " //evil.example",
+            "/\n/evil.example",
+            "/\r\n//evil.example",
+            "/\u{0}//evil.example",
+        ] {
+            assert_eq!(safe_return_to(Some(evil)), "/", "{evil:?} must fall back to /");
+        }
+    }
+
+    #[test]
+    fn dot_segments_cannot_turn_a_path_into_another_host() {
+        // Normalising `/.//evil` gives `//evil`: a protocol-relative URL to another site.
+        for evil in [
+            "/.//evil.example",
+            "/..//evil.example",
+            "/a/..//evil.example",
+            "/%2e//evil.example",
+        ] {
+            let kept = safe_return_to(Some(evil));
+            assert!(!kept.starts_with("//"), "{evil:?} became {kept:?}");
+        }
+    }
+
+    /// What every returned value must satisfy, whatever came in.
+    fn assert_stays_on_the_site(raw: &str) -> Result<(), proptest::test_runner::TestCaseError> {
+        let kept = safe_return_to(Some(raw));
+        prop_assert!(kept.starts_with('/'), "{raw:?} -> {kept:?}");
+        prop_assert!(
+            !kept.starts_with("//") && !kept.starts_with("/\\"),
+            "{raw:?} -> {kept:?}"
+        );
+        // Browsers read `\` as `/` and drop tabs and newlines: none may reach the Location header.
+        prop_assert!(
+            !kept.chars().any(|c| c == '\\' || c.is_control()),
+            "{raw:?} -> {kept:?}"
+        );
+        let site = Url::parse("https://app.example/").unwrap();
+        let target = site.join(&kept).unwrap();
+        prop_assert_eq!(target.origin(), site.origin(), "{:?} -> {:?}", raw, kept);
+        Ok(())
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn any_input_gives_a_path_of_this_site(raw in any::<String>()) {
+            assert_stays_on_the_site(&raw)?;
+        }
+
+        #[test]
+        fn pieces_of_paths_urls_and_escapes_give_a_path_of_this_site(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "/", "//", "/.", "/..", "\\", ".", "..", "%2e", "%2f", "%2F", "%5c", "%09", "\t", "\n", ":", "@", "?", "#",
+                    "https:", "javascript:", "evil.example", "profile", " ",
+                ]),
+                0..8,
+            )
+        ) {
+            assert_stays_on_the_site(&pieces.concat())?;
         }
     }
 }

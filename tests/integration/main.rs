@@ -4,6 +4,9 @@ mod helpers;
 
 mod backchannel_logout;
 mod callback_failures;
+mod hostile_cookies;
+mod hostile_provider;
+mod no_leaks;
 mod op_provider;
 mod redis_sessions;
 mod sign_in;

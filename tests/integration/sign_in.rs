@@ -148,6 +148,8 @@ async fn a_return_to_that_leaves_the_site_falls_back_to_home() {
         "%2F%2Fevil.example",
         "%2F%5Cevil.example",
         "javascript%3Aalert(1)",
+        // `/.//evil.example`: normalised, it would become `//evil.example`.
+        "%2F.%2F%2Fevil.example",
     ] {
         let callback = app.authorize(&format!("/sign-in?return_to={evil}"), DEMO).await;
         let response = app.get_url(&callback).await;

@@ -66,3 +66,18 @@ async fn a_sign_out_without_the_forms_csrf_token_is_refused_and_the_session_kept
     assert!(app.page("/").await.contains("Signed in as Demo User"));
     assert_eq!(app.provider.stats().await.revocations, 0);
 }
+
+#[tokio::test]
+async fn a_csrf_token_from_another_browsers_session_is_refused() {
+    let mut app = TestApp::spawn().await;
+    app.sign_in_as_demo().await;
+    let attackers_token = app.csrf_token().await;
+
+    // The victim signs in in another browser; a forged form carries the attacker's own valid token.
+    app.http = crate::helpers::op::http_client();
+    app.sign_in_as_demo().await;
+    let response = app.post_sign_out(&format!("csrf_token={attackers_token}")).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(app.page("/").await.contains("Signed in as Demo User"));
+    assert_eq!(app.provider.stats().await.revocations, 0);
+}

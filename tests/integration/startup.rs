@@ -120,16 +120,30 @@ async fn behind_https_the_cookie_is_secure_and_host_prefixed() {
 #[tokio::test]
 async fn every_page_carries_the_security_headers() {
     let app = TestApp::spawn().await;
-    for path in ["/", "/healthz", "/no-such-page", "/callback"] {
-        let response = app.get(path).await;
-        let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
-        let csp = header("content-security-policy").unwrap_or_default();
-        assert!(
-            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
-            "{path}: {csp}"
-        );
-        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
-        assert_eq!(header("referrer-policy").as_deref(), Some("no-referrer"), "{path}");
-        assert_eq!(header("cache-control").as_deref(), Some("no-store"), "{path}");
+    for path in ["/", "/healthz", "/no-such-page", "/callback", "/sign-in"] {
+        assert_security_headers(path, &app.get(path).await);
     }
+    // Pages with personal data, and a refused callback whose URL held a code.
+    app.sign_in_as_demo().await;
+    for path in ["/", "/profile", "/sign-out", "/callback?code=c&state=s"] {
+        assert_security_headers(path, &app.get(path).await);
+    }
+}
+
+/// No script may run, no site may frame the page, nothing is sniffed, the URL (a callback's code)
+/// is never sent on as a referrer, and no cache keeps the page.
+fn assert_security_headers(path: &str, response: &reqwest::Response) {
+    let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+    let csp = header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'") && csp.contains("base-uri 'none'"),
+        "{path}: {csp}"
+    );
+    assert!(
+        !csp.contains("script-src") && !csp.contains("'unsafe-"),
+        "{path}: {csp}"
+    );
+    assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
+    assert_eq!(header("referrer-policy").as_deref(), Some("no-referrer"), "{path}");
+    assert_eq!(header("cache-control").as_deref(), Some("no-store"), "{path}");
 }

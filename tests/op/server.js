@@ -368,6 +368,116 @@ function applyFailure(mode, res) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Hostile mode: rewrites what the provider answers, one defect at a time, so tests can check that
+// the app refuses each one. Token responses get their id_token rewritten and re-signed with the key
+// the test chose; userinfo answers get claims replaced. Each rule applies to the next `times`
+// answers (all of them when `times` is null).
+
+let hostile = { idToken: null, userinfo: null }; // { spec, remaining (number | null) }
+
+// Every secret value seen in token requests and responses, so a test can look for them in logs.
+const issuedSecrets = [];
+const ISSUED_SECRETS_KEPT = 200;
+
+function recordSecret(value) {
+  if (typeof value !== 'string' || value === '') return;
+  issuedSecrets.push(value);
+  if (issuedSecrets.length > ISSUED_SECRETS_KEPT) issuedSecrets.shift();
+}
+
+function takeHostile(kind) {
+  const rule = hostile[kind];
+  if (!rule) return undefined;
+  if (rule.remaining !== null) {
+    rule.remaining -= 1;
+    if (rule.remaining <= 0) hostile[kind] = null;
+  }
+  return rule.spec;
+}
+
+function b64urlJson(value) {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+function decodeJwtPart(part) {
+  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+}
+
+// A key of the same algorithm that the JWKS never publishes: what an attacker signs with.
+const foreignKeys = new Map(); // alg -> private JWK
+async function foreignKey(alg) {
+  if (!foreignKeys.has(alg)) foreignKeys.set(alg, await newSigningKey(alg));
+  return foreignKeys.get(alg);
+}
+
+// spec: { set: {claim: value}, remove: [claim], kid: absent (keep) | null (drop) | "x",
+//         sign_with: "provider" (default) | "foreign" | "client_secret" | "none" }
+async function rewriteIdToken(token, spec, clientSecret) {
+  const [headerPart, payloadPart] = token.split('.');
+  const header = decodeJwtPart(headerPart);
+  const payload = decodeJwtPart(payloadPart);
+  for (const [name, value] of Object.entries(spec.set ?? {})) payload[name] = value;
+  for (const name of spec.remove ?? []) delete payload[name];
+
+  const signWith = spec.sign_with ?? 'provider';
+  let key;
+  if (signWith === 'provider') {
+    key = keys.find((k) => k.kid === header.kid) ?? keys[0];
+  } else if (signWith === 'foreign') {
+    // Keeps the genuine kid unless told otherwise: a forged signature under a known key id.
+    key = await foreignKey(header.alg);
+  } else if (signWith === 'client_secret') {
+    header.alg = 'HS256';
+  } else if (signWith === 'none') {
+    header.alg = 'none';
+  } else {
+    throw new Error(`unknown sign_with ${signWith}`);
+  }
+  if (key) header.alg = key.alg;
+  if ('kid' in spec) {
+    if (spec.kid === null) delete header.kid;
+    else header.kid = String(spec.kid);
+  }
+  const signingInput = `${b64urlJson(header)}.${b64urlJson(payload)}`;
+  if (signWith === 'none') return `${signingInput}.`;
+  if (signWith === 'client_secret') {
+    const mac = crypto.createHmac('sha256', Buffer.from(clientSecret, 'utf8')).update(signingInput).digest('base64url');
+    return `${signingInput}.${mac}`;
+  }
+  // jose's SignJWT would add its own header fields; signing the input by hand keeps exactly ours.
+  const keyObject = crypto.createPrivateKey({ key, format: 'jwk' });
+  const signature = key.alg === 'ES384'
+    ? crypto.sign('sha384', Buffer.from(signingInput), { key: keyObject, dsaEncoding: 'ieee-p1363' })
+    : crypto.sign('sha256', Buffer.from(signingInput), keyObject);
+  return `${signingInput}.${signature.toString('base64url')}`;
+}
+
+// Holds back what `res.end` would send, so the answer can be rewritten before it leaves.
+// oidc-provider (koa) sends JSON answers with one `res.end(body)` call and implicit headers.
+function interceptJson(res, rewrite) {
+  const end = res.end.bind(res);
+  res.end = (chunk, ...rest) => {
+    res.end = end;
+    const text = chunk === undefined || typeof chunk === 'function' ? '' : Buffer.from(chunk).toString('utf8');
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return end(chunk, ...rest);
+    }
+    Promise.resolve(rewrite(json)).then((out) => {
+      const body = JSON.stringify(out);
+      if (!res.headersSent) res.setHeader('content-length', Buffer.byteLength(body));
+      end(body);
+    }, (err) => {
+      if (DEBUG) console.error('hostile rewrite failed', err);
+      end(chunk, ...rest);
+    });
+    return res;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Logto's own authorization parameters
 
 const LOGTO_PARAMS = ['first_screen', 'interaction_mode', 'identifier', 'direct_sign_in', 'organization_id'];
@@ -617,6 +727,17 @@ function authenticateClient(req, form) {
   return { client };
 }
 
+// The client a token request names (Basic header or body), for the HS256 forgery's key.
+function tokenRequestClient(req, form) {
+  const header = req.headers.authorization ?? '';
+  let id = form.get('client_id');
+  if (header.toLowerCase().startsWith('basic ')) {
+    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+    id = decodeURIComponent(decoded.slice(0, decoded.indexOf(':')).replaceAll('+', ' '));
+  }
+  return id ? clients.get(id) : undefined;
+}
+
 async function organizationToken(req, res, form) {
   const auth = authenticateClient(req, form);
   if (auth.error) return tokenError(res, ...auth.error);
@@ -723,6 +844,17 @@ async function controlApi(req, res, path) {
       failures.push({ path: input.path, mode: input.mode, remaining: times });
       return sendJson(res, 200, { ok: true });
     }
+    case 'POST /__op/hostile': {
+      const times = input.times === undefined || input.times === null ? null : Number(input.times);
+      if (input.id_token) hostile.idToken = { spec: input.id_token, remaining: times };
+      if (input.userinfo) hostile.userinfo = { spec: input.userinfo, remaining: times };
+      return sendJson(res, 200, { ok: true });
+    }
+    case 'POST /__op/hostile/clear':
+      hostile = { idToken: null, userinfo: null };
+      return sendJson(res, 200, { ok: true });
+    case 'GET /__op/issued':
+      return sendJson(res, 200, { secrets: issuedSecrets });
     case 'POST /__op/fail/clear':
       failures = [];
       return sendJson(res, 200, { ok: true });
@@ -875,6 +1007,28 @@ async function handle(req, res) {
       return organizationToken(req, res, form);
     }
     req.body = raw;
+    for (const name of ['code', 'code_verifier', 'refresh_token']) recordSecret(form.get(name));
+    const client = tokenRequestClient(req, form);
+    interceptJson(res, async (json) => {
+      for (const name of ['access_token', 'refresh_token', 'id_token']) recordSecret(json[name]);
+      const spec = typeof json.id_token === 'string' ? takeHostile('idToken') : undefined;
+      if (spec) {
+        json.id_token = await rewriteIdToken(json.id_token, spec, client?.client_secret ?? '');
+        recordSecret(json.id_token);
+      }
+      return json;
+    });
+  }
+
+  if (path === '/oidc/me') {
+    const spec = takeHostile('userinfo');
+    if (spec) {
+      interceptJson(res, (json) => {
+        for (const [name, value] of Object.entries(spec.set ?? {})) json[name] = value;
+        for (const name of spec.remove ?? []) delete json[name];
+        return json;
+      });
+    }
   }
 
   if (path === '/oidc' || path.startsWith('/oidc/')) {

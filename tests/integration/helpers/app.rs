@@ -45,6 +45,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The app's client id at the provider.
     pub client_id: String,
+    /// The app's client secret at the provider.
+    pub client_secret: String,
 }
 
 impl TestApp {
@@ -71,10 +73,11 @@ impl TestApp {
             address.clone()
         };
         let client_id = format!("app-{port}");
+        let client_secret = format!("secret-{port}-0123456789");
         provider
             .register_client(&TestClient {
                 client_id: client_id.clone(),
-                client_secret: format!("secret-{port}-0123456789"),
+                client_secret: client_secret.clone(),
                 redirect_uris: vec![format!("{base_url}/callback")],
                 post_logout_redirect_uris: vec![format!("{base_url}/")],
                 backchannel_logout_uri: options
@@ -89,7 +92,7 @@ impl TestApp {
                 options.logto_endpoint.clone().unwrap_or_else(|| provider.endpoint()),
             ),
             ("LOGTO_APP_ID".into(), client_id.clone()),
-            ("LOGTO_APP_SECRET".into(), format!("secret-{port}-0123456789")),
+            ("LOGTO_APP_SECRET".into(), client_secret.clone()),
             ("APP_BASE_URL".into(), base_url),
             ("SESSION_SECRET".into(), TEST_SESSION_SECRET.into()),
         ]);
@@ -106,6 +109,7 @@ impl TestApp {
             provider,
             http: http_client(),
             client_id,
+            client_secret,
         }
     }
 

@@ -120,6 +120,100 @@ impl FailMode {
     }
 }
 
+/// Which key signs a forged ID token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SignWith {
+    /// The provider's own key (the one the token names): a valid signature.
+    #[default]
+    Provider,
+    /// A key of the same algorithm that the JWKS does not publish: a bad signature.
+    Foreign,
+    /// HS256 with the client secret as the key (the algorithm-confusion attack).
+    ClientSecret,
+    /// `alg: none` and an empty signature.
+    Unsigned,
+}
+
+/// What happens to the `kid` of a forged ID token's header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Kid {
+    /// Left as the provider set it.
+    #[default]
+    Keep,
+    /// Removed from the header.
+    Drop,
+    /// Replaced by this value.
+    Set(String),
+}
+
+/// A rewrite of the next ID token the token endpoint hands out, re-signed as chosen.
+#[derive(Clone, Debug, Default)]
+pub struct ForgedIdToken {
+    /// Claims to set (replacing the genuine values).
+    pub set: serde_json::Map<String, Value>,
+    /// Claims to remove.
+    pub remove: Vec<String>,
+    /// The header's `kid`.
+    pub kid: Kid,
+    /// The signing key.
+    pub sign_with: SignWith,
+}
+
+impl ForgedIdToken {
+    /// A forgery that sets these claims (a JSON object) and re-signs with the provider's key.
+    pub fn with_claims(claims: Value) -> Self {
+        let Value::Object(set) = claims else {
+            panic!("claims must be a JSON object")
+        };
+        ForgedIdToken {
+            set,
+            ..Default::default()
+        }
+    }
+
+    /// The same forgery, without `claim`.
+    pub fn without(mut self, claim: &str) -> Self {
+        self.remove.push(claim.to_owned());
+        self
+    }
+
+    /// The same forgery, signed with `key`.
+    pub fn signed_with(mut self, key: SignWith) -> Self {
+        self.sign_with = key;
+        self
+    }
+
+    /// The same forgery, with this `kid` treatment.
+    pub fn kid(mut self, kid: Kid) -> Self {
+        self.kid = kid;
+        self
+    }
+
+    fn wire(&self) -> Value {
+        let sign_with = match self.sign_with {
+            SignWith::Provider => "provider",
+            SignWith::Foreign => "foreign",
+            SignWith::ClientSecret => "client_secret",
+            SignWith::Unsigned => "none",
+        };
+        let mut spec = json!({ "set": self.set, "remove": self.remove, "sign_with": sign_with });
+        match &self.kid {
+            Kid::Keep => {}
+            Kid::Drop => spec["kid"] = Value::Null,
+            Kid::Set(kid) => spec["kid"] = json!(kid),
+        }
+        spec
+    }
+}
+
+/// Seconds since the epoch, for claims such as `exp` and `iat` in forged tokens.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
 /// A cookie-keeping client that does not follow redirects, as the sign-in helpers need.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -334,6 +428,44 @@ impl TestProvider {
     /// Removes every injected failure.
     pub async fn clear_failures(&self) {
         self.control_post("fail/clear", json!({})).await;
+    }
+
+    /// Rewrites the ID token of the next token response (once) as `forged` says.
+    pub async fn forge_next_id_token(&self, forged: &ForgedIdToken) {
+        self.control_post("hostile", json!({ "id_token": forged.wire(), "times": 1 }))
+            .await;
+    }
+
+    /// Sets these claims (a JSON object) in the next userinfo answer (once).
+    pub async fn forge_next_userinfo(&self, claims: Value) {
+        self.control_post("hostile", json!({ "userinfo": { "set": claims }, "times": 1 }))
+            .await;
+    }
+
+    /// Stops every rewrite that has not been used up.
+    pub async fn clear_hostile(&self) {
+        self.control_post("hostile/clear", json!({})).await;
+    }
+
+    /// Every secret value the token endpoint saw or handed out (codes, PKCE verifiers, access,
+    /// refresh and ID tokens), most recent last.
+    pub async fn issued_secrets(&self) -> Vec<String> {
+        let url = format!("{}/__op/issued", self.endpoint());
+        let body: Value = self
+            .control
+            .get(&url)
+            .send()
+            .await
+            .expect("GET /__op/issued")
+            .json()
+            .await
+            .expect("issued JSON");
+        serde_json::from_value(body["secrets"].clone()).expect("a list of strings")
+    }
+
+    /// How many times the app fetched the JWKS.
+    pub async fn jwks_fetches(&self) -> u64 {
+        self.stats().await.requests.get("/oidc/jwks").copied().unwrap_or(0)
     }
 }
 
