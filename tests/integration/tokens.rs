@@ -219,3 +219,22 @@ async fn with_three_resources_and_two_organizations_cached_the_cookie_stays_unde
         "still signed in"
     );
 }
+
+#[tokio::test]
+async fn fresh_userinfo_about_another_user_is_refused_on_the_profile() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as_demo().await;
+    app.provider
+        .forge_next_userinfo(json!({ "sub": "someone-else", "name": "Mallory" }))
+        .await;
+
+    let response = app.get("/profile").await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let page = response.text().await.unwrap();
+    assert!(!page.contains("Mallory"), "nothing of the other user is shown");
+    assert!(!app.page("/").await.contains("Mallory"), "nor kept in the session");
+    assert!(
+        app.page("/profile").await.contains("Demo User"),
+        "the next, genuine answer works"
+    );
+}
