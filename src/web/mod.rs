@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod i18n;
 pub mod return_to;
 pub mod routes;
 pub mod session;

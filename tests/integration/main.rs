@@ -3,6 +3,7 @@
 mod helpers;
 
 mod callback_failures;
+mod languages;
 mod op_provider;
 mod sign_in;
 mod sign_out;
