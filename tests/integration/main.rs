@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod browser;
 mod callback_failures;
 mod languages;
 mod op_provider;

@@ -1,4 +1,5 @@
 //! Shared test helpers: the provider harness and the app harness.
 
 pub mod app;
+pub mod browser;
 pub mod op;
