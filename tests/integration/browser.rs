@@ -22,6 +22,8 @@ struct Words {
     cancelled_text: &'static str,
     not_found: &'static str,
     back_home: &'static str,
+    invalid_link: &'static str,
+    sign_in_again: &'static str,
     skip: &'static str,
     /// The provider's pages, which follow `ui_locales`.
     op_username: &'static str,
@@ -46,6 +48,8 @@ const EN: Words = Words {
     cancelled_text: "You cancelled signing in, so you are still signed out.",
     not_found: "Page not found",
     back_home: "Back to home",
+    invalid_link: "This sign-in link is not valid",
+    sign_in_again: "Sign in again",
     skip: "Skip to content",
     op_username: "Username",
     op_password: "Password",
@@ -69,6 +73,8 @@ const ES: Words = Words {
     cancelled_text: "Cancelaste el inicio de sesión, así que sigues sin sesión iniciada.",
     not_found: "Página no encontrada",
     back_home: "Volver al inicio",
+    invalid_link: "Este enlace de inicio de sesión no es válido",
+    sign_in_again: "Volver a iniciar sesión",
     skip: "Saltar al contenido",
     op_username: "Nombre de usuario",
     op_password: "Contraseña",
@@ -318,7 +324,11 @@ async fn gallery(b: Browser, w: &'static Words) {
         async move {
             assert_eq!(b.page_lang().await, w.lang, "language of {name}");
             let background = b.css("body", "background-color").await;
-            let expected = if dark { "rgba(15, 17, 21, 1)" } else { "rgba(244, 245, 248, 1)" };
+            let expected = if dark {
+                "rgba(15, 17, 21, 1)"
+            } else {
+                "rgba(244, 245, 248, 1)"
+            };
             assert_eq!(background, expected, "color scheme of {name}");
             let fits = b
                 .eval("return document.documentElement.scrollWidth <= window.innerWidth")
@@ -340,6 +350,12 @@ async fn gallery(b: Browser, w: &'static Words) {
     b.wait_for_text(w.not_found).await;
     assert!(b.wait_for_text(w.back_home).await.contains("404"));
     check("error-not-found").await;
+
+    // A sign-in link that was never started here: what it means, and two ways on.
+    b.goto(&app.url("/callback?code=stolen&state=unknown")).await;
+    let text = b.wait_for_text(w.invalid_link).await;
+    assert!(text.contains(w.sign_in_again) && text.contains(w.back_home), "{text}");
+    check("error-invalid-link").await;
 
     b.goto(&app.url("/")).await;
     b.click_labelled(w.sign_in).await;
