@@ -110,3 +110,19 @@ async fn the_switcher_stays_on_the_site_and_knows_only_its_languages() {
         assert!(set_cookies(&response).iter().all(|c| !c.starts_with("lang=")));
     }
 }
+
+#[tokio::test]
+async fn behind_https_the_language_cookie_is_secure() {
+    let app = TestApp::spawn_with(crate::helpers::app::AppOptions {
+        https: true,
+        ..Default::default()
+    })
+    .await;
+    let response = app.get("/lang/es").await;
+    assert_eq!(location(&response), "/");
+    let cookie = set_cookies(&response)
+        .into_iter()
+        .find(|c| c.starts_with("lang="))
+        .expect("a lang cookie");
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
