@@ -308,8 +308,6 @@ pub struct Messages {
     pub cancelled_title: &'static str,
     /// Home notice after the user cancelled at Logto: text.
     pub cancelled_text: &'static str,
-    /// Alternative text of an avatar.
-    pub avatar_of: &'static str,
 }
 
 const EN: Messages = Messages {
@@ -345,7 +343,6 @@ const EN: Messages = Messages {
     error_code: "Error",
     cancelled_title: "Sign-in cancelled",
     cancelled_text: "You cancelled signing in, so you are still signed out.",
-    avatar_of: "Avatar of",
 };
 
 const ES: Messages = Messages {
@@ -381,7 +378,6 @@ const ES: Messages = Messages {
     error_code: "Error",
     cancelled_title: "Inicio de sesión cancelado",
     cancelled_text: "Cancelaste el inicio de sesión, así que sigues sin sesión iniciada.",
-    avatar_of: "Avatar de",
 };
 
 #[cfg(test)]

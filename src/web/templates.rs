@@ -114,6 +114,7 @@ fn page_context(ui: &Ui) -> Context {
     let mut context = Context::new();
     context.insert("t", ui.locale.messages());
     context.insert("lang", ui.locale.tag());
+    context.insert("here", &ui.here);
     let return_to: String = url::form_urlencoded::byte_serialize(ui.here.as_bytes()).collect();
     let languages: Vec<LanguageLink> = Locale::ALL
         .iter()

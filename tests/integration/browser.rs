@@ -178,6 +178,10 @@ async fn hugging_face_story(b: Browser, w: &'static Words, switch_language: bool
         b.has("img[data-field=hf-avatar]").await,
         "the Hugging Face avatar is there"
     );
+    assert!(
+        b.has("a[href='/profile'][aria-current=page]").await,
+        "the header says which page this is"
+    );
     b.screenshot("profile").await;
 
     // Sign out with the form's button; Logto ends its session and sends the browser home.
