@@ -13,6 +13,7 @@ use actix_web::{App, HttpServer, web};
 use crate::config::{Config, SessionStoreKind};
 use crate::logto::{ClientSettings, LogtoClient, LogtoError};
 use crate::web::error::render_error_page;
+use crate::web::i18n::LangCookieSecure;
 use crate::web::logout::LogoutRegistry;
 use crate::web::routes;
 use crate::web::templates::Templates;
@@ -122,6 +123,7 @@ where
             .app_data(state.logto.clone())
             .app_data(state.templates.clone())
             .app_data(state.logouts.clone())
+            .app_data(web::Data::new(LangCookieSecure(state.https)))
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(session)
             .wrap(security_headers(&state.csp))

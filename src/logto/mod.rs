@@ -226,6 +226,16 @@ impl LogtoClient {
     /// Starts a sign-in: PKCE (S256), a random `state` and `nonce`, `prompt=consent` (for a
     /// refresh token), every scope and resource, and the screen Logto should open with.
     pub async fn authorization_request(&self, screen: FirstScreen) -> Result<AuthorizationRequest, LogtoError> {
+        self.authorization_request_with_locale(screen, None).await
+    }
+
+    /// [`Self::authorization_request`], asking Logto to show its pages in `ui_locales`
+    /// (space-separated BCP 47 tags, e.g. `es`).
+    pub async fn authorization_request_with_locale(
+        &self,
+        screen: FirstScreen,
+        ui_locales: Option<&str>,
+    ) -> Result<AuthorizationRequest, LogtoError> {
         let metadata = self.metadata().await?;
         let client = self.oauth_client(&metadata)?;
         let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
@@ -251,6 +261,9 @@ impl LogtoClient {
             FirstScreen::Register => request.add_extra_param("first_screen", "register"),
             FirstScreen::HuggingFace => request.add_extra_param("direct_sign_in", "social:huggingface"),
         };
+        if let Some(ui_locales) = ui_locales.filter(|l| !l.is_empty()) {
+            request = request.add_extra_param("ui_locales", ui_locales.to_owned());
+        }
         let (url, state) = request.url();
         Ok(AuthorizationRequest {
             url: url.to_string(),

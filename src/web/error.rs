@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 
 use crate::logto::{CallbackError, CallbackOutcome, LogtoError};
 
+use super::i18n::{ErrorText, Locale};
 use super::templates::Templates;
 
 /// Errors of the web side.
@@ -52,72 +53,33 @@ impl From<CallbackOutcome> for AppError {
     }
 }
 
-/// What the error page says.
+/// What the error page says: a message key, turned into words in the visitor's language when
+/// the page is rendered (see [`super::i18n`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorPage {
-    /// Heading.
-    pub title: &'static str,
-    /// One or two sentences a person understands.
-    pub message: &'static str,
+    /// Heading and explanation.
+    pub text: ErrorText,
     /// Whether "Sign in again" is a useful way on.
     pub offer_sign_in: bool,
 }
 
 impl AppError {
     fn page(&self) -> ErrorPage {
-        let page = |title, message, offer_sign_in| ErrorPage {
-            title,
-            message,
-            offer_sign_in,
-        };
+        let page = |text, offer_sign_in| ErrorPage { text, offer_sign_in };
         match self {
-            AppError::Callback(CallbackError::Denied { error, .. }) if error == "access_denied" => page(
-                "Sign-in cancelled",
-                "You cancelled signing in, so you are still signed out.",
-                true,
-            ),
-            AppError::Callback(CallbackError::Denied { .. }) => page(
-                "Sign-in did not finish",
-                "The sign-in service could not complete your sign-in. Please try again.",
-                true,
-            ),
-            AppError::Callback(CallbackError::Expired) => page(
-                "Sign-in expired",
-                "This sign-in took too long. Please start again.",
-                true,
-            ),
-            AppError::Callback(_) => page(
-                "This sign-in link is not valid",
-                "It may have been used already, or it was not started in this browser. Please sign in again.",
-                true,
-            ),
-            AppError::Logto(e) if e.is_invalid_grant() => page(
-                "This sign-in link is not valid",
-                "It has been used already or has expired. Please sign in again.",
-                true,
-            ),
-            AppError::Logto(LogtoError::NotRequested(_)) => page(
-                "Something went wrong",
-                "We could not finish your request. Please try again.",
-                false,
-            ),
-            AppError::Logto(_) => page(
-                "The sign-in service is not answering",
-                "We could not reach the sign-in service or it answered in a way we could not trust. Please try again in a minute.",
-                true,
-            ),
-            AppError::Csrf => page(
-                "Please use the sign-out button",
-                "That request did not come from this site's sign-out form, so nothing was changed.",
-                false,
-            ),
-            AppError::SignInRequired { .. } => page("Please sign in", "This page needs you to sign in.", true),
-            AppError::LogoutToken(_) => page("Bad request", "The logout token is not valid.", false),
-            AppError::Session(_) | AppError::SessionTooLarge(_) | AppError::Template(_) => page(
-                "Something went wrong",
-                "We could not finish your request. Please try again.",
-                false,
-            ),
+            // A cancelled sign-in never gets here: the callback sends it home with a notice.
+            AppError::Callback(CallbackError::Denied { .. }) => page(ErrorText::Denied, true),
+            AppError::Callback(CallbackError::Expired) => page(ErrorText::Expired, true),
+            AppError::Callback(_) => page(ErrorText::InvalidLink, true),
+            AppError::Logto(e) if e.is_invalid_grant() => page(ErrorText::UsedCode, true),
+            AppError::Logto(LogtoError::NotRequested(_)) => page(ErrorText::Internal, false),
+            AppError::Logto(_) => page(ErrorText::ServiceDown, true),
+            AppError::Csrf => page(ErrorText::Csrf, false),
+            AppError::SignInRequired { .. } => page(ErrorText::SignInRequired, true),
+            AppError::LogoutToken(_) => page(ErrorText::BadRequest, false),
+            AppError::Session(_) | AppError::SessionTooLarge(_) | AppError::Template(_) => {
+                page(ErrorText::Internal, false)
+            }
         }
     }
 }
@@ -178,10 +140,14 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
         .get::<ErrorPage>()
         .copied()
         .unwrap_or_else(|| default_page(status));
+    let locale = Locale::of_request(res.request());
     let templates = res.request().app_data::<web::Data<Templates>>().cloned();
     let body = templates
-        .and_then(|t| t.error_page(status, &page).ok())
-        .unwrap_or_else(|| format!("{}\n\n{}\n", page.title, page.message));
+        .and_then(|t| t.error_page(locale, status, &page).ok())
+        .unwrap_or_else(|| {
+            let (title, message) = locale.error(page.text);
+            format!("{title}\n\n{message}\n")
+        });
     let (req, res) = res.into_parts();
     let mut response = HttpResponse::with_body(status, body).map_into_boxed_body();
     // Keep what middleware set so far (cookies, security headers); replace the body's type.
@@ -199,18 +165,14 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
 }
 
 fn default_page(status: StatusCode) -> ErrorPage {
-    let page = |title, message| ErrorPage {
-        title,
-        message,
-        offer_sign_in: false,
+    let text = match status {
+        StatusCode::NOT_FOUND => ErrorText::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorText::MethodNotAllowed,
+        s if s.is_client_error() => ErrorText::BadRequest,
+        _ => ErrorText::Internal,
     };
-    match status {
-        StatusCode::NOT_FOUND => page("Page not found", "There is no page at this address."),
-        StatusCode::METHOD_NOT_ALLOWED => page("Not allowed", "This page cannot be used that way."),
-        s if s.is_client_error() => page("Bad request", "The request could not be understood."),
-        _ => page(
-            "Something went wrong",
-            "We could not finish your request. Please try again.",
-        ),
+    ErrorPage {
+        text,
+        offer_sign_in: false,
     }
 }

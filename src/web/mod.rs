@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod i18n;
 pub mod logout;
 pub mod return_to;
 pub mod routes;

@@ -4,14 +4,15 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::logto::{Audience, CallbackError, CallbackParams, FirstScreen, LogtoClient, LogtoError};
+use crate::logto::{Audience, CallbackError, CallbackOutcome, CallbackParams, FirstScreen, LogtoClient, LogtoError};
 
 use super::error::AppError;
 use super::extract::SignedInUser;
+use super::i18n::{LangCookieSecure, Locale, Ui};
 use super::logout::LogoutRegistry;
 use super::return_to::safe_return_to;
 use super::session::{AppSession, PendingAttempt, constant_time_eq, session_user};
-use super::templates::{ProfileView, Templates};
+use super::templates::{Notice, ProfileView, Templates};
 use super::tokens::{TokenSummary, access_token, fresh_userinfo};
 
 /// Organizations listed with their tokens on the profile page; each costs a token request.
@@ -28,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/sign-out", web::post().to(sign_out))
         .route("/profile", web::get().to(profile))
         .route("/backchannel-logout", web::post().to(backchannel_logout))
+        .route("/lang/{tag}", web::get().to(switch_language))
         .route("/healthz", web::get().to(healthz))
         .route("/static/app.css", web::get().to(stylesheet));
 }
@@ -35,9 +37,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 type Logto = web::Data<LogtoClient>;
 type Pages = web::Data<Templates>;
 
-async fn home(session: AppSession, pages: Pages) -> Result<HttpResponse, AppError> {
+async fn home(req: HttpRequest, ui: Ui, session: AppSession, pages: Pages) -> Result<HttpResponse, AppError> {
     let user = session.user();
-    html(pages.home(user.as_ref(), session.csrf_token().as_deref())?)
+    let notice = Notice::from_param(first_param(req.query_string().as_bytes(), "notice").as_deref());
+    html(pages.home(&ui, user.as_ref(), session.csrf_token().as_deref(), notice)?)
+}
+
+/// The language switcher: remembers the choice in a cookie and goes back to the page it was
+/// used on (a same-site path only).
+async fn switch_language(
+    req: HttpRequest,
+    tag: web::Path<String>,
+    secure: web::Data<LangCookieSecure>,
+) -> Result<HttpResponse, AppError> {
+    let Some(locale) = Locale::from_tag(&tag).filter(|l| l.tag() == tag.as_str()) else {
+        return Ok(HttpResponse::NotFound().finish());
+    };
+    let return_to = safe_return_to(first_param(req.query_string().as_bytes(), "return_to").as_deref());
+    let mut response = see_other(&return_to);
+    response
+        .add_cookie(&locale.cookie(secure.0))
+        .map_err(|e| AppError::Session(e.to_string()))?;
+    Ok(response)
 }
 
 async fn sign_in(req: HttpRequest, session: AppSession, logto: Logto) -> Result<HttpResponse, AppError> {
@@ -59,7 +80,11 @@ async fn start_sign_in(
     screen: FirstScreen,
 ) -> Result<HttpResponse, AppError> {
     let return_to = safe_return_to(first_param(req.query_string().as_bytes(), "return_to").as_deref());
-    let request = logto.authorization_request(screen).await?;
+    // Logto shows its pages in the language of ours.
+    let ui_locales = Locale::of_request(req).tag();
+    let request = logto
+        .authorization_request_with_locale(screen, Some(ui_locales))
+        .await?;
     session.push_pending(PendingAttempt {
         sign_in: request.pending,
         return_to,
@@ -72,16 +97,23 @@ async fn callback(req: HttpRequest, session: AppSession, logto: Logto) -> Result
     let state = params.state.as_deref().ok_or(CallbackError::MissingState)?;
     // Taken out before anything else: whatever happens next, this callback cannot be replayed.
     let attempt = session.take_pending(state)?.ok_or(CallbackError::UnknownState)?;
-    let code = logto.check_callback(&params, &attempt.sign_in).await?;
+    let code = match logto.check_callback(&params, &attempt.sign_in).await {
+        // Cancelling is a choice, not a failure: home, still signed out, with a word about it.
+        Err(CallbackOutcome::Refused(CallbackError::Denied { error, .. })) if error == "access_denied" => {
+            log::info!("sign-in cancelled at Logto");
+            return Ok(see_other("/?notice=cancelled"));
+        }
+        result => result?,
+    };
     let signed_in = logto.exchange_code(&code, &attempt.sign_in).await?;
     session.sign_in(session_user(&signed_in), &signed_in)?;
     log::info!("signed in: user {}", signed_in.id_token.sub);
     Ok(see_other(&attempt.return_to))
 }
 
-async fn sign_out_page(session: AppSession, pages: Pages) -> Result<HttpResponse, AppError> {
+async fn sign_out_page(ui: Ui, session: AppSession, pages: Pages) -> Result<HttpResponse, AppError> {
     match session.user() {
-        Some(user) => html(pages.sign_out(&user, session.csrf_token().as_deref())?),
+        Some(user) => html(pages.sign_out(&ui, &user, session.csrf_token().as_deref())?),
         None => Ok(see_other("/")),
     }
 }
@@ -118,6 +150,7 @@ async fn profile(
     signed_in: SignedInUser,
     session: AppSession,
     logto: Logto,
+    ui: Ui,
     pages: Pages,
 ) -> Result<HttpResponse, AppError> {
     let userinfo = fresh_userinfo(&session, &logto, &signed_in).await?;
@@ -140,7 +173,7 @@ async fn profile(
         resources: &resources,
         organizations: &organizations,
     };
-    html(pages.profile(&view, signed_in.csrf_token.as_deref())?)
+    html(pages.profile(&ui, &view, signed_in.csrf_token.as_deref())?)
 }
 
 /// Logto's back-channel logout: a signed logout token naming who signed out.

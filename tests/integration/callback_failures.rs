@@ -70,7 +70,16 @@ async fn a_cancelled_sign_in_says_so() {
         app.url("/callback"),
         urlencode(&app.provider.issuer())
     );
-    assert_refused(&app, &cancelled, StatusCode::BAD_REQUEST, "You cancelled signing in").await;
+    // Cancelling is the visitor's choice, not an error: back home, signed out, told so in words.
+    let response = app.get_url(&cancelled).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(crate::helpers::app::location(&response), "/?notice=cancelled");
+    let home = app.page("/?notice=cancelled").await;
+    assert!(home.contains("Sign-in cancelled"), "{home}");
+    assert!(home.contains("You cancelled signing in, so you are still signed out."));
+    assert!(app.is_signed_out().await);
+    // The state was spent: the same cancellation cannot be replayed into anything else.
+    assert_refused(&app, &cancelled, StatusCode::BAD_REQUEST, "not valid").await;
 }
 
 #[tokio::test]

@@ -3,9 +3,11 @@
 mod helpers;
 
 mod backchannel_logout;
+mod browser;
 mod callback_failures;
 mod hostile_cookies;
 mod hostile_provider;
+mod languages;
 mod no_leaks;
 mod op_provider;
 mod redis_sessions;

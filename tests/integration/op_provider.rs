@@ -384,6 +384,45 @@ async fn wrong_password_re_renders_the_form() {
 }
 
 #[tokio::test]
+async fn the_cancel_button_answers_access_denied() {
+    let (op, app) = provider_with_client().await;
+    let http = http_client();
+    let flow = authorize(&op, &app, "openid", &[]);
+    let (_, page) = first_page(&http, &flow.url).await;
+    assert!(page.contains("Cancel and go back to the app"), "{page}");
+    let callback = complete_authorization(&http, &flow.url, Login::Cancel).await;
+    assert_eq!(callback.path(), "/callback", "{callback}");
+    assert_eq!(query(&callback, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query(&callback, "state").as_deref(), Some(flow.state.as_str()));
+    assert_eq!(query(&callback, "iss"), Some(op.issuer()));
+    assert_eq!(query(&callback, "code"), None);
+}
+
+#[tokio::test]
+async fn ui_locales_es_shows_the_pages_in_spanish() {
+    let (op, app) = provider_with_client().await;
+    let http = http_client();
+    let flow = authorize(&op, &app, "openid", &[("ui_locales", "es")]);
+    let (_, page) = first_page(&http, &flow.url).await;
+    assert!(page.contains("<html lang=\"es\">"), "{page}");
+    assert!(
+        page.contains("<h1>Iniciar sesión</h1>") && page.contains("Contraseña"),
+        "{page}"
+    );
+    let flow = authorize(
+        &op,
+        &app,
+        "openid",
+        &[("ui_locales", "es"), ("first_screen", "register")],
+    );
+    let (_, page) = first_page(&http, &flow.url).await;
+    assert!(
+        page.contains("<h1>Crear cuenta</h1>") && page.contains("Correo electrónico"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
 async fn registration_creates_a_user_and_signs_them_in() {
     let (op, app) = provider_with_client().await;
     let http = http_client();

@@ -516,17 +516,20 @@ function escapeHtml(value) {
     .replaceAll("'", '&#39;');
 }
 
-function page(title, body) {
+function page(title, body, lang = 'en') {
   return `<!DOCTYPE html>
-<html lang="en">
+<html lang="${escapeHtml(lang)}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <title>${escapeHtml(title)} · Test Logto</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}
 label{display:block;margin-top:.8rem;font-weight:600}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
 button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem}.error{color:#a00000;font-weight:600}
+.cancel button{background:none;border:0;padding:.6rem 0;color:#1a4fb5;text-decoration:underline;cursor:pointer}
+@media (prefers-color-scheme: dark){body{background:#121212;color:#e8e8e8}.cancel button{color:#8ab4f8}.error{color:#ff8a8a}}
 </style>
 </head>
 <body>
@@ -863,32 +866,65 @@ async function controlApi(req, res, path) {
   }
 }
 
-function signInForm(uid, { error, username } = {}) {
-  return page('Sign in', `<h1>Sign in</h1>
-${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
-<form method="post" action="/interaction/${escapeHtml(uid)}/login">
-<label for="username">Username</label>
-<input id="username" name="username" type="text" autocomplete="username" required value="${escapeHtml(username)}">
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button>
-</form>`);
+// Like Logto, the pages follow `ui_locales` (English and Spanish here; anything else is English).
+const TEXTS = {
+  en: {
+    signIn: 'Sign in', createAccount: 'Create account', username: 'Username', password: 'Password', name: 'Name',
+    email: 'Email', cancel: 'Cancel and go back to the app', badLogin: 'Incorrect username or password.',
+    badUsername: 'Username must start with a letter or underscore and use only letters, digits and underscores.',
+    shortPassword: 'Password must be at least 8 characters.', usernameTaken: 'This username is already in use.',
+  },
+  es: {
+    signIn: 'Iniciar sesión', createAccount: 'Crear cuenta', username: 'Nombre de usuario', password: 'Contraseña',
+    name: 'Nombre', email: 'Correo electrónico', cancel: 'Cancelar y volver a la aplicación',
+    badLogin: 'Nombre de usuario o contraseña incorrectos.',
+    badUsername: 'El nombre de usuario debe empezar por una letra o un guion bajo y usar solo letras, dígitos y guiones bajos.',
+    shortPassword: 'La contraseña debe tener al menos 8 caracteres.', usernameTaken: 'Este nombre de usuario ya está en uso.',
+  },
+};
+
+function uiLang(params) {
+  const first = String(params?.ui_locales ?? '').split(' ')[0].toLowerCase();
+  return first === 'es' || first.startsWith('es-') ? 'es' : 'en';
 }
 
-function registerForm(uid, { error, values = {} } = {}) {
-  return page('Create account', `<h1>Create account</h1>
-${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+// A second form, after the main one: aborting the interaction sends error=access_denied back to the app.
+function cancelForm(uid, t) {
+  return `<form class="cancel" method="post" action="/interaction/${escapeHtml(uid)}/abort">
+<button type="submit">${escapeHtml(t.cancel)}</button>
+</form>`;
+}
+
+function signInForm(uid, { error, username } = {}, lang = 'en') {
+  const t = TEXTS[lang];
+  return page(t.signIn, `<h1>${escapeHtml(t.signIn)}</h1>
+${error ? `<p class="error" role="alert">${escapeHtml(t[error])}</p>` : ''}
+<form method="post" action="/interaction/${escapeHtml(uid)}/login">
+<label for="username">${escapeHtml(t.username)}</label>
+<input id="username" name="username" type="text" autocomplete="username" required value="${escapeHtml(username)}">
+<label for="password">${escapeHtml(t.password)}</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">${escapeHtml(t.signIn)}</button>
+</form>
+${cancelForm(uid, t)}`, lang);
+}
+
+function registerForm(uid, { error, values = {} } = {}, lang = 'en') {
+  const t = TEXTS[lang];
+  return page(t.createAccount, `<h1>${escapeHtml(t.createAccount)}</h1>
+${error ? `<p class="error" role="alert">${escapeHtml(t[error])}</p>` : ''}
 <form method="post" action="/interaction/${escapeHtml(uid)}/register">
-<label for="username">Username</label>
+<label for="username">${escapeHtml(t.username)}</label>
 <input id="username" name="username" type="text" autocomplete="username" required value="${escapeHtml(values.username)}">
-<label for="password">Password</label>
+<label for="password">${escapeHtml(t.password)}</label>
 <input id="password" name="password" type="password" autocomplete="new-password" required>
-<label for="name">Name</label>
+<label for="name">${escapeHtml(t.name)}</label>
 <input id="name" name="name" type="text" autocomplete="name" value="${escapeHtml(values.name)}">
-<label for="email">Email</label>
+<label for="email">${escapeHtml(t.email)}</label>
 <input id="email" name="email" type="email" autocomplete="email" value="${escapeHtml(values.email)}">
-<button type="submit">Create account</button>
-</form>`);
+<button type="submit">${escapeHtml(t.createAccount)}</button>
+</form>
+${cancelForm(uid, t)}`, lang);
 }
 
 // First-party app: consent is granted without asking, for everything that was requested.
@@ -910,7 +946,7 @@ async function grantConsent(details) {
 }
 
 async function interaction(req, res, path) {
-  const match = /^\/interaction\/([^/]+)(?:\/(login|register))?$/.exec(path);
+  const match = /^\/interaction\/([^/]+)(?:\/(login|register|abort))?$/.exec(path);
   if (!match) return sendHtml(res, 404, page('Not found', '<h1>Not found</h1>'));
   const [, uid, action] = match;
   let details;
@@ -934,10 +970,16 @@ async function interaction(req, res, path) {
       return provider.interactionFinished(req, res, { login: { accountId: 'user-hf' } }, { mergeWithLastSubmission: false });
     }
     const register = logto && (['register', 'identifier:register'].includes(logto.first_screen) || (logto.first_screen === undefined && logto.interaction_mode === 'signUp'));
-    return sendHtml(res, 200, register ? registerForm(uid) : signInForm(uid));
+    const lang = uiLang(details.params);
+    return sendHtml(res, 200, register ? registerForm(uid, {}, lang) : signInForm(uid, {}, lang));
   }
 
   if (req.method !== 'POST' || promptName !== 'login') return sendHtml(res, 400, page('Unexpected', '<h1>Unexpected request</h1>'));
+  const lang = uiLang(details.params);
+  if (action === 'abort') {
+    // What Logto answers when the user backs out of its sign-in pages.
+    return provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'End-User aborted interaction' }, { mergeWithLastSubmission: false });
+  }
   const form = new URLSearchParams(await readBody(req, 64 * 1024));
   if (action === 'login') {
     const username = form.get('username') ?? '';
@@ -947,18 +989,18 @@ async function interaction(req, res, path) {
       crypto.createHash('sha256').update(user.password).digest(),
       crypto.createHash('sha256').update(password).digest(),
     );
-    if (!ok) return sendHtml(res, 401, signInForm(uid, { error: 'Incorrect username or password.', username }));
+    if (!ok) return sendHtml(res, 401, signInForm(uid, { error: 'badLogin', username }, lang));
     return provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false });
   }
 
   const values = { username: form.get('username') ?? '', name: form.get('name') ?? '', email: form.get('email') ?? '' };
   const password = form.get('password') ?? '';
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(values.username)) {
-    return sendHtml(res, 400, registerForm(uid, { error: 'Username must start with a letter or underscore and use only letters, digits and underscores.', values }));
+    return sendHtml(res, 400, registerForm(uid, { error: 'badUsername', values }, lang));
   }
-  if (password.length < 8) return sendHtml(res, 400, registerForm(uid, { error: 'Password must be at least 8 characters.', values }));
+  if (password.length < 8) return sendHtml(res, 400, registerForm(uid, { error: 'shortPassword', values }, lang));
   if ([...users.values()].some((u) => u.username === values.username)) {
-    return sendHtml(res, 409, registerForm(uid, { error: 'This username is already in use.', values }));
+    return sendHtml(res, 409, registerForm(uid, { error: 'usernameTaken', values }, lang));
   }
   const user = addUser({
     sub: `user-${crypto.randomBytes(9).toString('base64url')}`,

@@ -79,6 +79,8 @@ pub enum Login<'a> {
     },
     /// Expect no form at all: `direct_sign_in`, or a session that is already signed in.
     Direct,
+    /// Press the page's cancel button: the provider answers the app with `error=access_denied`.
+    Cancel,
 }
 
 /// Counters from `GET /__op/stats`.
@@ -591,6 +593,13 @@ pub async fn complete_authorization(http: &reqwest::Client, authorize_url: &str,
                 ]
             }
             Login::Direct => panic!("expected no form (direct sign-in), got one posting to {}", form.action),
+            Login::Cancel => {
+                // The cancel form sits beside the main one and posts to the interaction's `abort`.
+                let (base, _) = form.action.rsplit_once('/').expect("an interaction form action");
+                request = http.post(url.join(&format!("{base}/abort")).expect("abort action"));
+                form_sent = true;
+                continue;
+            }
         };
         let action = url.join(&form.action).expect("form action");
         request = http.post(action).form(&fields);
