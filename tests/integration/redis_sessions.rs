@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 
-use crate::helpers::app::{AppOptions, TestApp, set_cookies};
+use crate::helpers::app::{AppOptions, TestApp, cookie_pair, session_set_cookie};
 use crate::helpers::redis::TestRedis;
 
 fn redis_options(redis: &TestRedis) -> AppOptions {
@@ -19,11 +19,8 @@ async fn with_redis_the_cookie_holds_only_an_id_and_the_session_survives_a_resta
     let redis = TestRedis::start().await;
     let first = TestApp::spawn_with(redis_options(&redis)).await;
     let response = first.sign_in_as_demo().await;
-    let cookie = set_cookies(&response)
-        .into_iter()
-        .find(|c| c.starts_with("logto-session="))
-        .unwrap();
-    let value = cookie.split(';').next().unwrap();
+    let cookie = session_set_cookie(&response).unwrap();
+    let value = cookie_pair(&cookie);
     assert!(value.len() < 200, "only an id travels: {} bytes", value.len());
 
     // A second instance (or the same app after a restart) with the same secret and Redis.
@@ -45,11 +42,8 @@ async fn with_redis_signing_out_kills_a_copied_cookie_too() {
     let redis = TestRedis::start().await;
     let app = TestApp::spawn_with(redis_options(&redis)).await;
     let response = app.sign_in_as_demo().await;
-    let stolen = set_cookies(&response)
-        .into_iter()
-        .find(|c| c.starts_with("logto-session="))
-        .unwrap();
-    let stolen = stolen.split(';').next().unwrap().to_owned();
+    let stolen = session_set_cookie(&response).unwrap();
+    let stolen = cookie_pair(&stolen).to_owned();
 
     let csrf = app.csrf_token().await;
     assert_eq!(

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use reqwest::StatusCode;
 
-use crate::helpers::app::{AppOptions, TestApp, set_cookies};
+use crate::helpers::app::{AppOptions, TestApp, cookie_pair, session_set_cookie, set_cookies};
 use crate::helpers::op::FailMode;
 
 #[test]
@@ -76,10 +76,7 @@ async fn sign_in_recovers_without_a_restart_once_logto_answers_again() {
 async fn the_session_cookie_is_private_lax_httponly_and_small() {
     let app = TestApp::spawn().await;
     let response = app.get("/sign-in").await;
-    let cookie = set_cookies(&response)
-        .into_iter()
-        .find(|c| c.starts_with("logto-session="))
-        .expect("a session cookie");
+    let cookie = session_set_cookie(&response).expect("a session cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(cookie.contains("Path=/"), "{cookie}");
@@ -89,11 +86,8 @@ async fn the_session_cookie_is_private_lax_httponly_and_small() {
 
     let callback = app.authorize("/sign-in", crate::helpers::app::DEMO).await;
     let response = app.get_url(&callback).await;
-    let cookie = set_cookies(&response)
-        .into_iter()
-        .find(|c| c.starts_with("logto-session="))
-        .unwrap();
-    let name_value = cookie.split(';').next().unwrap();
+    let cookie = session_set_cookie(&response).unwrap();
+    let name_value = cookie_pair(&cookie);
     assert!(name_value.len() <= 4096, "cookie of {} bytes", name_value.len());
     assert!(!cookie.contains("Demo"), "encrypted content");
 }

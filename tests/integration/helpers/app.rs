@@ -223,6 +223,18 @@ pub fn set_cookies(response: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
+/// The app's session `Set-Cookie` header (`logto-session=...; attributes`), if the response sets it.
+pub fn session_set_cookie(response: &reqwest::Response) -> Option<String> {
+    set_cookies(response)
+        .into_iter()
+        .find(|c| c.starts_with("logto-session="))
+}
+
+/// The `name=value` part of a `Set-Cookie` header.
+pub fn cookie_pair(set_cookie: &str) -> &str {
+    set_cookie.split(';').next().unwrap_or_default()
+}
+
 /// The value of a hidden input in a page.
 pub fn hidden_input(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
