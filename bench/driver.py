@@ -119,6 +119,37 @@ def status_kb(pid: int, field: str) -> int:
     return 0
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / CLK_TCK
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy (all but idle and iowait), all cores summed."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / CLK_TCK
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this driver's finished children (wrk)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 class RssSampler:
     """Samples the summed VmRSS of a process tree every 50 ms and keeps each process's VmHWM,
     so a worker that exits before the end still counts."""
@@ -291,6 +322,7 @@ def machine() -> dict:
         "memory_gib": round(mem_kb / 1024 / 1024, 1),
         "kernel": platform.release(),
         "os": platform.platform(),
+        "loadavg_at_end": open("/proc/loadavg").read().split()[:3],
     }
 
 
@@ -340,6 +372,10 @@ def main() -> int:
     cores = os.cpu_count() or 1
     # gunicorn's documented starting point for sync workers: (2 x cores) + 1.
     flask_workers = 2 * cores + 1
+
+    load1 = float(open("/proc/loadavg").read().split()[0])
+    if load1 > cores / 2:
+        log(f"warning: load average {load1} on {cores} cores before starting; other work will skew the figures")
 
     procs = Processes()
     tmp = Path(tempfile.mkdtemp(prefix="logto-bench-"))
@@ -423,7 +459,18 @@ def main() -> int:
                 path = path or APPS[name]["sign_in"]
                 cookie = cookies[name] if signed_in else None
                 log(f"{name} {load} ({path}): {opts.duration} s, {opts.connections} connections")
+                # CPU bookkeeping: what the server used per request (steady whatever else runs),
+                # and how much CPU processes outside this benchmark took meanwhile (on a shared
+                # machine they lower req/s and raise p99).
+                ours = [servers[name].pid, op.pid]
+                app0, ours0, busy0, wrk0 = tree_cpu_s(servers[name].pid), sum(map(tree_cpu_s, ours)), machine_busy_s(), children_cpu_s()
+                started = time.monotonic()
                 r = run_wrk(bases[name] + path, cookie, opts.duration, opts.connections, opts.threads)
+                elapsed = time.monotonic() - started
+                app_cpu = tree_cpu_s(servers[name].pid) - app0
+                other = (machine_busy_s() - busy0) - (sum(map(tree_cpu_s, ours)) - ours0) - (children_cpu_s() - wrk0)
+                r["server_cpu_us_per_request"] = round(app_cpu * 1e6 / max(r["requests"], 1), 1)
+                r["other_processes_cores"] = round(max(other, 0.0) / elapsed, 2)
                 if signed_in:
                     # The session must still be signed in after the load: otherwise we measured a
                     # signed-out page.
@@ -431,7 +478,10 @@ def main() -> int:
                     if SIGNED_IN_MARKER not in page.text and "Your profile" not in page.text:
                         raise RuntimeError(f"{name}: {path} no longer signed in after the load")
                 results.append({"app": name, "load": load, "path": path, **r})
-                log(f"  {r['rps']:.0f} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, errors {r['errors']}")
+                log(
+                    f"  {r['rps']:.0f} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, errors {r['errors']}, "
+                    f"server {r['server_cpu_us_per_request']} us CPU/req, other processes {r['other_processes_cores']} cores"
+                )
 
         memory = {name: samplers[name].stop() for name in apps}
     except Exception:
@@ -518,12 +568,13 @@ def render_markdown(report: dict) -> str:
         f"wrk {report['settings']['wrk_threads']} threads, {report['settings']['connections']} connections, "
         f"{report['settings']['duration_s']} s per load, all on 127.0.0.1 (wrk, apps and provider share the cores).",
         "",
-        "| app | page | req/s | p50 ms | p99 ms | errors |",
-        "|---|---|---:|---:|---:|---:|",
+        "| app | page | req/s | p50 ms | p99 ms | errors | server CPU µs/req | other load (cores) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["results"]:
         lines.append(
-            f"| {r['app']} | {r['load']} `{r['path']}` | {r['rps']:.0f} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |"
+            f"| {r['app']} | {r['load']} `{r['path']}` | {r['rps']:.0f} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} "
+            f"| {r['server_cpu_us_per_request']} | {r['other_processes_cores']} |"
         )
     lines += ["", "| app | server | peak RSS under load (MB) | session cookie after sign-in (bytes) |", "|---|---|---:|---:|"]
     for name, label in report["apps"].items():
