@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::logto::logout_token::Logout;
 
@@ -32,6 +33,8 @@ struct Logouts {
 #[derive(Default)]
 pub struct LogoutRegistry {
     logouts: Mutex<Logouts>,
+    /// Whether any logout was ever recorded: until then, sessions need not even be read.
+    any: AtomicBool,
 }
 
 impl LogoutRegistry {
@@ -48,6 +51,7 @@ impl LogoutRegistry {
         if logouts.seen_jti.insert(logout.jti.clone(), now).is_some() {
             return false;
         }
+        self.any.store(true, Ordering::Release);
         match (&logout.sid, &logout.sub) {
             // A session id names one Logto session; a user id alone, every session of the user.
             (Some(sid), _) => logouts.by_sid.insert(sid.clone(), logout.issued_at),
@@ -55,6 +59,11 @@ impl LogoutRegistry {
             (None, None) => None,
         };
         true
+    }
+
+    /// Whether any logout was recorded in this process.
+    pub fn is_empty(&self) -> bool {
+        !self.any.load(Ordering::Acquire)
     }
 
     /// Whether a logout covers this signed-in session.

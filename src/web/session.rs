@@ -98,7 +98,9 @@ impl FromRequest for AppSession {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let session = AppSession(req.get_session());
         // A session Logto ended through back-channel logout ends here as soon as it is seen.
-        if let (Some(registry), Some(user)) = (req.app_data::<web::Data<LogoutRegistry>>(), session.user())
+        if let Some(registry) = req.app_data::<web::Data<LogoutRegistry>>()
+            && !registry.is_empty()
+            && let Some(user) = session.user()
             && registry.has_ended(&user)
         {
             log::info!("session of user {} ended by back-channel logout", user.sub);
