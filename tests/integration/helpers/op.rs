@@ -530,15 +530,25 @@ fn snippet(body: &str) -> String {
     body.chars().take(600).collect()
 }
 
-/// Drives the provider from an authorization URL (already pointing at /oidc/auth) through login and
-/// consent with a cookie-keeping reqwest client whose redirects are OFF; returns the URL the provider
-/// finally redirects to (the client's redirect_uri with code/state/iss, or with error=...).
-pub async fn complete_authorization(http: &reqwest::Client, authorize_url: &str, login: Login<'_>) -> url::Url {
-    let start = Url::parse(authorize_url).expect("authorize URL");
-    let provider_origin = start.origin();
-    let mut request = http.get(start.clone());
-    let mut form_sent = false;
+/// What to do on a page the provider shows.
+enum Next {
+    /// Post this form to this URL.
+    Post(Url, Vec<(String, String)>),
+    /// Stop here: this is where the walk ends.
+    Done(Url),
+}
 
+/// Follows the provider's redirects from `start`, hands every page it shows to `on_page`, and
+/// returns the first redirect that leaves the provider (or where `on_page` says to stop).
+async fn walk_provider(
+    http: &reqwest::Client,
+    start: &str,
+    what: &str,
+    mut on_page: impl FnMut(&Url, &str) -> Next,
+) -> Url {
+    let start = Url::parse(start).unwrap_or_else(|_| panic!("{what} URL"));
+    let provider_origin = start.origin();
+    let mut request = http.get(start);
     for _ in 0..MAX_HOPS {
         let response = request.send().await.expect("request to the provider");
         let status = response.status();
@@ -550,21 +560,35 @@ pub async fn complete_authorization(http: &reqwest::Client, authorize_url: &str,
             request = http.get(next);
             continue;
         }
-
         let url = response.url().clone();
         let body = response.text().await.unwrap_or_default();
         assert!(
             status.is_success(),
-            "provider answered {status} at {url} during sign-in: {}",
+            "provider answered {status} at {url} during {what}: {}",
             snippet(&body)
         );
+        request = match on_page(&url, &body) {
+            Next::Post(action, fields) => http.post(action).form(&fields),
+            Next::Done(url) => return url,
+        };
+    }
+    panic!("{what} took more than {MAX_HOPS} hops")
+}
+
+/// Drives the provider from an authorization URL (already pointing at /oidc/auth) through login and
+/// consent with a cookie-keeping reqwest client whose redirects are OFF; returns the URL the provider
+/// finally redirects to (the client's redirect_uri with code/state/iss, or with error=...).
+pub async fn complete_authorization(http: &reqwest::Client, authorize_url: &str, login: Login<'_>) -> url::Url {
+    let mut form_sent = false;
+    walk_provider(http, authorize_url, "sign-in", |url, body| {
         assert!(
             !form_sent,
             "the provider showed a page again after the form was sent: {}",
-            snippet(&body)
+            snippet(body)
         );
+        form_sent = true;
         let form =
-            first_form(&body).unwrap_or_else(|| panic!("expected a sign-in page at {url}, got: {}", snippet(&body)));
+            first_form(body).unwrap_or_else(|| panic!("expected a sign-in page at {url}, got: {}", snippet(body)));
         let fields: Vec<(&str, &str)> = match login {
             Login::Password { username, password } => {
                 assert!(
@@ -596,51 +620,22 @@ pub async fn complete_authorization(http: &reqwest::Client, authorize_url: &str,
             Login::Cancel => {
                 // The cancel form sits beside the main one and posts to the interaction's `abort`.
                 let (base, _) = form.action.rsplit_once('/').expect("an interaction form action");
-                request = http.post(url.join(&format!("{base}/abort")).expect("abort action"));
-                form_sent = true;
-                continue;
+                return Next::Post(url.join(&format!("{base}/abort")).expect("abort action"), Vec::new());
             }
         };
-        let action = url.join(&form.action).expect("form action");
-        request = http.post(action).form(&fields);
-        form_sent = true;
-    }
-    panic!("sign-in took more than {MAX_HOPS} hops")
+        let fields = fields.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        Next::Post(url.join(&form.action).expect("form action"), fields)
+    })
+    .await
 }
 
 /// Follows an end-session URL (including the auto-submitting confirmation form) and returns the final redirect target.
 pub async fn complete_end_session(http: &reqwest::Client, end_session_url: &str) -> url::Url {
-    let start = Url::parse(end_session_url).expect("end session URL");
-    let provider_origin = start.origin();
-    let mut request = http.get(start.clone());
-
-    for _ in 0..MAX_HOPS {
-        let response = request.send().await.expect("request to the provider");
-        let status = response.status();
-        if status.is_redirection() {
-            let next = location(&response);
-            if next.origin() != provider_origin {
-                return next;
-            }
-            request = http.get(next);
-            continue;
-        }
-        let url = response.url().clone();
-        let body = response.text().await.unwrap_or_default();
-        assert!(
-            status.is_success(),
-            "provider answered {status} at {url} during sign-out: {}",
-            snippet(&body)
-        );
-        match first_form(&body) {
-            // The confirmation page: a browser's script would submit it.
-            Some(form) => {
-                let action = url.join(&form.action).expect("form action");
-                request = http.post(action).form(&form.fields);
-            }
-            // No post_logout_redirect_uri: the provider's own "signed out" page is the end.
-            None => return url,
-        }
-    }
-    panic!("sign-out took more than {MAX_HOPS} hops")
+    walk_provider(http, end_session_url, "sign-out", |url, body| match first_form(body) {
+        // The confirmation page: a browser's script would submit it.
+        Some(form) => Next::Post(url.join(&form.action).expect("form action"), form.fields),
+        // No post_logout_redirect_uri: the provider's own "signed out" page is the end.
+        None => Next::Done(url.clone()),
+    })
+    .await
 }
