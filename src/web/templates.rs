@@ -26,12 +26,13 @@ pub struct ProfileView<'a> {
 }
 
 /// The template sources, compiled into the binary.
-const SOURCES: [(&str, &str); 6] = [
+const SOURCES: [(&str, &str); 7] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("home.html", include_str!("../../templates/home.html")),
     ("profile.html", include_str!("../../templates/profile.html")),
     ("token_facts.html", include_str!("../../templates/token_facts.html")),
     ("sign_out.html", include_str!("../../templates/sign_out.html")),
+    ("sign_out_form.html", include_str!("../../templates/sign_out_form.html")),
     ("error.html", include_str!("../../templates/error.html")),
 ];
 
