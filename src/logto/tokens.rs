@@ -138,7 +138,14 @@ struct Slot {
 /// Serializes and shares refreshes per refresh token, within this process.
 #[derive(Default)]
 pub struct RefreshCoordinator {
-    slots: StdMutex<HashMap<[u8; 32], Arc<Slot>>>,
+    slots: StdMutex<Slots>,
+}
+
+#[derive(Default)]
+struct Slots {
+    by_token: HashMap<[u8; 32], Arc<Slot>>,
+    /// When old slots were last forgotten: at most once per window, not on every refresh.
+    last_pruned: Option<Instant>,
 }
 
 impl RefreshCoordinator {
@@ -185,9 +192,16 @@ impl RefreshCoordinator {
     fn slot(&self, refresh_token: &str) -> Arc<Slot> {
         let hash: [u8; 32] = Sha256::digest(refresh_token.as_bytes()).into();
         let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Forget slots past their window, so memory follows the number of active sessions.
-        slots.retain(|_, slot| slot.created.elapsed() < SHARE_WINDOW * 4 || Arc::strong_count(slot) > 1);
+        // Forget slots past their window, so memory follows the number of active sessions; the
+        // scan is over every session, so it runs once per window rather than on every refresh.
+        if slots.last_pruned.is_none_or(|at| at.elapsed() >= SHARE_WINDOW) {
+            slots
+                .by_token
+                .retain(|_, slot| slot.created.elapsed() < SHARE_WINDOW * 4 || Arc::strong_count(slot) > 1);
+            slots.last_pruned = Some(Instant::now());
+        }
         slots
+            .by_token
             .entry(hash)
             .or_insert_with(|| {
                 Arc::new(Slot {
