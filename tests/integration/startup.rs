@@ -141,3 +141,96 @@ fn assert_security_headers(path: &str, response: &reqwest::Response) {
     assert_eq!(header("referrer-policy").as_deref(), Some("no-referrer"), "{path}");
     assert_eq!(header("cache-control").as_deref(), Some("no-store"), "{path}");
 }
+
+/// The README's run command, as a new operator follows it: copy `.env.example` to `.env`, fill in
+/// the three required values, start the binary with nothing of the app's in the environment, sign in.
+/// It listens where the shipped file says (localhost:3000), so port 3000 must be free.
+#[tokio::test]
+async fn the_shipped_env_example_filled_in_runs_the_app_and_signs_in() {
+    use crate::helpers::op::{TestClient, TestProvider, complete_authorization, http_client};
+
+    let provider = TestProvider::start().await;
+    let client = TestClient {
+        client_id: "env-example-app".into(),
+        client_secret: "env-example-secret-0123456789".into(),
+        redirect_uris: vec!["http://localhost:3000/callback".into()],
+        post_logout_redirect_uris: vec!["http://localhost:3000/".into()],
+        backchannel_logout_uri: None,
+    };
+    provider.register_client(&client).await;
+
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.env.example")).unwrap();
+    let mut filled = 0;
+    let env_file: String = example
+        .lines()
+        .map(|line| {
+            let value = match line.split_once('=').map(|(name, _)| name) {
+                Some("LOGTO_ENDPOINT") => provider.endpoint(),
+                Some("LOGTO_APP_ID") => client.client_id.clone(),
+                Some("LOGTO_APP_SECRET") => client.client_secret.clone(),
+                _ => return format!("{line}\n"),
+            };
+            filled += 1;
+            format!("{}={value}\n", line.split_once('=').unwrap().0)
+        })
+        .collect();
+    assert_eq!(filled, 3, ".env.example has one line for each required variable");
+    let dir = std::env::temp_dir().join(format!("logto-env-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".env"), env_file).unwrap();
+
+    let mut app = tokio::process::Command::new(env!("CARGO_BIN_EXE_logto-actix"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary runs");
+    let http = http_client();
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(Some(status)) = app.try_wait() {
+            let mut stderr = String::new();
+            tokio::io::AsyncReadExt::read_to_string(app.stderr.as_mut().unwrap(), &mut stderr)
+                .await
+                .unwrap();
+            panic!("the app stopped ({status}) with .env from .env.example:\n{stderr}");
+        }
+        if http
+            .get("http://localhost:3000/healthz")
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the app listens on localhost:3000 (is the port free?)");
+
+    let start = http.get("http://localhost:3000/sign-in").send().await.unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let authorize = crate::helpers::app::location(&start);
+    let callback = complete_authorization(&http, &authorize, crate::helpers::app::DEMO).await;
+    assert_eq!(
+        callback.as_str().split('?').next(),
+        Some("http://localhost:3000/callback")
+    );
+    let finished = http.get(callback).send().await.unwrap();
+    assert_eq!(finished.status(), StatusCode::SEE_OTHER);
+    let home = http
+        .get("http://localhost:3000/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Demo User"), "signed in: {home}");
+
+    app.kill().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
