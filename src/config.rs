@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::logto::BASE_SCOPES;
+use logto_client::{BASE_SCOPES, ClientSecret, LogtoConfig};
 
 /// A secret value that never appears in `Debug` output or logs.
 #[derive(Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ pub struct Config {
     /// App ID of the Logto "Traditional web" application.
     pub app_id: String,
     /// App secret of that application.
-    pub app_secret: Secret,
+    pub app_secret: ClientSecret,
     /// Public URL of this app, without trailing slash.
     pub app_base_url: Url,
     /// Listen address.
@@ -135,7 +135,7 @@ impl Config {
                 "is not set; copy the App ID of your Traditional web application from the Logto Console".into(),
             );
         }
-        let app_secret = get("LOGTO_APP_SECRET").map(Secret::new);
+        let app_secret = get("LOGTO_APP_SECRET").map(ClientSecret::new);
         if app_secret.is_none() {
             fail(
                 "LOGTO_APP_SECRET",
@@ -321,25 +321,48 @@ impl Config {
         format!("{}/oidc", base(&self.logto_endpoint))
     }
 
-    /// Where Logto sends the browser back after sign-in.
-    pub fn redirect_uri(&self) -> String {
-        format!("{}/callback", base(&self.app_base_url))
+    /// Where Logto sends the browser back after sign-in: `{APP_BASE_URL}/callback`.
+    pub fn redirect_uri(&self) -> Url {
+        below(&self.app_base_url, "callback")
     }
 
-    /// Where Logto sends the browser back after sign-out.
-    pub fn post_logout_redirect_uri(&self) -> String {
-        format!("{}/", base(&self.app_base_url))
+    /// Where Logto sends the browser back after sign-out: `{APP_BASE_URL}/`.
+    pub fn post_logout_redirect_uri(&self) -> Url {
+        below(&self.app_base_url, "")
     }
 
     /// Whether the app is served over https (so cookies must be `Secure`).
     pub fn is_https(&self) -> bool {
         self.app_base_url.scheme() == "https"
     }
+
+    /// What the Logto client needs: the application, its redirect URIs, scopes and resources.
+    pub fn logto(&self) -> LogtoConfig {
+        let mut config = LogtoConfig::new(
+            self.logto_endpoint.clone(),
+            self.app_id.clone(),
+            self.app_secret.clone(),
+            self.redirect_uri(),
+        );
+        config.post_sign_out_redirect_uri = Some(self.post_logout_redirect_uri());
+        config.scopes = self.scopes.clone();
+        config.resources = self.resources.clone();
+        config.timeout = self.http_timeout;
+        config
+    }
 }
 
 /// A URL without its trailing slash, as a string.
 fn base(url: &Url) -> &str {
     url.as_str().trim_end_matches('/')
+}
+
+/// `{base}/{path}`, whether or not `base` ends with a slash.
+fn below(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    let joined = format!("{}/{path}", url.path().trim_end_matches('/'));
+    url.set_path(&joined);
+    url
 }
 
 /// Parses an http(s) origin-with-optional-path, tolerating one trailing `/`.
@@ -391,8 +414,8 @@ mod tests {
     fn defaults_follow_the_contract() {
         let config = config(&REQUIRED).unwrap();
         assert_eq!(config.issuer(), "https://abc123.logto.app/oidc");
-        assert_eq!(config.redirect_uri(), "http://localhost:3000/callback");
-        assert_eq!(config.post_logout_redirect_uri(), "http://localhost:3000/");
+        assert_eq!(config.redirect_uri().as_str(), "http://localhost:3000/callback");
+        assert_eq!(config.post_logout_redirect_uri().as_str(), "http://localhost:3000/");
         assert_eq!(config.host.to_string(), "127.0.0.1");
         assert_eq!(config.port, 3000);
         assert_eq!(config.scopes, vec!["email", "identities"]);
@@ -464,7 +487,7 @@ mod tests {
         let config = config(&vars).unwrap();
         assert_eq!(config.scopes, vec!["email", "roles"]);
         assert!(config.is_https());
-        assert_eq!(config.redirect_uri(), "https://app.example.com/callback");
+        assert_eq!(config.redirect_uri().as_str(), "https://app.example.com/callback");
     }
 
     #[test]

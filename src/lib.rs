@@ -1,7 +1,11 @@
-//! Sign-in with Logto for actix-web: the Logto client (`logto`, framework-free), the web
-//! side (`web`), typed configuration (`config`) and server assembly (`startup`).
+//! The app: sign-in with Logto (and Hugging Face through Logto) on the two library crates,
+//! `logto-client` and `logto-actix-web`. It holds only what is its own: typed configuration
+//! (`config`), assembly (`startup`), its pages, texts and templates.
 
 pub mod config;
-pub mod logto;
 pub mod startup;
-pub mod web;
+
+mod error_page;
+mod i18n;
+pub(crate) mod pages;
+mod templates;

@@ -2,24 +2,19 @@
 
 use std::net::TcpListener;
 
-use actix_session::SessionMiddleware;
-use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
-use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
+use actix_web::cookie::Key;
 use actix_web::dev::Server;
 use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger};
 use actix_web::{App, HttpServer, web};
+use logto_actix_web::{LogtoAuth, session_middleware};
+use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
 
 use crate::config::{Config, SessionStoreKind};
-use crate::logto::{ClientSettings, LogtoClient, LogtoError};
-use crate::web::error::render_error_page;
-use crate::web::i18n::LangCookieSecure;
-use crate::web::logout::LogoutRegistry;
-use crate::web::routes;
-use crate::web::templates::Templates;
-
-/// How long a session lasts without use: the lifetime of Logto's refresh tokens.
-const SESSION_TTL_DAYS: i64 = 14;
+use crate::error_page::render_error_page;
+use crate::i18n::{LangCookieSecure, Locale};
+use crate::pages;
+use crate::templates::Templates;
 
 /// How long start-up waits for Redis.
 const REDIS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -69,9 +64,8 @@ impl Application {
         // Built once, outside the per-worker closure: every worker must share the same key,
         // templates, HTTP client and caches.
         let state = SharedState {
-            logto: web::Data::new(LogtoClient::new(logto_settings(&config))?),
+            auth: logto_auth(LogtoClient::new(config.logto())?),
             templates: web::Data::new(Templates::new()?),
-            logouts: web::Data::new(LogoutRegistry::default()),
             key: session_key(&config),
             https: config.is_https(),
             csp: content_security_policy(&config),
@@ -104,9 +98,8 @@ impl Application {
 
 #[derive(Clone)]
 struct SharedState {
-    logto: web::Data<LogtoClient>,
+    auth: LogtoAuth,
     templates: web::Data<Templates>,
-    logouts: web::Data<LogoutRegistry>,
     key: Key,
     https: bool,
     csp: String,
@@ -121,11 +114,9 @@ where
     // (~1.5 us a request, see bench/): leave the middleware out when RUST_LOG hides its lines.
     let access_log = log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
     let server = HttpServer::new(move || {
-        let session = session_middleware(make_store(), &state);
+        let session = session_middleware(make_store(), state.key.clone(), state.https);
         App::new()
-            .app_data(state.logto.clone())
             .app_data(state.templates.clone())
-            .app_data(state.logouts.clone())
             .app_data(web::Data::new(LangCookieSecure(state.https)))
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(session)
@@ -135,31 +126,13 @@ where
                 access_log,
                 Logger::new("%{method}xi %U %s %Dms").custom_request_replace("method", |req| req.method().to_string()),
             ))
-            .configure(routes::configure)
+            .configure(state.auth.configure())
+            .configure(pages::configure)
     })
     .listen(listener)
     .map_err(StartupError::Server)?
     .run();
     Ok(server)
-}
-
-fn session_middleware<S: SessionStore>(store: S, state: &SharedState) -> SessionMiddleware<S> {
-    // `__Host-` makes the browser refuse the cookie unless it is Secure, host-only and Path=/.
-    let name = if state.https {
-        "__Host-logto-session"
-    } else {
-        "logto-session"
-    };
-    SessionMiddleware::builder(store, state.key.clone())
-        .cookie_name(name.to_owned())
-        .cookie_secure(state.https)
-        .cookie_http_only(true)
-        // Lax, not Strict: the return from Logto is a cross-site navigation that must carry the cookie.
-        .cookie_same_site(SameSite::Lax)
-        .cookie_path("/".to_owned())
-        .cookie_content_security(CookieContentSecurity::Private)
-        .session_lifecycle(PersistentSession::default().session_ttl(CookieDuration::days(SESSION_TTL_DAYS)))
-        .build()
 }
 
 fn security_headers(csp: &str) -> DefaultHeaders {
@@ -195,15 +168,18 @@ fn session_key(config: &Config) -> Key {
     }
 }
 
-fn logto_settings(config: &Config) -> ClientSettings {
-    ClientSettings {
-        issuer: config.issuer(),
-        client_id: config.app_id.clone(),
-        client_secret: config.app_secret.expose().to_owned(),
-        redirect_uri: config.redirect_uri(),
-        post_logout_redirect_uri: config.post_logout_redirect_uri(),
-        extra_scopes: config.scopes.clone(),
-        resources: config.resources.clone(),
-        timeout: config.http_timeout,
-    }
+/// Sign-in as this app offers it: the form, registration, and Hugging Face straight away; Logto's
+/// pages in the visitor's language; a cancelled sign-in back home with a notice; the question
+/// before signing out.
+fn logto_auth(client: LogtoClient) -> LogtoAuth {
+    LogtoAuth::builder(client)
+        .sign_in_route("/sign-up", SignInOptions::register())
+        .sign_in_route(
+            "/sign-in/huggingface",
+            SignInOptions::direct(DirectSignIn::hugging_face()),
+        )
+        .sign_out_page(|| web::get().to(pages::sign_out_page))
+        .cancelled_redirect("/?notice=cancelled")
+        .ui_locales(|req| Some(Locale::of_request(req).tag().to_owned()))
+        .build()
 }

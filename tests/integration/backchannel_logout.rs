@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 
 use crate::helpers::app::{AppOptions, TestApp};
-use crate::helpers::op::complete_end_session;
+use logto_test_provider::complete_end_session;
 
 #[tokio::test]
 async fn signing_out_at_logto_elsewhere_ends_the_app_session() {
@@ -37,7 +37,7 @@ async fn a_forged_or_missing_logout_token_is_refused_and_ends_nothing() {
     })
     .await;
     app.sign_in_as_demo().await;
-    let outsider = crate::helpers::op::http_client();
+    let outsider = logto_test_provider::http_client();
     for body in [
         "",
         "logout_token=not-a-jwt",

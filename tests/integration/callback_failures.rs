@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 
 use crate::helpers::app::{DEMO, TestApp, query_of, with_param};
-use crate::helpers::op::FailMode;
+use logto_test_provider::FailMode;
 
 /// Visits `callback` and checks the refusal: status, a readable page, still signed out.
 async fn assert_refused(app: &TestApp, callback: &str, status: StatusCode, says: &str) {
@@ -92,7 +92,7 @@ async fn a_replayed_callback_is_refused_in_the_same_and_in_another_browser() {
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
 
     // An attacker who captured the URL has no pending sign-in in their browser.
-    let attacker = crate::helpers::op::http_client();
+    let attacker = logto_test_provider::http_client();
     let response = attacker.get(&callback).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let home = attacker.get(app.url("/")).send().await.unwrap().text().await.unwrap();

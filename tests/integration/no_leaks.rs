@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::helpers::app::{DEMO, hidden_input, location};
-use crate::helpers::op::{
+use logto_test_provider::{
     FailMode, ForgedIdToken, TestClient, TestProvider, complete_authorization, complete_end_session, http_client,
 };
 

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 
 use crate::helpers::app::{AppOptions, DEMO, TestApp, location, query_of};
-use crate::helpers::op::{Login, ProviderOptions};
+use logto_test_provider::{Login, ProviderOptions};
 
 #[tokio::test]
 async fn a_visitor_signs_in_with_the_form_and_sees_who_they_are() {
@@ -69,7 +69,7 @@ async fn the_authorization_request_carries_pkce_nonce_consent_and_every_scope_an
     assert_eq!(one("direct_sign_in"), None);
 
     // The provider accepts all of it: the sign-in goes through with the resource granted.
-    let callback = crate::helpers::op::complete_authorization(&app.http, &authorize, DEMO).await;
+    let callback = logto_test_provider::complete_authorization(&app.http, &authorize, DEMO).await;
     let response = app.get_url(callback.as_str()).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(app.page("/").await.contains("Demo User"));
@@ -90,7 +90,7 @@ async fn a_new_visitor_creates_an_account_and_is_signed_in_as_the_new_user() {
         name: "Grace Hopper",
         email: "grace@example.com",
     };
-    let callback = crate::helpers::op::complete_authorization(&app.http, &authorize, login).await;
+    let callback = logto_test_provider::complete_authorization(&app.http, &authorize, login).await;
     let response = app.get_url(callback.as_str()).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 
@@ -108,7 +108,7 @@ async fn continue_with_hugging_face_shows_the_hugging_face_username() {
         Some(&vec!["social:huggingface".to_owned()])
     );
 
-    let callback = crate::helpers::op::complete_authorization(&app.http, &authorize, Login::Direct).await;
+    let callback = logto_test_provider::complete_authorization(&app.http, &authorize, Login::Direct).await;
     assert_eq!(app.get_url(callback.as_str()).await.status(), StatusCode::SEE_OTHER);
 
     let home = app.page("/").await;
@@ -163,7 +163,7 @@ async fn two_tabs_can_each_start_a_sign_in_and_finish_either() {
     let app = TestApp::spawn().await;
     let first = app.start_sign_in("/sign-in?return_to=%2Fprofile").await;
     let _second = app.start_sign_in("/sign-in").await;
-    let callback = crate::helpers::op::complete_authorization(&app.http, &first, DEMO).await;
+    let callback = logto_test_provider::complete_authorization(&app.http, &first, DEMO).await;
     let response = app.get_url(callback.as_str()).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/profile");

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 
 use crate::helpers::app::{TestApp, location, query_of};
-use crate::helpers::op::complete_end_session;
+use logto_test_provider::complete_end_session;
 
 #[tokio::test]
 async fn signing_out_revokes_the_refresh_token_and_ends_the_logto_session() {
@@ -74,7 +74,7 @@ async fn a_csrf_token_from_another_browsers_session_is_refused() {
     let attackers_token = app.csrf_token().await;
 
     // The victim signs in in another browser; a forged form carries the attacker's own valid token.
-    app.http = crate::helpers::op::http_client();
+    app.http = logto_test_provider::http_client();
     app.sign_in_as_demo().await;
     let response = app.post_sign_out(&format!("csrf_token={attackers_token}")).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);

@@ -6,7 +6,7 @@ use std::process::Command;
 use reqwest::StatusCode;
 
 use crate::helpers::app::{AppOptions, TestApp, cookie_pair, session_set_cookie, set_cookies};
-use crate::helpers::op::FailMode;
+use logto_test_provider::FailMode;
 
 #[test]
 fn bad_configuration_stops_the_app_with_one_line_per_problem() {
@@ -147,7 +147,7 @@ fn assert_security_headers(path: &str, response: &reqwest::Response) {
 /// It listens where the shipped file says (localhost:3000), so port 3000 must be free.
 #[tokio::test]
 async fn the_shipped_env_example_filled_in_runs_the_app_and_signs_in() {
-    use crate::helpers::op::{TestClient, TestProvider, complete_authorization, http_client};
+    use logto_test_provider::{TestClient, TestProvider, complete_authorization, http_client};
 
     let provider = TestProvider::start().await;
     let client = TestClient {

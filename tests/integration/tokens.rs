@@ -4,12 +4,11 @@
 
 use std::time::Duration;
 
-use logto_actix::logto::{Audience, ClientSettings, LogtoClient, LogtoError};
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::app::{AppOptions, TestApp, location, set_cookies, unescape_html};
-use crate::helpers::op::{FailMode, Login, ProviderOptions};
+use logto_test_provider::{FailMode, Login, ProviderOptions};
 
 /// Access tokens of 4 s: stale (refreshed) after 2 s.
 const SHORT_TTL: u64 = 4;
@@ -24,7 +23,7 @@ async fn wait_until_stale() {
     tokio::time::sleep(Duration::from_millis(SHORT_TTL * 1000 / 2 + 500)).await;
 }
 
-fn refresh_grants(stats: &crate::helpers::op::Stats) -> u64 {
+fn refresh_grants(stats: &logto_test_provider::Stats) -> u64 {
     stats.grants.get("refresh_token").copied().unwrap_or(0)
 }
 
@@ -103,35 +102,6 @@ async fn a_failing_token_endpoint_shows_502_and_keeps_the_session() {
         app.page("/profile").await.contains("Demo User"),
         "works again once Logto does"
     );
-}
-
-#[tokio::test]
-async fn a_token_for_a_resource_not_requested_at_sign_in_is_refused_before_any_request() {
-    let app = TestApp::spawn().await;
-    let logto = LogtoClient::new(ClientSettings {
-        issuer: app.provider.issuer(),
-        client_id: app.client_id.clone(),
-        client_secret: "unused".into(),
-        redirect_uri: app.url("/callback"),
-        post_logout_redirect_uri: app.url("/"),
-        extra_scopes: vec![],
-        resources: vec!["https://api.example.com".into()],
-        timeout: Duration::from_secs(5),
-    })
-    .unwrap();
-    for audience in [
-        Audience::Resource("https://other.example.com".into()),
-        Audience::Organization("org-a".into()),
-    ] {
-        let error = logto
-            .refresh("any-refresh-token", &audience, "user-demo")
-            .await
-            .unwrap_err();
-        assert!(matches!(error, LogtoError::NotRequested(_)), "{error}");
-        assert!(error.to_string().contains("not requested at sign-in"));
-    }
-    let stats = app.provider.stats().await;
-    assert_eq!(stats.requests.get("/oidc/token"), None, "nothing was sent");
 }
 
 /// A provider with `count` API resources, a user in two organizations, and the app asking for all.

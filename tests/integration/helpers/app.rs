@@ -13,7 +13,7 @@ use logto_actix::startup::Application;
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
 
-use super::op::{Login, ProviderOptions, TestClient, TestProvider, complete_authorization, http_client};
+use logto_test_provider::{Login, ProviderOptions, TestClient, TestProvider, complete_authorization, http_client};
 
 /// A session secret for tests (at least 64 characters).
 pub const TEST_SESSION_SECRET: &str = "test-session-secret-0123456789-0123456789-0123456789-0123456789-xyz";

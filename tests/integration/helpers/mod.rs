@@ -2,5 +2,4 @@
 
 pub mod app;
 pub mod browser;
-pub mod op;
 pub mod redis;

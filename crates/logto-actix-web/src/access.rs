@@ -1,0 +1,64 @@
+//! Access tokens for the pages that need them: from the session's cache while fresh, else from a
+//! refresh (one per session at a time, see `LogtoClient::refresh`). A refused refresh token ends
+//! the session cleanly; Logto failing keeps it.
+
+use logto_client::{AccessToken, Audience, LogtoError, UserInfo};
+
+use crate::error::AuthError;
+use crate::extract::SignedInUser;
+
+impl SignedInUser {
+    /// An access token for `audience`, refreshed when it is missing or about to expire. When
+    /// Logto refuses the refresh token (expired, revoked, replayed), the session ends and the
+    /// error sends the browser to sign in again.
+    pub async fn access_token(&self, audience: &Audience) -> Result<AccessToken, AuthError> {
+        let client = self.auth.client();
+        if let Some(token) = self.session.cached_access_token(audience, client.now()) {
+            return Ok(token);
+        }
+        let Some(refresh_token) = self.session.refresh_token() else {
+            self.session.purge();
+            return Err(self.sign_in_required());
+        };
+        match client.refresh(&refresh_token, audience, &self.user.sub).await {
+            Ok(refreshed) => {
+                self.session.store_refreshed(audience, &refreshed)?;
+                Ok(refreshed.access_token.token)
+            }
+            // Expired, revoked or replayed: the grant is gone, and so is the session.
+            Err(e) if e.is_invalid_grant() => {
+                log::info!(
+                    "session of user {} ended: Logto refused its refresh token",
+                    self.user.sub
+                );
+                self.session.purge();
+                Err(self.sign_in_required())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Userinfo read from Logto now, checked to describe the signed-in user. A cached token that
+    /// Logto no longer accepts is replaced once.
+    pub async fn fresh_userinfo(&self) -> Result<UserInfo, AuthError> {
+        let client = self.auth.client();
+        let token = self.access_token(&Audience::Userinfo).await?;
+        match client.fetch_userinfo(&token, &self.user.sub).await {
+            Err(LogtoError::Rejected { code, .. }) if code == "invalid_token" => {
+                self.session.forget_access_token(&Audience::Userinfo)?;
+                let token = self.access_token(&Audience::Userinfo).await?;
+                Ok(client.fetch_userinfo(&token, &self.user.sub).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Keeps what fresh userinfo says about the user in the session (and in `self.user`).
+    pub fn update_user(&mut self, userinfo: &UserInfo) -> Result<(), AuthError> {
+        let user = self.user.updated_from(userinfo);
+        self.session.set_user(&user)?;
+        // What was kept: pictures go first when the session must shrink.
+        self.user = self.session.stored_user().unwrap_or(user);
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! [`LogtoAuth`]: the client, the routes' settings, and what handlers and extractors share.
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
+
+use actix_web::{FromRequest, HttpRequest, Route, dev::Payload};
+use logto_client::{Logout, LogtoClient, SignInOptions};
+
+use crate::error::AuthError;
+use crate::logout::LogoutRegistry;
+use crate::session::LogtoSession;
+use crate::user::SessionUser;
+
+type UiLocales = Box<dyn Fn(&HttpRequest) -> Option<String> + Send + Sync>;
+type RouteFactory = Box<dyn Fn() -> Route + Send + Sync>;
+
+pub(crate) struct Inner {
+    pub(crate) client: LogtoClient,
+    pub(crate) logouts: LogoutRegistry,
+    pub(crate) sign_in_path: String,
+    pub(crate) sign_in_routes: Vec<(String, SignInOptions)>,
+    pub(crate) sign_out_path: String,
+    pub(crate) sign_out_page: Option<RouteFactory>,
+    pub(crate) backchannel_logout_path: Option<String>,
+    pub(crate) cancelled_redirect: String,
+    pub(crate) ui_locales: Option<UiLocales>,
+}
+
+/// Sign-in with Logto for an actix-web app: the client, the routes, and what the handlers share.
+/// Cheap to clone; build it once, outside `HttpServer::new`.
+#[derive(Clone)]
+pub struct LogtoAuth(pub(crate) Arc<Inner>);
+
+/// Builds a [`LogtoAuth`]; see [`LogtoAuth::builder`].
+pub struct LogtoAuthBuilder(Inner);
+
+impl LogtoAuth {
+    /// Starts building with the defaults: `GET /sign-in` (Logto's sign-in form), the callback at
+    /// the path of the client's redirect URI, `POST /sign-out`, `POST /backchannel-logout`, and
+    /// a cancelled sign-in back to `/`.
+    pub fn builder(client: LogtoClient) -> LogtoAuthBuilder {
+        LogtoAuthBuilder(Inner {
+            client,
+            logouts: LogoutRegistry::default(),
+            sign_in_path: "/sign-in".to_owned(),
+            sign_in_routes: Vec::new(),
+            sign_out_path: "/sign-out".to_owned(),
+            sign_out_page: None,
+            backchannel_logout_path: Some("/backchannel-logout".to_owned()),
+            cancelled_redirect: "/".to_owned(),
+            ui_locales: None,
+        })
+    }
+
+    /// The Logto client.
+    pub fn client(&self) -> &LogtoClient {
+        &self.0.client
+    }
+
+    /// Ends every session a verified back-channel logout names, the next time its cookie comes
+    /// in; `false` when the same logout token was received before.
+    pub fn record_logout(&self, logout: &Logout) -> bool {
+        self.0.logouts.record(logout, self.0.client.now())
+    }
+
+    /// The [`LogtoAuth`] of a request: configured with [`LogtoAuth::configure`].
+    pub(crate) fn of(req: &HttpRequest) -> Result<LogtoAuth, AuthError> {
+        req.app_data::<LogtoAuth>().cloned().ok_or(AuthError::NotConfigured)
+    }
+
+    /// The user of a session, unless Logto ended that session (then the session is ended here).
+    pub(crate) fn current_user(&self, session: &LogtoSession) -> Option<SessionUser> {
+        let user = session.stored_user()?;
+        if !self.0.logouts.is_empty() && self.0.logouts.has_ended(&user) {
+            log::info!("session of user {} ended by back-channel logout", user.sub);
+            session.purge();
+            return None;
+        }
+        Some(user)
+    }
+
+    /// The error that sends the browser to sign in, and back to `here` afterwards.
+    pub(crate) fn sign_in_required(&self, here: &str) -> AuthError {
+        let return_to: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+        AuthError::SignInRequired {
+            sign_in_url: format!("{}?return_to={return_to}", self.0.sign_in_path),
+        }
+    }
+
+    pub(crate) fn ui_locales(&self, req: &HttpRequest) -> Option<String> {
+        self.0.ui_locales.as_ref().and_then(|f| f(req))
+    }
+
+    pub(crate) fn cancelled_redirect(&self) -> &str {
+        &self.0.cancelled_redirect
+    }
+}
+
+impl FromRequest for LogtoAuth {
+    type Error = AuthError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(LogtoAuth::of(req))
+    }
+}
+
+impl LogtoAuthBuilder {
+    /// Another route that starts a sign-in, e.g. `("/sign-up", SignInOptions::register())` or
+    /// `("/sign-in/huggingface", SignInOptions::direct(DirectSignIn::hugging_face()))`.
+    pub fn sign_in_route(mut self, path: impl Into<String>, options: SignInOptions) -> Self {
+        self.0.sign_in_routes.push((path.into(), options));
+        self
+    }
+
+    /// Where [`SignedInUser`](crate::SignedInUser) sends signed-out visitors (default `/sign-in`).
+    pub fn sign_in_path(mut self, path: impl Into<String>) -> Self {
+        self.0.sign_in_path = path.into();
+        self
+    }
+
+    /// The path of the sign-out form's `POST` (default `/sign-out`).
+    pub fn sign_out_path(mut self, path: impl Into<String>) -> Self {
+        self.0.sign_out_path = path.into();
+        self
+    }
+
+    /// Another route on the sign-out path, e.g. `|| web::get().to(sign_out_page)` for a page
+    /// that asks before signing out. Called once per worker.
+    pub fn sign_out_page(mut self, route: impl Fn() -> Route + Send + Sync + 'static) -> Self {
+        self.0.sign_out_page = Some(Box::new(route));
+        self
+    }
+
+    /// The path Logto posts back-channel logout tokens to (default `/backchannel-logout`), or
+    /// `None` for no such route.
+    pub fn backchannel_logout_path(mut self, path: Option<String>) -> Self {
+        self.0.backchannel_logout_path = path;
+        self
+    }
+
+    /// Where a person who cancelled at Logto is sent (default `/`).
+    pub fn cancelled_redirect(mut self, path: impl Into<String>) -> Self {
+        self.0.cancelled_redirect = path.into();
+        self
+    }
+
+    /// The languages of Logto's pages for a request (`ui_locales`), e.g. the app's own language.
+    pub fn ui_locales(mut self, from_request: impl Fn(&HttpRequest) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.0.ui_locales = Some(Box::new(from_request));
+        self
+    }
+
+    /// The finished value.
+    pub fn build(self) -> LogtoAuth {
+        LogtoAuth(Arc::new(self.0))
+    }
+}

@@ -1,0 +1,151 @@
+//! Every failure of sign-in, sign-out and the session, mapped to a status in one place. The
+//! operator gets the cause in the log; the response carries no internals, only an
+//! [`AuthErrorKind`] in its extensions for the app's error page to put into words.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use logto_client::{CallbackError, LogtoError, SignInError};
+
+/// Errors of the sign-in, callback, sign-out and back-channel logout handlers and extractors.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The callback was refused before Logto was asked.
+    #[error("callback refused: {0}")]
+    Callback(#[from] CallbackError),
+    /// Logto failed, refused, or sent something that did not verify.
+    #[error("Logto: {0}")]
+    Logto(#[from] LogtoError),
+    /// A page for signed-in users was asked for without a session.
+    #[error("sign-in required")]
+    SignInRequired {
+        /// The sign-in URL, carrying the page to come back to.
+        sign_in_url: String,
+    },
+    /// A back-channel logout request without a valid logout token.
+    #[error("back-channel logout refused: {0}")]
+    LogoutToken(#[source] LogtoError),
+    /// A sign-out form came without the session's CSRF token.
+    #[error("CSRF token missing or wrong")]
+    Csrf,
+    /// The session could not be written.
+    #[error("session: {0}")]
+    Session(#[source] actix_session::SessionInsertError),
+    /// The session would not fit in a cookie, even after dropping what can be fetched again.
+    #[error("session state of {0} bytes exceeds the cookie budget")]
+    SessionTooLarge(usize),
+    /// A handler or extractor ran in an app that `LogtoAuth::configure` was not called on.
+    #[error("LogtoAuth is not configured on this app")]
+    NotConfigured,
+}
+
+impl From<SignInError> for AuthError {
+    fn from(error: SignInError) -> Self {
+        match error {
+            SignInError::Callback(e) => AuthError::Callback(e),
+            SignInError::Logto(e) => AuthError::Logto(e),
+        }
+    }
+}
+
+/// What kind of failure a response is, for the app's error page. Put into the response's
+/// extensions by [`AuthError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthErrorKind {
+    /// Logto ended the sign-in with an error other than the person cancelling.
+    Denied,
+    /// The callback came after the sign-in's time was up.
+    Expired,
+    /// Unknown, missing or replayed state; wrong issuer; no code.
+    InvalidCallback,
+    /// Logto called the code or refresh token invalid (used or expired).
+    InvalidGrant,
+    /// Logto unreachable or untrustworthy.
+    LogtoUnavailable,
+    /// The app asked Logto for something it is not configured for.
+    Misconfigured,
+    /// A sign-out form without the session's CSRF token.
+    Csrf,
+    /// A page for signed-in users, without a session.
+    SignInRequired,
+    /// A back-channel logout without a valid logout token.
+    BadLogoutToken,
+    /// The session could not be kept.
+    Session,
+}
+
+impl AuthError {
+    /// The kind of failure, for the error page.
+    pub fn kind(&self) -> AuthErrorKind {
+        match self {
+            // A cancelled sign-in never gets here: the callback sends it on with a notice.
+            AuthError::Callback(CallbackError::Denied { .. }) => AuthErrorKind::Denied,
+            AuthError::Callback(CallbackError::Expired) => AuthErrorKind::Expired,
+            AuthError::Callback(_) => AuthErrorKind::InvalidCallback,
+            AuthError::Logto(e) if e.is_invalid_grant() => AuthErrorKind::InvalidGrant,
+            AuthError::Logto(LogtoError::NotRequested(_)) => AuthErrorKind::Misconfigured,
+            AuthError::Logto(_) => AuthErrorKind::LogtoUnavailable,
+            AuthError::Csrf => AuthErrorKind::Csrf,
+            AuthError::SignInRequired { .. } => AuthErrorKind::SignInRequired,
+            AuthError::LogoutToken(_) => AuthErrorKind::BadLogoutToken,
+            AuthError::Session(_) | AuthError::SessionTooLarge(_) => AuthErrorKind::Session,
+            AuthError::NotConfigured => AuthErrorKind::Misconfigured,
+        }
+    }
+}
+
+impl ResponseError for AuthError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AuthError::Callback(_) => StatusCode::BAD_REQUEST,
+            // A code Logto calls invalid was stale or replayed: the request, not Logto, was bad.
+            AuthError::Logto(e) if e.is_invalid_grant() => StatusCode::BAD_REQUEST,
+            // The app asked for a token it never requested: its configuration is wrong.
+            AuthError::Logto(LogtoError::NotRequested(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::Logto(_) => StatusCode::BAD_GATEWAY,
+            AuthError::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            // Logto could not be asked for its keys: try again later. Anything else: a bad token.
+            AuthError::LogoutToken(
+                LogtoError::Unreachable { .. } | LogtoError::HttpStatus { .. } | LogtoError::InvalidResponse { .. },
+            ) => StatusCode::BAD_GATEWAY,
+            AuthError::LogoutToken(_) => StatusCode::BAD_REQUEST,
+            AuthError::Csrf => StatusCode::FORBIDDEN,
+            AuthError::Session(_) | AuthError::SessionTooLarge(_) | AuthError::NotConfigured => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let AuthError::SignInRequired { sign_in_url } = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, sign_in_url.as_str()))
+                .finish();
+        }
+        // The Display text names the failing step and reason, never a token or secret; values
+        // from the request are escaped where they are put into it.
+        if status.is_server_error() {
+            log::error!("{status}: {}", chain(self));
+        } else {
+            log::warn!("{status}: {}", chain(self));
+        }
+        let mut response = HttpResponse::build(status).finish();
+        response.extensions_mut().insert(self.kind());
+        response
+    }
+}
+
+/// An error with its causes, `: `-separated, on one line.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text.replace(['\n', '\r'], " ")
+}

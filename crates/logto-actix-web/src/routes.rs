@@ -1,0 +1,40 @@
+//! Mounting the handlers on an app.
+
+use actix_web::{HttpRequest, web};
+use logto_client::SignInOptions;
+
+use crate::auth::LogtoAuth;
+use crate::handlers;
+
+impl LogtoAuth {
+    /// Mounts the routes (and this value, for the handlers and extractors) on an app or scope:
+    /// `App::new().configure(auth.configure())`.
+    pub fn configure(&self) -> impl FnOnce(&mut web::ServiceConfig) + 'static {
+        let auth = self.clone();
+        move |cfg| {
+            let inner = &auth.0;
+            let sign_in_routes = std::iter::once((inner.sign_in_path.clone(), SignInOptions::sign_in()))
+                .chain(inner.sign_in_routes.clone());
+            for (path, options) in sign_in_routes {
+                cfg.service(
+                    web::resource(path)
+                        .route(web::get().to(move |req: HttpRequest, auth: LogtoAuth| {
+                            handlers::sign_in(req, auth, options.clone())
+                        })),
+                );
+            }
+            cfg.service(
+                web::resource(inner.client.config().redirect_uri.path()).route(web::get().to(handlers::callback)),
+            );
+            let mut sign_out = web::resource(inner.sign_out_path.as_str()).route(web::post().to(handlers::sign_out));
+            if let Some(page) = &inner.sign_out_page {
+                sign_out = sign_out.route(page());
+            }
+            cfg.service(sign_out);
+            if let Some(path) = &inner.backchannel_logout_path {
+                cfg.service(web::resource(path.as_str()).route(web::post().to(handlers::backchannel_logout)));
+            }
+            cfg.app_data(auth.clone());
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The typed session: what sign-in keeps between requests, and nothing more.
+//!
+//! With a cookie store everything here travels in one encrypted cookie, so the state is kept
+//! small and its size is checked against [`SESSION_BUDGET`] before it is written.
+
+use actix_session::{Session, SessionExt};
+use actix_web::HttpRequest;
+use logto_client::{AccessToken, Audience, IssuedAccessToken, PendingSignIns, RefreshToken, Refreshed, SignedIn};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AuthError;
+use crate::user::SessionUser;
+
+/// Largest serialized session state. Encryption and base64 make the cookie about 1.39× larger;
+/// browsers drop cookies over 4096 bytes, so the plain state must stay near 2.9 KB.
+pub const SESSION_BUDGET: usize = 2800;
+
+const PENDING: &str = "pending";
+const USER: &str = "user";
+const TOKENS: &str = "tokens";
+const CSRF: &str = "csrf";
+
+/// Tokens kept for later calls to Logto. Never rendered, never logged.
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct SessionTokens {
+    /// Refresh token: the source of every other token; revoked at sign-out.
+    #[serde(rename = "refresh_token", default)]
+    refresh: Option<RefreshToken>,
+    /// Access tokens by audience. A cache: any of them may be dropped to keep the cookie small.
+    #[serde(rename = "access_tokens", default)]
+    access: Vec<CachedAccessToken>,
+}
+
+/// One cached access token.
+#[derive(Clone, Serialize, Deserialize)]
+struct CachedAccessToken {
+    /// [`Audience::key`]: `""` for userinfo, else the resource or organization URN.
+    #[serde(rename = "a")]
+    audience: String,
+    #[serde(rename = "t")]
+    token: AccessToken,
+    #[serde(rename = "o")]
+    obtained_at: u64,
+    #[serde(rename = "e")]
+    expires_at: u64,
+}
+
+impl CachedAccessToken {
+    fn new(audience: &Audience, issued: &IssuedAccessToken) -> Self {
+        Self {
+            audience: audience.key(),
+            token: issued.token.clone(),
+            obtained_at: issued.obtained_at,
+            expires_at: issued.expires_at,
+        }
+    }
+}
+
+/// The sign-in state of the current request's session.
+#[derive(Clone)]
+pub(crate) struct LogtoSession(Session);
+
+impl LogtoSession {
+    /// The session of a request (the session middleware must be in place).
+    pub(crate) fn of(req: &HttpRequest) -> Self {
+        Self(req.get_session())
+    }
+
+    /// The user as stored, without any check of whether their session was ended elsewhere; state
+    /// that cannot be read counts as signed out.
+    pub(crate) fn stored_user(&self) -> Option<SessionUser> {
+        self.0.get::<SessionUser>(USER).ok().flatten()
+    }
+
+    /// The CSRF token of the signed-in session.
+    pub(crate) fn csrf_token(&self) -> Option<String> {
+        self.0.get::<String>(CSRF).ok().flatten()
+    }
+
+    /// The refresh token, if the session has one.
+    pub(crate) fn refresh_token(&self) -> Option<RefreshToken> {
+        self.tokens().refresh
+    }
+
+    /// A cached access token for `audience` that is not about to expire at `now`.
+    pub(crate) fn cached_access_token(&self, audience: &Audience, now: u64) -> Option<AccessToken> {
+        let key = audience.key();
+        self.tokens()
+            .access
+            .into_iter()
+            .find(|t| t.audience == key && !logto_client::needs_refresh(t.obtained_at, t.expires_at, now))
+            .map(|t| t.token)
+    }
+
+    /// Keeps the result of a refresh: the (maybe rotated) refresh token, the access token for
+    /// `audience`, and what the new ID token says about the user.
+    pub(crate) fn store_refreshed(&self, audience: &Audience, refreshed: &Refreshed) -> Result<(), AuthError> {
+        let mut tokens = self.tokens();
+        tokens.refresh = Some(refreshed.refresh_token.clone());
+        let key = audience.key();
+        tokens.access.retain(|t| t.audience != key);
+        tokens
+            .access
+            .push(CachedAccessToken::new(audience, &refreshed.access_token));
+        self.insert(TOKENS, &tokens)?;
+        if let (Some(claims), Some(mut user)) = (&refreshed.id_token, self.stored_user()) {
+            user.name = claims.name.clone().or(user.name);
+            user.email = claims.email.clone().or(user.email);
+            user.username = claims.username.clone().or(user.username);
+            self.insert(USER, &user)?;
+        }
+        self.fit_budget(&key)
+    }
+
+    /// Forgets a cached access token that Logto no longer accepts.
+    pub(crate) fn forget_access_token(&self, audience: &Audience) -> Result<(), AuthError> {
+        let mut tokens = self.tokens();
+        let key = audience.key();
+        tokens.access.retain(|t| t.audience != key);
+        self.insert(TOKENS, &tokens)
+    }
+
+    /// Replaces what the session keeps of the user.
+    pub(crate) fn set_user(&self, user: &SessionUser) -> Result<(), AuthError> {
+        self.insert(USER, user)?;
+        self.fit_budget("")
+    }
+
+    /// The sign-ins this browser started and has not finished.
+    pub(crate) fn pending(&self) -> PendingSignIns {
+        self.0.get::<PendingSignIns>(PENDING).ok().flatten().unwrap_or_default()
+    }
+
+    /// Keeps the sign-ins this browser started (none: the entry goes).
+    pub(crate) fn set_pending(&self, pending: &PendingSignIns) -> Result<(), AuthError> {
+        if pending.is_empty() {
+            self.0.remove(PENDING);
+            Ok(())
+        } else {
+            self.insert(PENDING, pending)
+        }
+    }
+
+    /// Starts the signed-in session: a new session id (no fixation), the user, the tokens and a
+    /// fresh CSRF token; then trims to the size budget.
+    pub(crate) fn sign_in(&self, user: &SessionUser, signed_in: &SignedIn) -> Result<(), AuthError> {
+        self.0.renew();
+        self.0.remove(PENDING);
+        self.insert(USER, user)?;
+        let tokens = SessionTokens {
+            refresh: signed_in.refresh_token.clone(),
+            access: vec![CachedAccessToken::new(&Audience::Userinfo, &signed_in.access_token)],
+        };
+        self.insert(TOKENS, &tokens)?;
+        self.insert(CSRF, &random_token())?;
+        self.fit_budget("")
+    }
+
+    /// Ends the session everywhere this app keeps it.
+    pub(crate) fn purge(&self) {
+        self.0.purge();
+    }
+
+    /// Size of the serialized state, as the cookie store will see it.
+    fn state_size(&self) -> usize {
+        serde_json::to_string(&*self.0.entries())
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX)
+    }
+
+    /// Drops what can be fetched again until the state fits: cached access tokens first (the one
+    /// for `keep_audience` last), then the pictures. A state that still does not fit is refused
+    /// rather than silently lost by the browser.
+    fn fit_budget(&self, keep_audience: &str) -> Result<(), AuthError> {
+        if self.state_size() <= SESSION_BUDGET {
+            return Ok(());
+        }
+        let mut tokens = self.tokens();
+        // Oldest first, the one in use now last.
+        tokens
+            .access
+            .sort_by_key(|t| (t.audience == keep_audience, t.obtained_at));
+        while !tokens.access.is_empty() {
+            tokens.access.remove(0);
+            self.insert(TOKENS, &tokens)?;
+            if self.state_size() <= SESSION_BUDGET {
+                return Ok(());
+            }
+        }
+        if let Some(user) = self.stored_user() {
+            self.insert(USER, &user.without_pictures())?;
+        }
+        let size = self.state_size();
+        if size <= SESSION_BUDGET {
+            return Ok(());
+        }
+        self.0.purge();
+        Err(AuthError::SessionTooLarge(size))
+    }
+
+    fn tokens(&self) -> SessionTokens {
+        self.0.get::<SessionTokens>(TOKENS).ok().flatten().unwrap_or_default()
+    }
+
+    fn insert<T: Serialize>(&self, key: &str, value: &T) -> Result<(), AuthError> {
+        self.0.insert(key, value).map_err(AuthError::Session)
+    }
+}
+
+/// 256 random bits, hex-encoded: the CSRF token.
+fn random_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,649 @@
+//! A [Logto](https://logto.io) client for server-side ("traditional") web apps, free of any web
+//! framework: it starts sign-ins (PKCE S256, `state`, `nonce`), finishes them from the callback
+//! (every check, `state` and `iss` included), verifies ID and back-channel logout tokens against
+//! Logto's keys, reads userinfo, refreshes access tokens per audience (one refresh grant at a
+//! time per session), revokes refresh tokens and builds the end-session URL.
+//!
+//! Discovery and the keys are fetched lazily and cached, so an app starts (and serves its other
+//! pages) while Logto is unreachable, and recovers by itself when Logto is back.
+//!
+//! ```no_run
+//! use logto_client::{CallbackParams, ClientSecret, LogtoClient, LogtoConfig, SignInOptions, Url};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = LogtoConfig::new(
+//!     Url::parse("https://abc123.logto.app")?,
+//!     "my-app-id",
+//!     ClientSecret::new("my-app-secret"),
+//!     Url::parse("https://app.example.com/callback")?,
+//! );
+//! let client = LogtoClient::new(config)?;
+//!
+//! // Sign-in: send the browser to `request.url`; keep `request.pending` in the session.
+//! let request = client.sign_in(&SignInOptions::sign_in()).await?;
+//! let pending = request.pending;
+//!
+//! // Callback: the query string Logto sent the browser back with.
+//! let params = CallbackParams::parse("code=...&state=...&iss=...")?;
+//! let signed_in = client.finish_sign_in(&params, &pending).await?;
+//! println!("signed in: {}", signed_in.id_token.sub);
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+mod audience;
+mod authorize;
+mod callback;
+mod clock;
+mod config;
+mod discovery;
+mod error;
+mod id_token;
+mod jwks;
+mod jwt;
+mod logout_token;
+mod refresh;
+mod secret;
+mod tokens;
+mod userinfo;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointNotSet, EndpointSet, ExtraTokenFields,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, StandardRevocableToken,
+    StandardTokenResponse, TokenResponse, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::RwLock;
+
+pub use audience::{Audience, ORGANIZATION_AUDIENCE_PREFIX};
+pub use authorize::{
+    AuthorizationRequest, DirectSignIn, FirstScreen, PENDING_SIGN_IN_TTL, PendingSignIn, PendingSignIns, SignInOptions,
+};
+pub use callback::{CallbackParams, MAX_CALLBACK_QUERY};
+pub use clock::{Clock, SystemClock};
+pub use config::{BASE_SCOPES, LogtoConfig, ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, Prompt};
+pub use discovery::ProviderMetadata;
+pub use error::{CallbackError, Endpoint, LogtoError, SignInError, TokenError, TokenKind};
+pub use id_token::IdTokenClaims;
+pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, Logout, MAX_LOGOUT_TOKEN_AGE_SECS};
+pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State, constant_time_eq};
+pub use tokens::{AccessTokenClaims, IssuedAccessToken, Refreshed, needs_refresh};
+pub use url::Url;
+pub use userinfo::{HUGGING_FACE, Identity, IdentityDetails, SocialIdentity, UserInfo, is_https_url};
+
+use jwks::{JwksCache, KeyLookup};
+use refresh::RefreshCoordinator;
+
+/// Lifetime assumed for an access token whose response gives none.
+const DEFAULT_ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Tokens and verified identity from a finished sign-in.
+pub struct SignedIn {
+    /// The verified ID token claims.
+    pub id_token: IdTokenClaims,
+    /// Userinfo, whose `sub` equals the ID token's.
+    pub userinfo: UserInfo,
+    /// The access token for userinfo.
+    pub access_token: IssuedAccessToken,
+    /// Refresh token (present with `offline_access` and `prompt=consent`).
+    pub refresh_token: Option<RefreshToken>,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("sub", &self.id_token.sub)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token endpoint's answer: the standard fields plus the ID token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LogtoTokenFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl ExtraTokenFields for LogtoTokenFields {}
+
+type LogtoTokenResponse = StandardTokenResponse<LogtoTokenFields, BasicTokenType>;
+
+type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    LogtoTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// The Logto client. Build it once per process and share it (it is `Send + Sync`).
+pub struct LogtoClient {
+    config: LogtoConfig,
+    issuer: String,
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    metadata: RwLock<Option<Arc<ProviderMetadata>>>,
+    jwks: JwksCache,
+    refreshes: RefreshCoordinator,
+}
+
+impl LogtoClient {
+    /// Builds a client with its own HTTP client (redirects off, the configured timeout) and the
+    /// system clock. Nothing is fetched until it is needed.
+    pub fn new(config: LogtoConfig) -> Result<Self, LogtoError> {
+        let http = reqwest::Client::builder()
+            // Token calls must never follow a redirect (the code or secret could be replayed elsewhere).
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .user_agent(concat!("logto-client-rust/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| LogtoError::HttpClient(Arc::new(e)))?;
+        Ok(Self::with_http_client(config, http))
+    }
+
+    /// Builds a client on an HTTP client of the caller's. It must not follow redirects, and should
+    /// have a timeout.
+    pub fn with_http_client(config: LogtoConfig, http: reqwest::Client) -> Self {
+        Self {
+            issuer: config.issuer(),
+            config,
+            http,
+            clock: Arc::new(SystemClock),
+            metadata: RwLock::new(None),
+            jwks: JwksCache::default(),
+            refreshes: RefreshCoordinator::default(),
+        }
+    }
+
+    /// The same client, reading the time from `clock` (tests move it).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The configuration this client was built with.
+    pub fn config(&self) -> &LogtoConfig {
+        &self.config
+    }
+
+    /// The issuer, `{endpoint}/oidc`.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Now, by the client's clock, in seconds since the epoch.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Whether organizations were requested at sign-in.
+    pub fn organizations_enabled(&self) -> bool {
+        self.config.organizations_enabled()
+    }
+
+    /// Logto's metadata, fetched on first use and cached. A failed fetch is not cached, so the
+    /// client recovers by itself once Logto is back.
+    pub async fn metadata(&self) -> Result<Arc<ProviderMetadata>, LogtoError> {
+        if let Some(metadata) = self.metadata.read().await.as_ref() {
+            return Ok(metadata.clone());
+        }
+        let mut slot = self.metadata.write().await;
+        if let Some(metadata) = slot.as_ref() {
+            return Ok(metadata.clone());
+        }
+        let url = format!("{}/.well-known/openid-configuration", self.issuer);
+        let body = self.get_json(Endpoint::Discovery, &url, None).await?;
+        let metadata = ProviderMetadata::parse(&body, &self.issuer)
+            .map_err(|detail| LogtoError::InvalidResponse {
+                endpoint: Endpoint::Discovery,
+                detail: format!("{detail} (from {url})"),
+            })
+            .map(Arc::new)?;
+        *slot = Some(metadata.clone());
+        Ok(metadata)
+    }
+
+    /// Starts a sign-in: PKCE (S256), a random `state` and `nonce`, the configured `prompt`,
+    /// every scope and resource, and the options of this sign-in. Send the browser to the URL;
+    /// keep the pending sign-in (never in clear in the browser) until the callback.
+    pub async fn sign_in(&self, options: &SignInOptions) -> Result<AuthorizationRequest, LogtoError> {
+        let metadata = self.metadata().await?;
+        let client = self.oauth_client(&metadata)?;
+        let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
+        let nonce = CsrfToken::new_random();
+        let mut request = client
+            .authorize_url(CsrfToken::new_random)
+            .set_pkce_challenge(pkce_challenge)
+            .add_scopes(self.config.all_scopes().into_iter().map(Scope::new))
+            .add_extra_param("nonce", nonce.secret().clone());
+        if let Some(prompt) = self.config.prompt {
+            request = request.add_extra_param("prompt", prompt.as_str());
+        }
+        for resource in self.config.sign_in_resources() {
+            request = request.add_extra_param("resource", resource);
+        }
+        // Only valid values are sent (the types see to it): one invalid Logto parameter makes
+        // Logto ignore them all.
+        if let Some(screen) = options.first_screen {
+            request = request.add_extra_param("first_screen", screen.as_str());
+        }
+        if let Some(target) = &options.direct_sign_in {
+            request = request.add_extra_param("direct_sign_in", target.as_str().to_owned());
+        }
+        if let Some(ui_locales) = options.ui_locales.as_deref().filter(|l| !l.is_empty()) {
+            request = request.add_extra_param("ui_locales", ui_locales.to_owned());
+        }
+        if let Some(hint) = options.login_hint.as_deref().filter(|h| !h.is_empty()) {
+            request = request.add_extra_param("login_hint", hint.to_owned());
+        }
+        let (url, state) = request.url();
+        Ok(AuthorizationRequest {
+            url,
+            pending: PendingSignIn {
+                state: State::new(state.secret().clone()),
+                pkce_verifier: PkceVerifier::new(pkce_verifier.secret().clone()),
+                nonce: Nonce::new(nonce.secret().clone()),
+                started_at: self.now(),
+                return_to: None,
+            },
+        })
+    }
+
+    /// Finishes a sign-in from its callback: the `state` must be this pending sign-in's, the
+    /// sign-in not older than [`PENDING_SIGN_IN_TTL`], `iss` Logto's (RFC 9207 mix-up defence),
+    /// and no OAuth error; then the code is exchanged (client_secret_basic, PKCE), the ID token
+    /// verified (nonce included) and userinfo read, whose `sub` must match.
+    pub async fn finish_sign_in(
+        &self,
+        params: &CallbackParams,
+        pending: &PendingSignIn,
+    ) -> Result<SignedIn, SignInError> {
+        let code = self.check_callback(params, pending).await?;
+        Ok(self.exchange_code(code, pending).await?)
+    }
+
+    /// The checks made before anything is sent to Logto; returns the code.
+    async fn check_callback<'p>(
+        &self,
+        params: &'p CallbackParams,
+        pending: &PendingSignIn,
+    ) -> Result<&'p str, SignInError> {
+        let state = params.state.as_deref().ok_or(CallbackError::MissingState)?;
+        if !pending.state.matches(state) {
+            return Err(CallbackError::UnknownState.into());
+        }
+        if self.now().saturating_sub(pending.started_at) > PENDING_SIGN_IN_TTL.as_secs() {
+            return Err(CallbackError::Expired.into());
+        }
+        match &params.iss {
+            Some(iss) if iss != &self.issuer => return Err(CallbackError::IssuerMismatch.into()),
+            Some(_) => {}
+            // Without `iss`, trust the response only if Logto does not promise to send it.
+            None => {
+                if self.metadata().await?.authorization_response_iss_parameter_supported {
+                    return Err(CallbackError::IssuerMismatch.into());
+                }
+            }
+        }
+        if let Some(error) = &params.error {
+            return Err(CallbackError::Denied {
+                error: error.clone(),
+                description: params.error_description.clone(),
+            }
+            .into());
+        }
+        Ok(params.code.as_deref().ok_or(CallbackError::MissingCode)?)
+    }
+
+    async fn exchange_code(&self, code: &str, pending: &PendingSignIn) -> Result<SignedIn, LogtoError> {
+        let metadata = self.metadata().await?;
+        let client = self.oauth_client(&metadata)?;
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.secret().to_owned()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| token_error(&metadata.token_endpoint, e))?;
+        let id_token = response
+            .extra_fields()
+            .id_token
+            .as_deref()
+            .ok_or_else(|| LogtoError::InvalidResponse {
+                endpoint: Endpoint::Token,
+                detail: "no ID token in the code exchange's answer".into(),
+            })?;
+        let claims = self
+            .verify_id_token_with(&metadata, id_token, Some(pending.nonce.secret()))
+            .await?;
+        let access_token = self.issued_access_token(&response);
+        let userinfo = self.fetch_userinfo(&access_token.token, &claims.sub).await?;
+        Ok(SignedIn {
+            id_token: claims,
+            userinfo,
+            access_token,
+            refresh_token: response.refresh_token().map(|t| RefreshToken::new(t.secret().clone())),
+        })
+    }
+
+    /// Verifies an ID token from Logto: allowed algorithm, key from the JWKS, signature, `iss`,
+    /// `aud`, `azp`, `exp`, `iat`, and the `nonce` when one is given.
+    pub async fn verify_id_token(&self, token: &IdToken, nonce: Option<&Nonce>) -> Result<IdTokenClaims, LogtoError> {
+        let metadata = self.metadata().await?;
+        self.verify_id_token_with(&metadata, token.secret(), nonce.map(Nonce::secret))
+            .await
+    }
+
+    async fn verify_id_token_with(
+        &self,
+        metadata: &ProviderMetadata,
+        token: &str,
+        nonce: Option<&str>,
+    ) -> Result<IdTokenClaims, LogtoError> {
+        let kind = TokenKind::IdToken;
+        let (header, key) = self.signing_key(metadata, token, kind).await?;
+        let expected = id_token::Expected {
+            issuer: &self.issuer,
+            client_id: &self.config.app_id,
+            nonce,
+            now: self.now(),
+        };
+        id_token::verify(token, &header, &key, &expected).map_err(|reason| LogtoError::invalid_token(kind, reason))
+    }
+
+    /// The header of a token signed by Logto (its algorithm allowed) and the JWKS key it names.
+    async fn signing_key(
+        &self,
+        metadata: &ProviderMetadata,
+        token: &str,
+        kind: TokenKind,
+    ) -> Result<(jwt::TokenHeader, jsonwebtoken::jwk::Jwk), LogtoError> {
+        let algorithms = jwt::allowed_algorithms(&metadata.id_token_signing_alg_values_supported);
+        let header = jwt::read_header(token, &algorithms).map_err(|reason| LogtoError::invalid_token(kind, reason))?;
+        let lookup = match header.kid.as_deref() {
+            Some(kid) => KeyLookup::Kid(kid),
+            None => KeyLookup::OnlyKey,
+        };
+        let key = self
+            .jwks
+            .find(lookup, kind, async || self.fetch_jwks(&metadata.jwks_uri).await)
+            .await?;
+        Ok((header, key))
+    }
+
+    /// Verifies a back-channel logout token from Logto and says who signed out.
+    pub async fn verify_logout_token(&self, token: &str) -> Result<Logout, LogtoError> {
+        let kind = TokenKind::LogoutToken;
+        let metadata = self.metadata().await?;
+        let (header, key) = self.signing_key(&metadata, token, kind).await?;
+        logout_token::verify(token, &header, &key, &self.issuer, &self.config.app_id, self.now())
+            .map_err(|reason| LogtoError::invalid_token(kind, reason))
+    }
+
+    /// Reads userinfo with an access token, and checks it describes `expected_sub`.
+    pub async fn fetch_userinfo(&self, access_token: &AccessToken, expected_sub: &str) -> Result<UserInfo, LogtoError> {
+        let metadata = self.metadata().await?;
+        let body = self
+            .get_json(Endpoint::Userinfo, &metadata.userinfo_endpoint, Some(access_token))
+            .await?;
+        let userinfo: UserInfo = serde_json::from_slice(&body).map_err(|e| LogtoError::InvalidResponse {
+            endpoint: Endpoint::Userinfo,
+            detail: format!("not a userinfo document: {e}"),
+        })?;
+        if userinfo.sub != expected_sub {
+            return Err(LogtoError::SubjectMismatch);
+        }
+        Ok(userinfo)
+    }
+
+    /// A fresh access token for `audience` from the refresh token, with the rotated refresh token
+    /// and the new ID token (verified; its `sub` must be `sub`). Concurrent calls for one session
+    /// within this process send one grant and share its result, and a call still carrying a
+    /// refresh token that was just rotated presents the new one. An audience not requested at
+    /// sign-in is refused before any request.
+    pub async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+        audience: &Audience,
+        sub: &str,
+    ) -> Result<Refreshed, LogtoError> {
+        match audience {
+            Audience::Userinfo => {}
+            Audience::Resource(resource) if self.config.resources.contains(resource) => {}
+            Audience::Organization(_) if self.organizations_enabled() => {}
+            other => return Err(LogtoError::NotRequested(other.key())),
+        }
+        self.refreshes
+            .refresh(refresh_token, audience, self.now(), async |current| {
+                self.refresh_grant(&current, audience, sub).await
+            })
+            .await
+    }
+
+    async fn refresh_grant(
+        &self,
+        refresh_token: &RefreshToken,
+        audience: &Audience,
+        sub: &str,
+    ) -> Result<Refreshed, LogtoError> {
+        let metadata = self.metadata().await?;
+        let client = self.oauth_client(&metadata)?;
+        let presented = oauth2::RefreshToken::new(refresh_token.secret().to_owned());
+        let mut request = client.exchange_refresh_token(&presented);
+        request = match audience {
+            Audience::Userinfo => request,
+            Audience::Resource(resource) => request.add_extra_param("resource", resource.clone()),
+            Audience::Organization(id) => request.add_extra_param("organization_id", id.clone()),
+        };
+        let response = request
+            .request_async(&self.http)
+            .await
+            .map_err(|e| token_error(&metadata.token_endpoint, e))?;
+        let id_token = match response.extra_fields().id_token.as_deref() {
+            Some(token) => {
+                let claims = self.verify_id_token_with(&metadata, token, None).await?;
+                if claims.sub != sub {
+                    return Err(LogtoError::SubjectMismatch);
+                }
+                Some(claims)
+            }
+            None => None,
+        };
+        Ok(Refreshed {
+            access_token: self.issued_access_token(&response),
+            refresh_token: response
+                .refresh_token()
+                .map(|t| RefreshToken::new(t.secret().clone()))
+                .unwrap_or_else(|| refresh_token.clone()),
+            id_token,
+        })
+    }
+
+    fn issued_access_token(&self, response: &LogtoTokenResponse) -> IssuedAccessToken {
+        let lifetime = response.expires_in().unwrap_or(DEFAULT_ACCESS_TOKEN_LIFETIME).as_secs();
+        let obtained_at = self.now();
+        IssuedAccessToken {
+            token: AccessToken::new(response.access_token().secret().clone()),
+            obtained_at,
+            expires_at: obtained_at + lifetime,
+        }
+    }
+
+    /// Revokes a refresh token (client authentication included), so ending the Logto session
+    /// also ends what this app could do on the user's behalf.
+    ///
+    /// Sent directly rather than through the oauth2 crate, which refuses http endpoints here and
+    /// so would fail against a self-hosted Logto on a private network.
+    pub async fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), LogtoError> {
+        let endpoint = Endpoint::Revocation;
+        let metadata = self.metadata().await?;
+        let url = metadata
+            .revocation_endpoint
+            .as_deref()
+            .ok_or_else(|| LogtoError::InvalidResponse {
+                endpoint,
+                detail: "Logto announces no revocation endpoint".into(),
+            })?;
+        // RFC 6749 2.3.1: the credentials are form-encoded before they go into Basic auth.
+        let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+        let response = self
+            .http
+            .post(url)
+            .basic_auth(
+                encode(&self.config.app_id),
+                Some(encode(self.config.app_secret.secret())),
+            )
+            .form(&[("token", refresh_token.secret()), ("token_type_hint", "refresh_token")])
+            .send()
+            .await
+            .map_err(|e| unreachable(endpoint, url, e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        match response.json::<OAuthErrorBody>().await {
+            Ok(body) => Err(LogtoError::Rejected {
+                endpoint,
+                code: body.error,
+                description: body.error_description,
+            }),
+            Err(_) => Err(LogtoError::HttpStatus {
+                endpoint,
+                url: url.to_owned(),
+                status: status.as_u16(),
+            }),
+        }
+    }
+
+    /// Where to send the browser to end the Logto session; it returns to the configured post
+    /// sign-out redirect URI. `None` when Logto announces no end-session endpoint.
+    pub async fn end_session_url(&self) -> Result<Option<Url>, LogtoError> {
+        let metadata = self.metadata().await?;
+        Ok(metadata.end_session_endpoint.as_deref().and_then(|endpoint| {
+            let mut url = Url::parse(endpoint).ok()?;
+            {
+                let mut query = url.query_pairs_mut();
+                query.append_pair("client_id", &self.config.app_id);
+                if let Some(uri) = &self.config.post_sign_out_redirect_uri {
+                    query.append_pair("post_logout_redirect_uri", uri.as_str());
+                }
+            }
+            Some(url)
+        }))
+    }
+
+    fn oauth_client(&self, metadata: &ProviderMetadata) -> Result<OAuthClient, LogtoError> {
+        let bad = |what: &str| LogtoError::InvalidResponse {
+            endpoint: Endpoint::Discovery,
+            detail: format!("unusable {what}"),
+        };
+        Ok(oauth2::Client::new(ClientId::new(self.config.app_id.clone()))
+            .set_client_secret(oauth2::ClientSecret::new(self.config.app_secret.secret().to_owned()))
+            .set_auth_type(AuthType::BasicAuth)
+            .set_auth_uri(
+                AuthUrl::new(metadata.authorization_endpoint.clone()).map_err(|_| bad("authorization endpoint"))?,
+            )
+            .set_token_uri(TokenUrl::new(metadata.token_endpoint.clone()).map_err(|_| bad("token endpoint"))?)
+            .set_redirect_uri(RedirectUrl::from_url(self.config.redirect_uri.clone())))
+    }
+
+    async fn fetch_jwks(&self, jwks_uri: &str) -> Result<jsonwebtoken::jwk::JwkSet, LogtoError> {
+        let body = self.get_json(Endpoint::Jwks, jwks_uri, None).await?;
+        serde_json::from_slice(&body).map_err(|e| LogtoError::InvalidResponse {
+            endpoint: Endpoint::Jwks,
+            detail: format!("not a JWK set: {e}"),
+        })
+    }
+
+    /// GETs a JSON document, mapping every failure to a [`LogtoError`] free of secrets.
+    async fn get_json(
+        &self,
+        endpoint: Endpoint,
+        url: &str,
+        bearer: Option<&AccessToken>,
+    ) -> Result<Vec<u8>, LogtoError> {
+        let mut request = self.http.get(url).header(reqwest::header::ACCEPT, "application/json");
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token.secret());
+        }
+        let response = request.send().await.map_err(|e| unreachable(endpoint, url, e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED && bearer.is_some() {
+            return Err(LogtoError::Rejected {
+                endpoint,
+                code: "invalid_token".into(),
+                description: None,
+            });
+        }
+        if !status.is_success() {
+            return Err(LogtoError::HttpStatus {
+                endpoint,
+                url: url.to_owned(),
+                status: status.as_u16(),
+            });
+        }
+        let body = response.bytes().await.map_err(|e| unreachable(endpoint, url, e))?;
+        Ok(body.to_vec())
+    }
+}
+
+#[derive(Deserialize)]
+struct OAuthErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+fn unreachable(endpoint: Endpoint, url: &str, error: reqwest::Error) -> LogtoError {
+    LogtoError::Unreachable {
+        endpoint,
+        url: url.to_owned(),
+        source: Arc::new(error.without_url()),
+    }
+}
+
+fn token_error(
+    url: &str,
+    error: RequestTokenError<oauth2::HttpClientError<reqwest::Error>, BasicErrorResponse>,
+) -> LogtoError {
+    let endpoint = Endpoint::Token;
+    match error {
+        RequestTokenError::ServerResponse(err) => LogtoError::Rejected {
+            endpoint,
+            code: err.error().to_string(),
+            description: err.error_description().cloned(),
+        },
+        RequestTokenError::Request(oauth2::HttpClientError::Reqwest(e)) => unreachable(endpoint, url, *e),
+        RequestTokenError::Request(_) => LogtoError::InvalidResponse {
+            endpoint,
+            detail: "the request failed".into(),
+        },
+        // The body may hold tokens: it is never quoted, only described.
+        RequestTokenError::Parse(_, _) => LogtoError::InvalidResponse {
+            endpoint,
+            detail: "the answer is not a token response".into(),
+        },
+        RequestTokenError::Other(_) => LogtoError::InvalidResponse {
+            endpoint,
+            detail: "unexpected answer".into(),
+        },
+    }
+}
+
+/// The README's example, compiled with the doc tests so that it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;

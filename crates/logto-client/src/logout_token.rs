@@ -1,0 +1,90 @@
+//! Back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0, section 2.4): signed like
+//! ID tokens, naming a user (`sub`) and/or one Logto session (`sid`) that has signed out.
+
+use std::collections::HashMap;
+
+use jsonwebtoken::{Validation, decode};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::TokenError;
+use crate::jwt::{AudClaim, CLOCK_LEEWAY_SECS, TokenHeader, decoding_key, token_error};
+
+/// The event that marks a logout token.
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// Oldest logout token accepted, by `iat`.
+pub const MAX_LOGOUT_TOKEN_AGE_SECS: u64 = 300;
+
+/// Who signed out, from a verified logout token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logout {
+    /// The user, when named.
+    pub sub: Option<String>,
+    /// The Logto session, when named.
+    pub sid: Option<String>,
+    /// When Logto issued the token, seconds since the epoch.
+    pub issued_at: u64,
+    /// The token's unique id, for replay detection.
+    pub jti: String,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    #[allow(dead_code)]
+    aud: AudClaim,
+    iat: u64,
+    jti: String,
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    sid: Option<String>,
+    #[serde(default)]
+    events: HashMap<String, Value>,
+    #[serde(default)]
+    nonce: Option<Value>,
+}
+
+/// Checks a logout token's signature and claims.
+pub(crate) fn verify(
+    token: &str,
+    header: &TokenHeader,
+    key: &jsonwebtoken::jwk::Jwk,
+    issuer: &str,
+    client_id: &str,
+    now: u64,
+) -> Result<Logout, TokenError> {
+    let decoding_key = decoding_key(key, header)?;
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[client_id]);
+    validation.set_required_spec_claims(&["iss", "aud", "iat"]);
+    // Logout tokens need not carry `exp`; when they do, it is checked below.
+    validation.validate_exp = false;
+    validation.leeway = CLOCK_LEEWAY_SECS;
+    let data = decode::<Value>(token, &decoding_key, &validation).map_err(|e| token_error(&e))?;
+    if let Some(exp) = data.claims.get("exp").and_then(Value::as_u64)
+        && exp + CLOCK_LEEWAY_SECS < now
+    {
+        return Err(TokenError::Expired);
+    }
+    let claims: Claims = serde_json::from_value(data.claims).map_err(|_| TokenError::Malformed)?;
+    if !claims.events.contains_key(BACKCHANNEL_LOGOUT_EVENT) {
+        return Err(TokenError::NotALogoutEvent);
+    }
+    if claims.nonce.is_some() {
+        return Err(TokenError::UnexpectedNonce);
+    }
+    if claims.sub.is_none() && claims.sid.is_none() {
+        return Err(TokenError::NoSubject);
+    }
+    if claims.iat > now + CLOCK_LEEWAY_SECS || claims.iat + MAX_LOGOUT_TOKEN_AGE_SECS < now {
+        return Err(TokenError::UnlikelyIssueTime);
+    }
+    Ok(Logout {
+        sub: claims.sub,
+        sid: claims.sid,
+        issued_at: claims.iat,
+        jti: claims.jti,
+    })
+}

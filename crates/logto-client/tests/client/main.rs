@@ -1,0 +1,5 @@
+//! The client against a real OpenID provider configured like Logto (`tests/op`): one test binary.
+
+mod hostile_provider;
+mod sign_in;
+mod support;

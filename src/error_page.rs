@@ -1,0 +1,105 @@
+//! Every failure, mapped to a page in one place: the library's [`AuthError`]s (by their
+//! [`AuthErrorKind`]), the app's own, and actix's (unknown route, wrong method, unreadable form).
+//! The operator gets the cause in the log; the user a short message in their language and a way
+//! on, never internals.
+
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError, web};
+use logto_actix_web::{AuthError, AuthErrorKind};
+
+use crate::i18n::{ErrorText, Locale};
+use crate::templates::Templates;
+
+/// Errors of the app's own pages.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// Sign-in, the session or Logto failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// A page could not be rendered.
+    #[error("template: {0}")]
+    Template(#[from] tera::Error),
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::Auth(e) => e.status_code(),
+            PageError::Template(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            PageError::Auth(e) => e.error_response(),
+            PageError::Template(e) => {
+                log::error!("500: template: {e}");
+                let mut response = HttpResponse::InternalServerError().finish();
+                response.extensions_mut().insert(ErrorText::Internal);
+                response
+            }
+        }
+    }
+}
+
+/// The words for a failure of sign-in, and whether "Sign in again" is a useful way on.
+fn auth_page(kind: AuthErrorKind) -> (ErrorText, bool) {
+    match kind {
+        AuthErrorKind::Denied => (ErrorText::Denied, true),
+        AuthErrorKind::Expired => (ErrorText::Expired, true),
+        AuthErrorKind::InvalidCallback => (ErrorText::InvalidLink, true),
+        AuthErrorKind::InvalidGrant => (ErrorText::UsedCode, true),
+        AuthErrorKind::LogtoUnavailable => (ErrorText::ServiceDown, true),
+        AuthErrorKind::Csrf => (ErrorText::Csrf, false),
+        AuthErrorKind::SignInRequired => (ErrorText::SignInRequired, true),
+        AuthErrorKind::BadLogoutToken => (ErrorText::BadRequest, false),
+        AuthErrorKind::Misconfigured | AuthErrorKind::Session => (ErrorText::Internal, false),
+    }
+}
+
+fn status_page(status: StatusCode) -> ErrorText {
+    match status {
+        StatusCode::NOT_FOUND => ErrorText::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorText::MethodNotAllowed,
+        s if s.is_client_error() => ErrorText::BadRequest,
+        _ => ErrorText::Internal,
+    }
+}
+
+/// Renders the error page for every 4xx/5xx response.
+pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let status = res.status();
+    let (text, offer_sign_in) = {
+        let extensions = res.response().extensions();
+        match (extensions.get::<AuthErrorKind>(), extensions.get::<ErrorText>()) {
+            (Some(kind), _) => auth_page(*kind),
+            (None, Some(text)) => (*text, false),
+            (None, None) => (status_page(status), false),
+        }
+    };
+    let locale = Locale::of_request(res.request());
+    let templates = res.request().app_data::<web::Data<Templates>>().cloned();
+    let body = templates
+        .and_then(|t| t.error_page(locale, status, text, offer_sign_in).ok())
+        .unwrap_or_else(|| {
+            let (title, message) = locale.error(text);
+            format!("{title}\n\n{message}\n")
+        });
+    let (req, res) = res.into_parts();
+    let mut response = HttpResponse::with_body(status, body).map_into_boxed_body();
+    // Keep what middleware set so far (cookies, security headers); replace the body's type.
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    let response: HttpResponse<EitherBody<B, BoxBody>> = response.map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response)))
+}

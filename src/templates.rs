@@ -1,0 +1,405 @@
+//! The pages, rendered with Tera from templates compiled into the binary (so the app runs
+//! from any working directory). Tera escapes every value: no template uses `| safe`.
+//!
+//! Templates write their texts as `{{ t.key }}`. Those are filled in once per language at
+//! start-up (HTML-escaped, as Tera would escape them), giving one compiled set per language: a
+//! page then costs no per-request copy of the ~80 texts. Every page also gets the language tag as
+//! `lang` and the switcher's links as `languages`.
+
+use actix_web::http::StatusCode;
+use logto_actix_web::SessionUser;
+use logto_client::{AccessToken, AccessTokenClaims, HUGGING_FACE};
+use serde::Serialize;
+use tera::{Context, Tera};
+
+use crate::i18n::{ErrorText, Locale, Ui};
+
+/// What the pages show of the signed-in user.
+#[derive(Debug, Serialize)]
+pub struct UserView<'a> {
+    /// Logto user id.
+    pub sub: &'a str,
+    /// Full name.
+    pub name: Option<&'a str>,
+    /// Email address.
+    pub email: Option<&'a str>,
+    /// Avatar URL (https only).
+    pub picture: Option<&'a str>,
+    /// Logto username.
+    pub username: Option<&'a str>,
+    /// Role names.
+    pub roles: &'a [String],
+    /// The linked Hugging Face account.
+    pub huggingface: Option<HuggingFaceView<'a>>,
+}
+
+/// The Hugging Face account, with a link to its profile.
+#[derive(Debug, Serialize)]
+pub struct HuggingFaceView<'a> {
+    /// The Hugging Face username.
+    pub username: Option<&'a str>,
+    /// Display name.
+    pub name: Option<&'a str>,
+    /// Avatar URL (https only).
+    pub avatar: Option<&'a str>,
+    /// `https://huggingface.co/<username>`.
+    pub profile_url: Option<String>,
+}
+
+impl<'a> UserView<'a> {
+    /// The view of a session's user.
+    pub fn of(user: &'a SessionUser) -> Self {
+        UserView {
+            sub: &user.sub,
+            name: user.name.as_deref(),
+            email: user.email.as_deref(),
+            picture: user.picture.as_deref(),
+            username: user.username.as_deref(),
+            roles: &user.roles,
+            huggingface: user.identity(HUGGING_FACE).map(|hf| HuggingFaceView {
+                username: hf.username.as_deref(),
+                name: hf.name.as_deref(),
+                avatar: hf.avatar.as_deref(),
+                // The username is letters, digits, `-`, `_` and `.` only (logto-client checks).
+                profile_url: hf.username.as_ref().map(|u| format!("https://huggingface.co/{u}")),
+            }),
+        }
+    }
+}
+
+/// What the profile page shows of one access token: never the token itself.
+#[derive(Debug, Serialize)]
+pub struct TokenSummary {
+    /// What the token was asked for (resource URI or organization id).
+    pub name: String,
+    /// Audiences in the token.
+    pub audience: Vec<String>,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Seconds until it expires.
+    pub expires_in: Option<u64>,
+}
+
+impl TokenSummary {
+    /// Summarizes `token`, obtained for `name`, at `now`. The token came straight from Logto's
+    /// token endpoint, so its claims are read without verifying it.
+    pub fn of(name: &str, token: &AccessToken, now: u64) -> Self {
+        let claims = AccessTokenClaims::read_unverified(token);
+        TokenSummary {
+            name: name.to_owned(),
+            audience: claims.as_ref().map(|c| c.audience.clone()).unwrap_or_default(),
+            scopes: claims.as_ref().map(|c| c.scopes.clone()).unwrap_or_default(),
+            expires_in: claims.and_then(|c| c.expires_at).map(|exp| exp.saturating_sub(now)),
+        }
+    }
+}
+
+/// What the profile page shows.
+pub struct ProfileView<'a> {
+    /// The user, from fresh userinfo.
+    pub user: UserView<'a>,
+    /// One summary per configured API resource.
+    pub resources: &'a [TokenSummary],
+    /// One summary per organization.
+    pub organizations: &'a [TokenSummary],
+}
+
+/// The template sources, compiled into the binary.
+const SOURCES: [(&str, &str); 7] = [
+    ("base.html", include_str!("../templates/base.html")),
+    ("home.html", include_str!("../templates/home.html")),
+    ("profile.html", include_str!("../templates/profile.html")),
+    ("token_facts.html", include_str!("../templates/token_facts.html")),
+    ("sign_out.html", include_str!("../templates/sign_out.html")),
+    ("sign_out_form.html", include_str!("../templates/sign_out_form.html")),
+    ("error.html", include_str!("../templates/error.html")),
+];
+
+/// The compiled templates, one set per language (in the order of [`Locale::ALL`]).
+pub struct Templates {
+    by_locale: Vec<(Locale, Tera)>,
+}
+
+/// A notice shown at the top of the home page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// The user cancelled at Logto.
+    Cancelled,
+}
+
+impl Notice {
+    /// The notice named in `?notice=`; unknown names show nothing.
+    pub fn from_param(value: Option<&str>) -> Option<Notice> {
+        match value {
+            Some("cancelled") => Some(Notice::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+impl Templates {
+    /// Compiles every template; a broken template stops the app at start-up, not at first use.
+    pub fn new() -> Result<Self, tera::Error> {
+        let mut by_locale = Vec::with_capacity(Locale::ALL.len());
+        for &locale in Locale::ALL.iter() {
+            let texts = serde_json::to_value(locale.messages()).map_err(|e| tera::Error::msg(e.to_string()))?;
+            let mut tera = Tera::default();
+            for (name, source) in SOURCES {
+                tera.add_raw_template(name, &localize(name, source, &texts)?)?;
+            }
+            by_locale.push((locale, tera));
+        }
+        Ok(Self { by_locale })
+    }
+
+    fn tera(&self, locale: Locale) -> &Tera {
+        self.by_locale
+            .iter()
+            .find(|(l, _)| *l == locale)
+            .map(|(_, tera)| tera)
+            .unwrap_or(&self.by_locale[0].1)
+    }
+
+    /// The home page, signed in or out, with an optional notice.
+    pub fn home(
+        &self,
+        ui: &Ui,
+        user: Option<&UserView<'_>>,
+        csrf_token: Option<&str>,
+        notice: Option<Notice>,
+    ) -> Result<String, tera::Error> {
+        let mut context = page_context(ui);
+        context.insert("user", &user);
+        context.insert("csrf_token", &csrf_token);
+        if let Some(Notice::Cancelled) = notice {
+            let t = ui.locale.messages();
+            context.insert("notice_title", t.cancelled_title);
+            context.insert("notice_text", t.cancelled_text);
+        }
+        self.tera(ui.locale).render("home.html", &context)
+    }
+
+    /// The profile page.
+    pub fn profile(&self, ui: &Ui, view: &ProfileView<'_>, csrf_token: Option<&str>) -> Result<String, tera::Error> {
+        let mut context = page_context(ui);
+        context.insert("user", &view.user);
+        context.insert("resources", view.resources);
+        context.insert("organizations", view.organizations);
+        context.insert("csrf_token", &csrf_token);
+        self.tera(ui.locale).render("profile.html", &context)
+    }
+
+    /// The sign-out confirmation.
+    pub fn sign_out(&self, ui: &Ui, user: &UserView<'_>, csrf_token: Option<&str>) -> Result<String, tera::Error> {
+        let mut context = page_context(ui);
+        context.insert("user", user);
+        context.insert("csrf_token", &csrf_token);
+        self.tera(ui.locale).render("sign_out.html", &context)
+    }
+
+    /// The one error page. Its language switcher returns home: the failed URL (a spent
+    /// callback, say) is not worth going back to.
+    pub fn error_page(
+        &self,
+        locale: Locale,
+        status: StatusCode,
+        text: ErrorText,
+        offer_sign_in: bool,
+    ) -> Result<String, tera::Error> {
+        let ui = Ui {
+            locale,
+            here: "/".to_owned(),
+        };
+        let (title, message) = locale.error(text);
+        let mut context = page_context(&ui);
+        context.insert("status", &status.as_u16());
+        context.insert("title", title);
+        context.insert("message", message);
+        context.insert("offer_sign_in", &offer_sign_in);
+        self.tera(locale).render("error.html", &context)
+    }
+}
+
+/// Replaces each `{{ t.key }}` of a template (spaces inside the braces optional) with that text,
+/// HTML-escaped. A key that does not exist, or a text used any other way (in a filter, a test, a
+/// `{% %}` tag), stops the app at start-up: `t` is not in the pages' context, so Tera would only
+/// fail when the page is rendered.
+fn localize(name: &str, source: &str, texts: &serde_json::Value) -> Result<String, tera::Error> {
+    let error = |what: String| tera::Error::msg(format!("{name}: {what}"));
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let inside = &rest[start + 2..];
+        let end = inside.find("}}").ok_or_else(|| error("unclosed `{{`".into()))?;
+        let expression = inside[..end].trim();
+        match expression.strip_prefix("t.") {
+            Some(key) => {
+                let text = texts
+                    .get(key)
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or_else(|| error(format!("no text `{key}` (write texts as {{{{ t.key }}}} alone)")))?;
+                // Escaped here as Tera escapes values; `{` is escaped too, so no text can open a tag.
+                out.push_str(&tera::escape_html(text).replace('{', "&#123;"));
+            }
+            None => out.push_str(&rest[start..start + 2 + end + 2]),
+        }
+        rest = &inside[end + 2..];
+    }
+    out.push_str(rest);
+    if let Some(misuse) = text_reference(&out) {
+        return Err(error(format!("`{misuse}`: write texts as {{{{ t.key }}}} alone")));
+    }
+    Ok(out)
+}
+
+/// A `t.` reference left inside a Tera tag or expression, if any.
+fn text_reference(source: &str) -> Option<String> {
+    let mut rest = source;
+    while let Some(start) = rest.find(['{']) {
+        let after = &rest[start + 1..];
+        let close = match after.chars().next() {
+            Some('{') => "}}",
+            Some('%') => "%}",
+            _ => {
+                rest = after;
+                continue;
+            }
+        };
+        let end = after.find(close).unwrap_or(after.len());
+        let block = &after[1..end];
+        let mut previous = ' ';
+        for (i, c) in block.char_indices() {
+            if c == 't'
+                && block[i..].starts_with("t.")
+                && !(previous.is_alphanumeric() || previous == '_' || previous == '.')
+            {
+                return Some(block.trim().to_owned());
+            }
+            previous = c;
+        }
+        rest = &after[end.min(after.len())..];
+    }
+    None
+}
+
+/// One entry of the language switcher.
+#[derive(Serialize)]
+struct LanguageLink {
+    tag: &'static str,
+    /// The language's name in that language, as people look for it.
+    name: &'static str,
+    href: String,
+    current: bool,
+}
+
+fn page_context(ui: &Ui) -> Context {
+    let mut context = Context::new();
+    context.insert("lang", ui.locale.tag());
+    context.insert("here", &ui.here);
+    let return_to: String = url::form_urlencoded::byte_serialize(ui.here.as_bytes()).collect();
+    let languages: Vec<LanguageLink> = Locale::ALL
+        .iter()
+        .map(|&locale| LanguageLink {
+            tag: locale.tag(),
+            name: match locale {
+                Locale::En => "English",
+                Locale::Es => "Español",
+            },
+            href: format!("/lang/{}?return_to={return_to}", locale.tag()),
+            current: locale == ui.locale,
+        })
+        .collect();
+    context.insert("languages", &languages);
+    context
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_filled_in_escaped_and_unknown_keys_refused() {
+        let texts = serde_json::json!({ "hello": "Tom & <Jerry> {{x}}" });
+        let page = localize("p", "<p>{{ t.hello }}</p>", &texts).unwrap();
+        assert_eq!(page, "<p>Tom &amp; &lt;Jerry&gt; &#123;&#123;x}}</p>");
+        assert!(localize("p", "{{ t.missing }}", &texts).is_err());
+    }
+
+    #[test]
+    fn a_text_written_another_way_or_missing_stops_start_up() {
+        let texts = serde_json::json!({ "brand": "Logto sign-in" });
+        assert_eq!(
+            localize("p", "<b>{{t.brand}}</b>", &texts).unwrap(),
+            "<b>Logto sign-in</b>"
+        );
+        assert!(localize("p", "{{ t.brnad }}", &texts).is_err(), "misspelt key");
+        assert!(localize("p", "{{ t.brand | upper }}", &texts).is_err(), "in a filter");
+        assert!(
+            localize("p", "{% if t.brand %}x{% endif %}", &texts).is_err(),
+            "in a tag"
+        );
+        assert!(
+            localize("p", "{{ user.t.name }}{{ at.brand }}", &texts).is_ok(),
+            "not a text"
+        );
+    }
+
+    fn demo_user() -> SessionUser {
+        serde_json::from_value(serde_json::json!({
+            "sub": "user-1", "name": "Ada <Lovelace>", "email": "ada@example.com", "username": "ada",
+            "picture": "https://cdn.example/a.png", "roles": ["admin"], "signed_in_at": 1,
+            "identities": [{"target": "huggingface", "username": "ada-hf", "name": "Ada",
+                            "avatar": "https://cdn.example/hf.png"}]
+        }))
+        .unwrap()
+    }
+
+    /// Every page in every language, with data in every field: a template that compiles but
+    /// fails to render (an unknown variable, a wrong filter) fails here, not in front of a visitor.
+    #[test]
+    fn every_page_renders_in_every_language() {
+        let templates = Templates::new().unwrap();
+        let user = demo_user();
+        let view = UserView::of(&user);
+        let token = TokenSummary {
+            name: "https://api.example.com".into(),
+            audience: vec!["https://api.example.com".into()],
+            scopes: vec!["read:items".into()],
+            expires_in: Some(3600),
+        };
+        for locale in Locale::ALL {
+            let ui = Ui {
+                locale,
+                here: "/profile".into(),
+            };
+            let messages = locale.messages();
+            let pages = [
+                templates.home(&ui, None, None, Some(Notice::Cancelled)).unwrap(),
+                templates.home(&ui, Some(&view), Some("csrf"), None).unwrap(),
+                templates
+                    .profile(
+                        &ui,
+                        &ProfileView {
+                            user: UserView::of(&user),
+                            resources: std::slice::from_ref(&token),
+                            organizations: std::slice::from_ref(&token),
+                        },
+                        Some("csrf"),
+                    )
+                    .unwrap(),
+                templates.sign_out(&ui, &view, Some("csrf")).unwrap(),
+                templates
+                    .error_page(locale, StatusCode::BAD_GATEWAY, ErrorText::ServiceDown, true)
+                    .unwrap(),
+            ];
+            for page in &pages {
+                assert!(!page.contains("{{") && !page.contains("{%"), "{page}");
+                assert!(page.contains(&tera::escape_html(messages.brand)), "{page}");
+                assert!(!page.contains("Ada <Lovelace>"), "escaped: {page}");
+            }
+            let profile = pages[2].replace("&#x2F;", "/");
+            assert!(profile.contains("@ada-hf") && profile.contains("https://huggingface.co/ada-hf"));
+        }
+    }
+}

@@ -1,0 +1,1052 @@
+//! Tests of the provider in `tests/op` itself, through HTTP.
+//!
+//! Each test starts its own provider process, so they run in parallel without sharing state.
+
+use std::time::Duration;
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use oauth2::PkceCodeChallenge;
+use serde_json::{Value, json};
+use url::Url;
+
+use logto_test_provider::{
+    FailMode, Login, ProviderOptions, TestClient, TestProvider, complete_authorization, complete_end_session,
+    http_client,
+};
+
+const DEMO: Login<'static> = Login::Password {
+    username: "demo",
+    password: "demo-password",
+};
+const API: &str = "https://api.example.com";
+
+fn client(id: &str) -> TestClient {
+    TestClient {
+        client_id: id.to_owned(),
+        client_secret: format!("{id}-secret"),
+        // Port 9 (discard) on loopback: never fetched, only compared.
+        redirect_uris: vec!["http://127.0.0.1:9/callback".to_owned()],
+        post_logout_redirect_uris: vec!["http://127.0.0.1:9/signed-out".to_owned()],
+        backchannel_logout_uri: None,
+    }
+}
+
+async fn provider_with_client() -> (TestProvider, TestClient) {
+    let op = TestProvider::start().await;
+    let app = client("app");
+    op.register_client(&app).await;
+    (op, app)
+}
+
+/// One authorization request's secrets, kept to finish the flow.
+struct Authorize {
+    url: String,
+    state: String,
+    nonce: String,
+    verifier: String,
+}
+
+fn authorize(op: &TestProvider, app: &TestClient, scope: &str, extra: &[(&str, &str)]) -> Authorize {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let state = oauth2::CsrfToken::new_random().secret().clone();
+    let nonce = oauth2::CsrfToken::new_random().secret().clone();
+    let mut url = Url::parse(&format!("{}/auth", op.issuer())).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &app.client_id)
+        .append_pair("redirect_uri", &app.redirect_uris[0])
+        .append_pair("response_type", "code")
+        .append_pair("scope", scope)
+        .append_pair("state", &state)
+        .append_pair("nonce", &nonce)
+        .append_pair("prompt", "consent")
+        .append_pair("code_challenge", challenge.as_str())
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        url.query_pairs_mut().append_pair(k, v);
+    }
+    Authorize {
+        url: url.into(),
+        state,
+        nonce,
+        verifier: verifier.secret().clone(),
+    }
+}
+
+fn query(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// Runs the browser part and checks the callback; returns the code.
+async fn sign_in(op: &TestProvider, http: &reqwest::Client, auth: &Authorize, login: Login<'_>) -> String {
+    let callback = complete_authorization(http, &auth.url, login).await;
+    assert_eq!(callback.path(), "/callback", "{callback}");
+    assert_eq!(query(&callback, "error"), None, "{callback}");
+    assert_eq!(query(&callback, "state").as_deref(), Some(auth.state.as_str()));
+    assert_eq!(query(&callback, "iss"), Some(op.issuer()));
+    query(&callback, "code").expect("code in callback")
+}
+
+#[derive(Clone, Copy)]
+enum ClientAuth {
+    Basic,
+    Post,
+    Both,
+}
+
+async fn token_request(
+    op: &TestProvider,
+    app: &TestClient,
+    auth: ClientAuth,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form: Vec<(&str, &str)> = form.to_vec();
+    let mut request = reqwest::Client::new().post(format!("{}/token", op.issuer()));
+    if matches!(auth, ClientAuth::Basic | ClientAuth::Both) {
+        request = request.basic_auth(&app.client_id, Some(&app.client_secret));
+    }
+    if matches!(auth, ClientAuth::Post | ClientAuth::Both) {
+        form.push(("client_id", &app.client_id));
+        form.push(("client_secret", &app.client_secret));
+    }
+    request.form(&form).send().await.expect("token request")
+}
+
+async fn exchange(
+    op: &TestProvider,
+    app: &TestClient,
+    auth: ClientAuth,
+    code: &str,
+    flow: &Authorize,
+) -> reqwest::Response {
+    token_request(
+        op,
+        app,
+        auth,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("code_verifier", &flow.verifier),
+            ("redirect_uri", &app.redirect_uris[0]),
+        ],
+    )
+    .await
+}
+
+async fn ok_json(response: reqwest::Response) -> Value {
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+async fn error_of(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("error JSON");
+    (status, body["error"].as_str().unwrap_or_default().to_owned())
+}
+
+async fn refresh(
+    op: &TestProvider,
+    app: &TestClient,
+    refresh_token: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
+    form.extend_from_slice(extra);
+    token_request(op, app, ClientAuth::Basic, &form).await
+}
+
+/// Signs the demo user in and exchanges the code; returns the token response.
+async fn demo_tokens(op: &TestProvider, app: &TestClient, scope: &str) -> Value {
+    let http = http_client();
+    let flow = authorize(op, app, scope, &[]);
+    let code = sign_in(op, &http, &flow, DEMO).await;
+    ok_json(exchange(op, app, ClientAuth::Basic, &code, &flow).await).await
+}
+
+async fn jwks(op: &TestProvider) -> JwkSet {
+    reqwest::get(format!("{}/jwks", op.issuer()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Verifies a JWT against the provider's JWKS with the given algorithm and audience.
+async fn verify(op: &TestProvider, token: &str, alg: Algorithm, audience: &str) -> Value {
+    let header = jsonwebtoken::decode_header(token).expect("JWT header");
+    assert_eq!(header.alg, alg);
+    let kid = header.kid.expect("kid in header");
+    let set = jwks(op).await;
+    let jwk = set.find(&kid).expect("kid published in the JWKS");
+    let mut validation = Validation::new(alg);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[op.issuer()]);
+    jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .expect("JWT verifies")
+        .claims
+}
+
+async fn userinfo(op: &TestProvider, access_token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{}/me", op.issuer()))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// First page the provider shows for an authorization URL (following its own redirects).
+async fn first_page(http: &reqwest::Client, url: &str) -> (u16, String) {
+    let mut next = Url::parse(url).unwrap();
+    for _ in 0..10 {
+        let response = http.get(next.clone()).send().await.unwrap();
+        if response.status().is_redirection() {
+            let location = response.headers()["location"].to_str().unwrap();
+            next = response.url().join(location).unwrap();
+            continue;
+        }
+        let status = response.status().as_u16();
+        return (status, response.text().await.unwrap());
+    }
+    panic!("too many redirects")
+}
+
+fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
+    value[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing in {value}"))
+}
+
+#[tokio::test]
+async fn discovery_is_logto_shaped() {
+    let op = TestProvider::start().await;
+    let issuer = op.issuer();
+    assert_eq!(issuer, format!("{}/oidc", op.endpoint()));
+    let doc: Value = reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["issuer"], json!(issuer));
+    for (key, path) in [
+        ("authorization_endpoint", "/auth"),
+        ("token_endpoint", "/token"),
+        ("jwks_uri", "/jwks"),
+        ("userinfo_endpoint", "/me"),
+        ("end_session_endpoint", "/session/end"),
+        ("revocation_endpoint", "/token/revocation"),
+    ] {
+        assert_eq!(doc[key], json!(format!("{issuer}{path}")), "{key}");
+    }
+    assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["ES384"]));
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], json!(true));
+    let scopes = doc["scopes_supported"].as_array().unwrap();
+    for scope in [
+        "openid",
+        "offline_access",
+        "profile",
+        "identities",
+        "custom_data",
+        "urn:logto:scope:organizations",
+    ] {
+        assert!(scopes.contains(&json!(scope)), "{scope} not announced");
+    }
+    let keys = jwks(&op).await;
+    assert_eq!(keys.keys.len(), 1);
+    assert!(keys.keys[0].common.key_id.is_some());
+}
+
+#[tokio::test]
+async fn code_flow_with_basic_auth_and_pkce() {
+    let (op, app) = provider_with_client().await;
+    let http = http_client();
+    let flow = authorize(&op, &app, "openid offline_access profile email custom_data roles", &[]);
+    let code = sign_in(&op, &http, &flow, DEMO).await;
+
+    // PKCE is enforced: a wrong verifier spoils the code.
+    let mut wrong = authorize(&op, &app, "openid", &[]);
+    wrong.verifier = "x".repeat(43);
+    let (status, error) = error_of(exchange(&op, &app, ClientAuth::Basic, &code, &wrong).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+
+    // A fresh sign-in (the spoiled code is gone); the session skips the form.
+    let flow = authorize(&op, &app, "openid offline_access profile email custom_data roles", &[]);
+    let code = sign_in(&op, &http, &flow, Login::Direct).await;
+    let tokens = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 3600);
+    assert!(
+        tokens["refresh_token"].is_string(),
+        "offline_access + prompt=consent gives a refresh token"
+    );
+
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
+    assert_eq!(claims["sub"], "user-demo");
+    assert_eq!(claims["nonce"], json!(flow.nonce));
+    assert_eq!(claims["name"], "Demo User");
+    assert_eq!(claims["email"], "demo@example.com");
+    assert_eq!(claims["username"], "demo");
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
+    assert!(
+        claims.get("custom_data").is_none(),
+        "custom_data stays out of the ID token"
+    );
+    assert!(claims.get("roles").is_none(), "roles stay out of the ID token");
+
+    // The opaque access token is good at userinfo, which returns the extended claims.
+    let access = str_of(&tokens, "access_token");
+    assert!(!access.contains('.'), "no resource: the access token is opaque");
+    let info = ok_json(userinfo(&op, access).await).await;
+    assert_eq!(info["sub"], "user-demo");
+    assert_eq!(info["custom_data"], json!({"plan": "free"}));
+    assert_eq!(info["roles"], json!(["member"]));
+    assert!(info.get("identities").is_none(), "identities scope not asked for");
+}
+
+#[tokio::test]
+async fn offline_access_without_prompt_consent_gives_no_refresh_token() {
+    let (op, app) = provider_with_client().await;
+    let http = http_client();
+    let flow = authorize(&op, &app, "openid offline_access profile", &[]);
+    let url = flow.url.replace("prompt=consent", "prompt=login");
+    let callback = complete_authorization(&http, &url, DEMO).await;
+    let code = query(&callback, "code").expect("code");
+    let tokens = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
+    assert!(tokens["id_token"].is_string());
+    assert!(tokens.get("refresh_token").is_none(), "{tokens}");
+}
+
+#[tokio::test]
+async fn client_secret_post_works_and_both_at_once_is_rejected() {
+    let (op, app) = provider_with_client().await;
+    let http = http_client();
+    let flow = authorize(&op, &app, "openid profile", &[]);
+    let code = sign_in(&op, &http, &flow, DEMO).await;
+    let (status, error) = error_of(exchange(&op, &app, ClientAuth::Both, &code, &flow).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_request"));
+
+    let flow = authorize(&op, &app, "openid profile", &[]);
+    let code = sign_in(&op, &http, &flow, Login::Direct).await;
+    let tokens = ok_json(exchange(&op, &app, ClientAuth::Post, &code, &flow).await).await;
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
+    assert_eq!(claims["sub"], "user-demo");
+
+    let mut wrong = app.clone();
+    wrong.client_secret = "not-the-secret".to_owned();
+    let response = token_request(
+        &op,
+        &wrong,
+        ClientAuth::Post,
+        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+    )
+    .await;
+    let (status, error) = error_of(response).await;
+    assert_eq!((status, error.as_str()), (401, "invalid_client"));
+}
+
+#[tokio::test]
+async fn wrong_password_re_renders_the_form() {
+    let (op, app) = provider_with_client().await;
+    let http = http_client();
+    let flow = authorize(&op, &app, "openid", &[]);
+    let (status, page) = first_page(&http, &flow.url).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<h1>Sign in</h1>"), "{page}");
+    assert!(page.contains("<label for=\"username\">") && page.contains("<label for=\"password\">"));
+    let action = page.split("action=\"").nth(1).unwrap().split('"').next().unwrap();
+    let action = Url::parse(&op.endpoint()).unwrap().join(action).unwrap();
+
+    let response = http
+        .post(action.clone())
+        .form(&[("username", "demo"), ("password", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("<h1>Sign in</h1>") && page.contains("Incorrect username or password"),
+        "{page}"
+    );
+
+    // The same interaction still accepts the right password.
+    let response = http
+        .post(action)
+        .form(&[("username", "demo"), ("password", "demo-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+}
+
+#[tokio::test]
+async fn the_cancel_button_answers_access_denied() {
+    let (op, app) = provider_with_client().await;
+    let http = http_client();
+    let flow = authorize(&op, &app, "openid", &[]);
+    let (_, page) = first_page(&http, &flow.url).await;
+    assert!(page.contains("Cancel and go back to the app"), "{page}");
+    let callback = complete_authorization(&http, &flow.url, Login::Cancel).await;
+    assert_eq!(callback.path(), "/callback", "{callback}");
+    assert_eq!(query(&callback, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query(&callback, "state").as_deref(), Some(flow.state.as_str()));
+    assert_eq!(query(&callback, "iss"), Some(op.issuer()));
+    assert_eq!(query(&callback, "code"), None);
+}
+
+#[tokio::test]
+async fn ui_locales_es_shows_the_pages_in_spanish() {
+    let (op, app) = provider_with_client().await;
+    let http = http_client();
+    let flow = authorize(&op, &app, "openid", &[("ui_locales", "es")]);
+    let (_, page) = first_page(&http, &flow.url).await;
+    assert!(page.contains("<html lang=\"es\">"), "{page}");
+    assert!(
+        page.contains("<h1>Iniciar sesión</h1>") && page.contains("Contraseña"),
+        "{page}"
+    );
+    let flow = authorize(
+        &op,
+        &app,
+        "openid",
+        &[("ui_locales", "es"), ("first_screen", "register")],
+    );
+    let (_, page) = first_page(&http, &flow.url).await;
+    assert!(
+        page.contains("<h1>Crear cuenta</h1>") && page.contains("Correo electrónico"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn registration_creates_a_user_and_signs_them_in() {
+    let (op, app) = provider_with_client().await;
+    let http = http_client();
+    let flow = authorize(&op, &app, "openid profile email", &[("first_screen", "register")]);
+    let code = sign_in(
+        &op,
+        &http,
+        &flow,
+        Login::Register {
+            username: "grace",
+            password: "grace-password",
+            name: "Grace Hopper",
+            email: "grace@example.com",
+        },
+    )
+    .await;
+    let tokens = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
+    let sub = str_of(&claims, "sub");
+    assert!(sub.starts_with("user-") && sub != "user-demo", "{sub}");
+    assert_eq!(claims["name"], "Grace Hopper");
+    assert_eq!(claims["email"], "grace@example.com");
+
+    // The new user can sign in with the password; the taken username is refused (legacy mode).
+    let other = http_client();
+    let flow = authorize(&op, &app, "openid", &[]);
+    let login = Login::Password {
+        username: "grace",
+        password: "grace-password",
+    };
+    let code = sign_in(&op, &other, &flow, login).await;
+    let tokens = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
+    let again = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
+    assert_eq!(again["sub"], json!(sub));
+
+    let third = http_client();
+    let flow = authorize(&op, &app, "openid", &[("interaction_mode", "signUp")]);
+    let (_, page) = first_page(&third, &flow.url).await;
+    assert!(page.contains("<h1>Create account</h1>"), "{page}");
+    let action = page.split("action=\"").nth(1).unwrap().split('"').next().unwrap();
+    let response = third
+        .post(Url::parse(&op.endpoint()).unwrap().join(action).unwrap())
+        .form(&[
+            ("username", "grace"),
+            ("password", "another-pass"),
+            ("name", "X"),
+            ("email", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 409);
+    assert!(response.text().await.unwrap().contains("already in use"));
+}
+
+#[tokio::test]
+async fn direct_sign_in_hugging_face_and_identities_only_in_userinfo() {
+    let (op, app) = provider_with_client().await;
+    let http = http_client();
+    let flow = authorize(
+        &op,
+        &app,
+        "openid offline_access profile email identities",
+        &[("direct_sign_in", "social:huggingface")],
+    );
+    let code = sign_in(&op, &http, &flow, Login::Direct).await;
+    let tokens = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
+    assert_eq!(claims["sub"], "user-hf");
+    assert_eq!(claims["name"], "Ada Lovelace");
+    assert!(claims["picture"].as_str().unwrap().starts_with("https://"));
+    assert!(
+        claims.get("identities").is_none(),
+        "identities stay out of the ID token: {claims}"
+    );
+
+    let info = ok_json(userinfo(&op, str_of(&tokens, "access_token")).await).await;
+    assert_eq!(info["sub"], claims["sub"]);
+    let hf = &info["identities"]["huggingface"];
+    assert_eq!(hf["userId"], "hf-1234");
+    assert_eq!(hf["details"]["rawData"]["preferred_username"], "ada-hf");
+    assert_eq!(hf["details"]["rawData"]["profile"], "https://huggingface.co/ada-hf");
+    assert_eq!(info["sso_identities"], json!([]));
+}
+
+#[tokio::test]
+async fn an_invalid_logto_parameter_drops_them_all() {
+    let (op, app) = provider_with_client().await;
+    let http = http_client();
+    let flow = authorize(
+        &op,
+        &app,
+        "openid",
+        &[("first_screen", "nonsense"), ("direct_sign_in", "social:huggingface")],
+    );
+    let (status, page) = first_page(&http, &flow.url).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<h1>Sign in</h1>"),
+        "direct_sign_in must be ignored: {page}"
+    );
+
+    // The parameters reach the provider as sent.
+    let stats = op.stats().await;
+    let last = stats.authorize_params.last().expect("authorize params recorded");
+    assert_eq!(last["first_screen"], "nonsense");
+    assert_eq!(last["direct_sign_in"], "social:huggingface");
+}
+
+#[tokio::test]
+async fn rs256_option_signs_id_tokens_rs256() {
+    let op = TestProvider::start_with(ProviderOptions {
+        signing_alg: Some("RS256".to_owned()),
+        ..ProviderOptions::default()
+    })
+    .await;
+    let app = client("app");
+    op.register_client(&app).await;
+    let doc: Value = reqwest::get(format!("{}/.well-known/openid-configuration", op.issuer()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["RS256"]));
+    let tokens = demo_tokens(&op, &app, "openid profile").await;
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::RS256, &app.client_id).await;
+    assert_eq!(claims["sub"], "user-demo");
+}
+
+#[tokio::test]
+async fn resource_gives_a_jwt_access_token() {
+    let op = TestProvider::start_with(ProviderOptions {
+        resources: vec![(API.to_owned(), vec!["read:items".to_owned(), "write:items".to_owned()])],
+        ..ProviderOptions::default()
+    })
+    .await;
+    let app = client("app");
+    op.register_client(&app).await;
+    let http = http_client();
+    let flow = authorize(
+        &op,
+        &app,
+        "openid offline_access profile read:items",
+        &[("resource", API)],
+    );
+    let code = sign_in(&op, &http, &flow, DEMO).await;
+
+    // Without `resource` the code gives the opaque userinfo token, as Logto does.
+    let tokens = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
+    let access = str_of(&tokens, "access_token");
+    assert!(!access.contains('.'), "opaque");
+    ok_json(userinfo(&op, access).await).await;
+
+    // A refresh for the resource gives a JWT for it, with only the granted scope.
+    let refresh_token = str_of(&tokens, "refresh_token");
+    let api = ok_json(refresh(&op, &app, refresh_token, &[("resource", API)]).await).await;
+    let claims = verify(&op, str_of(&api, "access_token"), Algorithm::ES384, API).await;
+    assert_eq!(claims["aud"], API);
+    assert_eq!(claims["sub"], "user-demo");
+    assert_eq!(claims["scope"], "read:items");
+    assert_eq!(claims["client_id"], json!(app.client_id));
+
+    // A resource that was not granted is refused at the token endpoint.
+    let (status, error) =
+        error_of(refresh(&op, &app, refresh_token, &[("resource", "https://other.example.com")]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_target"));
+
+    // The code exchange itself can ask for the resource too.
+    let flow = authorize(&op, &app, "openid read:items write:items", &[("resource", API)]);
+    let code = sign_in(&op, &http, &flow, Login::Direct).await;
+    let response = token_request(
+        &op,
+        &app,
+        ClientAuth::Basic,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", &flow.verifier),
+            ("redirect_uri", &app.redirect_uris[0]),
+            ("resource", API),
+        ],
+    )
+    .await;
+    let tokens = ok_json(response).await;
+    let claims = verify(&op, str_of(&tokens, "access_token"), Algorithm::ES384, API).await;
+    let mut scopes: Vec<&str> = str_of(&claims, "scope").split(' ').collect();
+    scopes.sort_unstable();
+    assert_eq!(scopes, ["read:items", "write:items"]);
+}
+
+#[tokio::test]
+async fn unknown_resource_is_rejected_at_authorization() {
+    let (op, app) = provider_with_client().await;
+    let http = http_client();
+    let flow = authorize(&op, &app, "openid", &[("resource", "https://unknown.example.com")]);
+    let callback = complete_authorization(&http, &flow.url, DEMO).await;
+    assert_eq!(
+        query(&callback, "error").as_deref(),
+        Some("invalid_target"),
+        "{callback}"
+    );
+    assert_eq!(query(&callback, "code"), None);
+}
+
+#[tokio::test]
+async fn always_rotation_and_reuse_detection_revokes_the_grant() {
+    let (op, app) = provider_with_client().await;
+    op.set_refresh_rotation(true).await;
+    let tokens = demo_tokens(&op, &app, "openid offline_access profile").await;
+    let first = str_of(&tokens, "refresh_token");
+
+    let rotated = ok_json(refresh(&op, &app, first, &[]).await).await;
+    let second = str_of(&rotated, "refresh_token");
+    assert_ne!(first, second, "rotation gives a new refresh token");
+    let claims = verify(&op, str_of(&rotated, "id_token"), Algorithm::ES384, &app.client_id).await;
+    assert_eq!(claims["sub"], "user-demo");
+
+    // Replaying the rotated token is taken as theft: the whole grant dies.
+    let (status, error) = error_of(refresh(&op, &app, first, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+    let (status, error) = error_of(refresh(&op, &app, second, &[]).await).await;
+    assert_eq!(
+        (status, error.as_str()),
+        (400, "invalid_grant"),
+        "the newer token died with the grant"
+    );
+}
+
+#[tokio::test]
+async fn default_rotation_keeps_a_young_refresh_token() {
+    let (op, app) = provider_with_client().await;
+    let tokens = demo_tokens(&op, &app, "openid offline_access").await;
+    let first = str_of(&tokens, "refresh_token");
+    for _ in 0..2 {
+        let again = ok_json(refresh(&op, &app, first, &[]).await).await;
+        assert_eq!(
+            str_of(&again, "refresh_token"),
+            first,
+            "under 70% of its life: not rotated"
+        );
+        assert!(again["access_token"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn default_rotation_rotates_after_seventy_percent() {
+    let (op, app) = provider_with_client().await;
+    op.set_ttl(None, None, Some(10)).await;
+    let tokens = demo_tokens(&op, &app, "openid offline_access").await;
+    let first = str_of(&tokens, "refresh_token");
+    // Lifetimes count whole seconds from a truncated `iat`: 7.2 s in is 70-80% of 10 s, never expired.
+    tokio::time::sleep(Duration::from_millis(7200)).await;
+    let again = ok_json(refresh(&op, &app, first, &[]).await).await;
+    assert_ne!(str_of(&again, "refresh_token"), first);
+}
+
+#[tokio::test]
+async fn revocation_endpoint_kills_the_refresh_token() {
+    let (op, app) = provider_with_client().await;
+    let tokens = demo_tokens(&op, &app, "openid offline_access").await;
+    let refresh_token = str_of(&tokens, "refresh_token");
+    let url = format!("{}/token/revocation", op.issuer());
+
+    // Without client authentication (the Go SDK's way) it is refused.
+    let response = reqwest::Client::new()
+        .post(&url)
+        .form(&[("token", refresh_token), ("token_type_hint", "refresh_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(op.stats().await.revocations, 0);
+
+    let response = reqwest::Client::new()
+        .post(&url)
+        .basic_auth(&app.client_id, Some(&app.client_secret))
+        .form(&[("token", refresh_token), ("token_type_hint", "refresh_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(op.stats().await.revocations, 1);
+    let (status, error) = error_of(refresh(&op, &app, refresh_token, &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+}
+
+#[tokio::test]
+async fn end_session_redirects_to_post_logout_uri_and_ends_the_session() {
+    let (op, app) = provider_with_client().await;
+    let http = http_client();
+    let flow = authorize(&op, &app, "openid", &[]);
+    sign_in(&op, &http, &flow, DEMO).await;
+
+    let mut url = Url::parse(&format!("{}/session/end", op.issuer())).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &app.client_id)
+        .append_pair("post_logout_redirect_uri", &app.post_logout_redirect_uris[0])
+        .append_pair("state", "bye");
+    // The confirmation page submits itself, like Logto's.
+    let (status, page) = first_page(&http, url.as_str()).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("name=\"logout\" value=\"yes\"") && page.contains(".submit()"),
+        "{page}"
+    );
+
+    let done = complete_end_session(&http, url.as_str()).await;
+    assert_eq!(done.path(), "/signed-out");
+    assert_eq!(query(&done, "state").as_deref(), Some("bye"));
+    assert_eq!(op.stats().await.end_sessions, 1);
+
+    // The provider session is gone: the next sign-in shows the form again.
+    let flow = authorize(&op, &app, "openid", &[]);
+    let (_, page) = first_page(&http, &flow.url).await;
+    assert!(page.contains("<h1>Sign in</h1>"));
+
+    // An unregistered post_logout_redirect_uri is refused.
+    let mut bad = url.clone();
+    bad.query_pairs_mut()
+        .clear()
+        .append_pair("client_id", &app.client_id)
+        .append_pair("post_logout_redirect_uri", "http://127.0.0.1:9/elsewhere");
+    let response = http.get(bad).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn backchannel_logout_posts_a_logout_token() {
+    let op = TestProvider::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut app = client("bcl");
+    app.backchannel_logout_uri = Some(format!(
+        "http://127.0.0.1:{}/backchannel",
+        listener.local_addr().unwrap().port()
+    ));
+    op.register_client(&app).await;
+    let http = http_client();
+    let flow = authorize(&op, &app, "openid", &[]);
+    sign_in(&op, &http, &flow, DEMO).await;
+
+    let receiver = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Read until the whole form body (Content-Length) has arrived.
+        loop {
+            let n = socket.read(&mut buf).await.unwrap();
+            request.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&request).to_string();
+            if let Some(head_end) = text.find("\r\n\r\n") {
+                let length = text[..head_end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                if request.len() >= head_end + 4 + length || n == 0 {
+                    socket
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                        .await
+                        .unwrap();
+                    return text;
+                }
+            }
+            if n == 0 {
+                return text;
+            }
+        }
+    });
+
+    let mut url = Url::parse(&format!("{}/session/end", op.issuer())).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &app.client_id)
+        .append_pair("post_logout_redirect_uri", &app.post_logout_redirect_uris[0]);
+    complete_end_session(&http, url.as_str()).await;
+    let request = tokio::time::timeout(Duration::from_secs(10), receiver)
+        .await
+        .expect("back-channel call")
+        .unwrap();
+    assert!(request.starts_with("POST /backchannel "), "{request}");
+    let body = &request[request.find("\r\n\r\n").unwrap() + 4..];
+    let token = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "logout_token")
+        .map(|(_, v)| v.into_owned())
+        .expect("logout_token field");
+    let mut validation = Validation::new(Algorithm::ES384);
+    validation.set_audience(&[&app.client_id]);
+    validation.set_issuer(&[op.issuer()]);
+    validation.set_required_spec_claims(&["iss", "aud"]);
+    let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+    let set = jwks(&op).await;
+    let claims = jsonwebtoken::decode::<Value>(
+        &token,
+        &DecodingKey::from_jwk(set.find(&kid).unwrap()).unwrap(),
+        &validation,
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(claims["sub"], "user-demo");
+    assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+}
+
+#[tokio::test]
+async fn stats_count_and_reset() {
+    let (op, app) = provider_with_client().await;
+    let tokens = demo_tokens(&op, &app, "openid offline_access").await;
+    ok_json(refresh(&op, &app, str_of(&tokens, "refresh_token"), &[]).await).await;
+    let stats = op.stats().await;
+    assert_eq!(stats.requests.get("/oidc/auth"), Some(&1));
+    assert_eq!(stats.requests.get("/oidc/token"), Some(&2));
+    assert_eq!(stats.grants.get("authorization_code"), Some(&1));
+    assert_eq!(stats.grants.get("refresh_token"), Some(&1));
+    assert_eq!(stats.authorize_params.len(), 1);
+    assert_eq!(stats.authorize_params[0]["client_id"], json!(app.client_id));
+    assert_eq!(stats.authorize_params[0]["prompt"], "consent");
+    assert!(!stats.requests.keys().any(|k| k.contains('?')));
+
+    op.reset_stats().await;
+    let stats = op.stats().await;
+    assert!(stats.requests.is_empty());
+    assert_eq!(stats.grants.get("authorization_code"), Some(&0));
+    assert!(stats.authorize_params.is_empty());
+    assert_eq!((stats.revocations, stats.end_sessions), (0, 0));
+}
+
+#[tokio::test]
+async fn revoking_grants_makes_refresh_fail() {
+    let (op, app) = provider_with_client().await;
+    let demo = demo_tokens(&op, &app, "openid offline_access").await;
+    let http = http_client();
+    let flow = authorize(
+        &op,
+        &app,
+        "openid offline_access",
+        &[("direct_sign_in", "social:huggingface")],
+    );
+    let code = sign_in(&op, &http, &flow, Login::Direct).await;
+    let ada = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
+
+    op.revoke_grants(Some("user-demo")).await;
+    let (status, error) = error_of(refresh(&op, &app, str_of(&demo, "refresh_token"), &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+    assert_eq!(userinfo(&op, str_of(&demo, "access_token")).await.status(), 401);
+    // Other users are untouched.
+    ok_json(refresh(&op, &app, str_of(&ada, "refresh_token"), &[]).await).await;
+
+    op.revoke_grants(None).await;
+    let (status, error) = error_of(refresh(&op, &app, str_of(&ada, "refresh_token"), &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+}
+
+#[tokio::test]
+async fn short_access_token_ttl_expires() {
+    let (op, app) = provider_with_client().await;
+    // 3 s, not less: `iat` is truncated to the second, and the token must still work right away.
+    op.set_ttl(Some(3), Some(120), None).await;
+    let tokens = demo_tokens(&op, &app, "openid profile").await;
+    assert_eq!(tokens["expires_in"], 3);
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 120);
+    let access = str_of(&tokens, "access_token");
+    assert_eq!(userinfo(&op, access).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(4100)).await;
+    assert_eq!(userinfo(&op, access).await.status(), 401);
+}
+
+#[tokio::test]
+async fn key_rotation_changes_kid_and_keeps_the_old_key_on_request() {
+    let (op, app) = provider_with_client().await;
+    let tokens = demo_tokens(&op, &app, "openid offline_access").await;
+    let old_kid = jsonwebtoken::decode_header(str_of(&tokens, "id_token"))
+        .unwrap()
+        .kid
+        .unwrap();
+
+    op.rotate_keys("ES384", true).await;
+    let set = jwks(&op).await;
+    assert_eq!(set.keys.len(), 2);
+    assert!(set.find(&old_kid).is_some(), "old key kept");
+    // Storage survives the rebuild: the refresh token still works, signed by the new key.
+    let refreshed = ok_json(refresh(&op, &app, str_of(&tokens, "refresh_token"), &[]).await).await;
+    let new_kid = jsonwebtoken::decode_header(str_of(&refreshed, "id_token"))
+        .unwrap()
+        .kid
+        .unwrap();
+    assert_ne!(new_kid, old_kid);
+    verify(&op, str_of(&refreshed, "id_token"), Algorithm::ES384, &app.client_id).await;
+
+    op.rotate_keys("RS256", false).await;
+    let set = jwks(&op).await;
+    assert_eq!(set.keys.len(), 1);
+    assert!(set.find(&old_kid).is_none() && set.find(&new_kid).is_none());
+    let refreshed = ok_json(refresh(&op, &app, str_of(&tokens, "refresh_token"), &[]).await).await;
+    verify(&op, str_of(&refreshed, "id_token"), Algorithm::RS256, &app.client_id).await;
+}
+
+#[tokio::test]
+async fn injected_failures() {
+    let op = TestProvider::start().await;
+    let jwks_url = format!("{}/jwks", op.issuer());
+    let client = reqwest::Client::new();
+
+    op.fail("/oidc/jwks", FailMode::Status500, Some(1)).await;
+    let response = client.get(&jwks_url).send().await.unwrap();
+    assert_eq!(response.status(), 500);
+    assert!(response.text().await.unwrap().contains("<html>"));
+    assert_eq!(
+        client.get(&jwks_url).send().await.unwrap().status(),
+        200,
+        "times=1: only once"
+    );
+
+    op.fail("/oidc/jwks", FailMode::Garbage, Some(1)).await;
+    let response = client.get(&jwks_url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.json::<Value>().await.is_err(), "body is not JSON");
+
+    op.fail("/oidc/token", FailMode::ErrorJson, Some(1)).await;
+    let response = client
+        .post(format!("{}/token", op.issuer()))
+        .form(&[("grant_type", "refresh_token")])
+        .send()
+        .await
+        .unwrap();
+    let (status, error) = error_of(response).await;
+    assert_eq!((status, error.as_str()), (400, "server_error"));
+
+    op.fail("/oidc/jwks", FailMode::Hang, Some(1)).await;
+    let err = client
+        .get(&jwks_url)
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await
+        .expect_err("hangs");
+    assert!(err.is_timeout(), "{err}");
+
+    // Without `times` it lasts until cleared.
+    op.fail("/oidc/jwks", FailMode::Status500, None).await;
+    for _ in 0..3 {
+        assert_eq!(client.get(&jwks_url).send().await.unwrap().status(), 500);
+    }
+    op.clear_failures().await;
+    let set: JwkSet = client.get(&jwks_url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(set.keys.len(), 1);
+}
+
+#[tokio::test]
+async fn dropping_the_provider_ends_the_process() {
+    let op = TestProvider::start().await;
+    let address = format!("127.0.0.1:{}", op.port());
+    assert!(tokio::net::TcpStream::connect(&address).await.is_ok());
+    drop(op);
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(&address).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the provider still accepts connections 5 s after being dropped");
+}
+
+#[tokio::test]
+async fn organization_tokens_for_members_only() {
+    let (op, app) = provider_with_client().await;
+    op.add_user(json!({
+        "sub": "user-org",
+        "username": "orgie",
+        "password": "orgie-password",
+        "name": "Org Member",
+        "organizations": ["org-1"],
+    }))
+    .await;
+    let http = http_client();
+    let flow = authorize(
+        &op,
+        &app,
+        "openid offline_access urn:logto:scope:organizations",
+        &[("resource", "urn:logto:resource:organizations")],
+    );
+    let login = Login::Password {
+        username: "orgie",
+        password: "orgie-password",
+    };
+    let code = sign_in(&op, &http, &flow, login).await;
+    let tokens = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
+    let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::ES384, &app.client_id).await;
+    assert!(
+        claims.get("organizations").is_none(),
+        "organizations stay out of the ID token"
+    );
+    let info = ok_json(userinfo(&op, str_of(&tokens, "access_token")).await).await;
+    assert_eq!(info["organizations"], json!(["org-1"]));
+
+    let refresh_token = str_of(&tokens, "refresh_token");
+    let org = ok_json(refresh(&op, &app, refresh_token, &[("organization_id", "org-1")]).await).await;
+    let claims = verify(
+        &op,
+        str_of(&org, "access_token"),
+        Algorithm::ES384,
+        "urn:logto:organization:org-1",
+    )
+    .await;
+    assert_eq!(claims["sub"], "user-org");
+    assert_eq!(org["expires_in"], 3600);
+
+    let (status, error) = error_of(refresh(&op, &app, refresh_token, &[("organization_id", "org-2")]).await).await;
+    assert_eq!((status, error.as_str()), (403, "access_denied"));
+    assert_eq!(op.stats().await.grants.get("refresh_token"), Some(&1));
+
+    // Without the organizations resource granted, no organization token.
+    let demo = demo_tokens(&op, &app, "openid offline_access").await;
+    let (status, error) = error_of(
+        refresh(
+            &op,
+            &app,
+            str_of(&demo, "refresh_token"),
+            &[("organization_id", "org-1")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, error.as_str()), (400, "invalid_target"));
+}
