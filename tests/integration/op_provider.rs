@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::helpers::op::{
-    FailMode, Login, ProviderOptions, TestClient, TestProvider, complete_authorization, complete_end_session,
-    http_client,
+    FailMode, Login, M2mClient, ProviderOptions, TestClient, TestProvider, complete_authorization,
+    complete_end_session, http_client, jwt_parts,
 };
 
 const DEMO: Login<'static> = Login::Password {
@@ -1049,4 +1049,129 @@ async fn organization_tokens_for_members_only() {
     )
     .await;
     assert_eq!((status, error.as_str()), (400, "invalid_target"));
+}
+
+fn m2m(id: &str) -> M2mClient {
+    M2mClient {
+        client_id: id.to_owned(),
+        client_secret: format!("{id}-secret"),
+    }
+}
+
+/// A provider with the API resource (`read:items`, `write:items`) and a web app.
+async fn provider_with_api(options: ProviderOptions) -> (TestProvider, TestClient) {
+    let op = TestProvider::start_with(ProviderOptions {
+        resources: vec![(API.to_owned(), vec!["read:items".to_owned(), "write:items".to_owned()])],
+        ..options
+    })
+    .await;
+    let app = client("app");
+    op.register_client(&app).await;
+    (op, app)
+}
+
+/// The claim names of a JWT's payload, sorted.
+fn claim_names(claims: &Value) -> Vec<String> {
+    let mut names: Vec<String> = claims.as_object().expect("claims object").keys().cloned().collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn m2m_apps_get_logto_shaped_access_tokens() {
+    let from_config = m2m("m2m-config");
+    let (op, web) = provider_with_api(ProviderOptions {
+        m2m_clients: vec![from_config.clone()],
+        ..ProviderOptions::default()
+    })
+    .await;
+
+    // The answer itself, as the app sees it: scopes outside the resource are dropped.
+    // The same credentials in the shape the token helpers take (its redirect URI is never registered).
+    let as_form = client(&from_config.client_id);
+    assert_eq!(as_form.client_secret, from_config.client_secret);
+    let cc = [
+        ("grant_type", "client_credentials"),
+        ("resource", API),
+        ("scope", "read:items openid delete:everything"),
+    ];
+    let answer = ok_json(token_request(&op, &as_form, ClientAuth::Basic, &cc).await).await;
+    assert_eq!(answer["token_type"], "Bearer");
+    assert_eq!(answer["expires_in"], 3600);
+    assert_eq!(answer["scope"], "read:items");
+    assert!(
+        answer.get("refresh_token").is_none() && answer.get("id_token").is_none(),
+        "{answer}"
+    );
+    let token = str_of(&answer, "access_token");
+
+    // Header and claims exactly as Logto's machine-to-machine token.
+    let (header, claims) = jwt_parts(token);
+    assert_eq!(claim_names(&header), ["alg", "kid", "typ"], "{header}");
+    assert_eq!(
+        (header["alg"].as_str(), header["typ"].as_str()),
+        (Some("ES384"), Some("at+jwt"))
+    );
+    assert_eq!(
+        claim_names(&claims),
+        ["aud", "client_id", "exp", "iat", "iss", "jti", "scope", "sub"],
+        "{claims}"
+    );
+    let verified = verify(&op, token, Algorithm::ES384, API).await;
+    assert_eq!(verified["sub"], json!(from_config.client_id));
+    assert_eq!(verified["client_id"], json!(from_config.client_id));
+    assert_eq!(verified["scope"], "read:items");
+    assert_eq!(
+        verified["exp"].as_i64().unwrap() - verified["iat"].as_i64().unwrap(),
+        3600
+    );
+
+    // Registered at run time too; the lifetime follows the AccessToken TTL and the alg the key.
+    let later = m2m("m2m-later");
+    op.register_m2m_client(&later).await;
+    op.set_ttl(Some(120), None, None).await;
+    op.rotate_keys("RS256", false).await;
+    let token = op
+        .client_credentials_token(&later, API, &["read:items", "write:items"])
+        .await;
+    assert_eq!(jwt_parts(&token).0["typ"], "at+jwt");
+    let claims = verify(&op, &token, Algorithm::RS256, API).await;
+    assert_eq!(claims["sub"], json!(later.client_id));
+    assert_eq!(claims["scope"], "read:items write:items");
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 120);
+    assert_eq!(op.stats().await.grants.get("client_credentials"), Some(&2));
+
+    // What Logto refuses: no resource, an unknown one, a wrong secret, a web app asking (this
+    // oidc-provider answers invalid_request there; RFC 6749 names unauthorized_client).
+    let refusals = [
+        (
+            &as_form,
+            vec![("grant_type", "client_credentials"), ("scope", "read:items")],
+            400,
+            "invalid_target",
+        ),
+        (
+            &as_form,
+            vec![
+                ("grant_type", "client_credentials"),
+                ("resource", "https://nope.example.com"),
+            ],
+            400,
+            "invalid_target",
+        ),
+        (&web, cc.to_vec(), 400, "invalid_request"),
+    ];
+    for (who, form, status, error) in refusals {
+        let got = error_of(token_request(&op, who, ClientAuth::Basic, &form).await).await;
+        assert_eq!(got, (status, error.to_owned()), "{} {form:?}", who.client_id);
+    }
+    let mut wrong = as_form.clone();
+    wrong.client_secret = "not-the-secret".to_owned();
+    let got = error_of(token_request(&op, &wrong, ClientAuth::Basic, &cc).await).await;
+    assert_eq!(got, (401, "invalid_client".to_owned()));
+
+    // A machine-to-machine app has no browser flow.
+    let flow = authorize(&op, &as_form, "openid", &[]);
+    let (status, page) = first_page(&http_client(), &flow.url).await;
+    assert_eq!(status, 400, "{page}");
 }

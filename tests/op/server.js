@@ -173,19 +173,29 @@ function grantIdsFor(sub) {
 // ---------------------------------------------------------------------------------------------
 // Clients and users
 
+// Logto's application kinds, by the grants they may use: "Traditional web" (code flow with refresh
+// tokens) unless told otherwise, "Machine-to-machine" (client_credentials alone).
+const GRANT_TYPES = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
+
 function registerClient(input) {
-  for (const field of ['client_id', 'client_secret', 'redirect_uris']) {
+  for (const field of ['client_id', 'client_secret']) {
     if (!input[field]) throw new Error(`client ${field} is required`);
   }
+  const grantTypes = [...(input.grant_types ?? ['authorization_code', 'refresh_token'])];
+  if (grantTypes.length === 0 || !grantTypes.every((g) => GRANT_TYPES.has(g))) {
+    throw new Error(`client grant_types must be a non-empty subset of ${[...GRANT_TYPES].join(', ')}`);
+  }
+  const codeFlow = grantTypes.includes('authorization_code');
+  if (codeFlow && !input.redirect_uris) throw new Error('client redirect_uris is required');
   const metadata = {
     client_id: String(input.client_id),
     client_secret: String(input.client_secret),
     client_name: input.client_name ?? String(input.client_id),
     application_type: 'web',
-    // Logto's "Traditional web" app: code flow with refresh tokens, a confidential client.
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    redirect_uris: [...input.redirect_uris],
+    grant_types: grantTypes,
+    // A machine-to-machine app never sends a browser here: no response types, no redirects.
+    response_types: codeFlow ? ['code'] : [],
+    redirect_uris: [...(input.redirect_uris ?? [])],
     post_logout_redirect_uris: [...(input.post_logout_redirect_uris ?? [])],
     // Either basic or post is accepted by oidc-provider whichever of the two is registered.
     token_endpoint_auth_method: 'client_secret_basic',
@@ -606,6 +616,8 @@ function buildProvider() {
       revocation: { enabled: true },
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
+      // Machine-to-machine apps; the answer (a JWT for the resource) is already Logto's shape.
+      clientCredentials: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         // Logto's confirmation page submits itself: the user never clicks.
@@ -622,7 +634,11 @@ function buildProvider() {
       resourceIndicators: {
         enabled: true,
         // No resource asked for: an opaque token for userinfo, as Logto gives.
-        async defaultResource() {
+        async defaultResource(ctx) {
+          // Logto refuses a client_credentials grant that names no resource (nor organization).
+          if (ctx.oidc.params?.grant_type === 'client_credentials') {
+            throw new oidcErrors.InvalidTarget('both `resource` and `organization_id` are not provided');
+          }
           return undefined;
         },
         async useGrantedResource() {
@@ -649,7 +665,8 @@ function buildProvider() {
       Interaction: () => 3600,
       Session: () => 14 * 24 * 3600,
       Grant: () => 14 * 24 * 3600,
-      ClientCredentials: () => 600,
+      // Logto: a machine-to-machine token lives as long as the resource's access tokens.
+      ClientCredentials: () => settings.ttl.AccessToken,
       DeviceCode: () => 600,
       BackchannelAuthenticationRequest: () => 600,
     },

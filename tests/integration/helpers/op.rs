@@ -39,6 +39,29 @@ pub struct ProviderOptions {
     pub signing_alg: Option<String>,
     /// API resources: indicator and the scopes it defines.
     pub resources: Vec<(String, Vec<String>)>,
+    /// Machine-to-machine apps known from the start (the `--config` file's `clients`).
+    pub m2m_clients: Vec<M2mClient>,
+}
+
+/// A "Machine-to-machine" application: it gets access tokens for API resources with its own
+/// credentials (the `client_credentials` grant), never through a browser.
+#[derive(Clone, Debug)]
+pub struct M2mClient {
+    /// The app id (also the `sub` of its access tokens).
+    pub client_id: String,
+    /// The app secret.
+    pub client_secret: String,
+}
+
+impl M2mClient {
+    /// The wire form the provider's `POST /__op/clients` and `--config` take.
+    fn wire(&self) -> Value {
+        json!({
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "grant_types": ["client_credentials"],
+        })
+    }
 }
 
 /// A confidential ("Traditional web") application registered with the provider.
@@ -216,6 +239,44 @@ pub fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
+/// The header and claims of a compact JWT, read WITHOUT checking anything (also `alg: none`
+/// tokens, which JWT libraries refuse to parse): for looking at what a token says.
+pub fn jwt_parts(token: &str) -> (Value, Value) {
+    let mut parts = token.split('.');
+    let mut next = |what: &str| -> Value {
+        let part = parts.next().unwrap_or_else(|| panic!("JWT without {what}"));
+        let bytes = base64url_decode(part).unwrap_or_else(|| panic!("JWT {what} is not base64url"));
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("JWT {what} is not JSON: {e}"))
+    };
+    let header = next("header");
+    let claims = next("claims");
+    (header, claims)
+}
+
+/// Unpadded base64url (RFC 4648 §5), as JWTs use; `None` on any other character.
+fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for byte in text.bytes() {
+        let value = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        };
+        buffer = (buffer << 6) | u32::from(value);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 /// A cookie-keeping client that does not follow redirects, as the sign-in helpers need.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -258,6 +319,9 @@ impl TestProvider {
                 .map(|(indicator, scopes)| (indicator.clone(), json!({ "scopes": scopes })))
                 .collect();
             config["resources"] = Value::Object(resources);
+        }
+        if !options.m2m_clients.is_empty() {
+            config["clients"] = options.m2m_clients.iter().map(M2mClient::wire).collect();
         }
         let config_path = std::env::temp_dir().join(format!(
             "logto-test-op-{}-{}.json",
@@ -353,6 +417,37 @@ impl TestProvider {
             }),
         )
         .await;
+    }
+
+    /// Registers (or replaces) a machine-to-machine app, which may use only the
+    /// `client_credentials` grant.
+    pub async fn register_m2m_client(&self, client: &M2mClient) {
+        self.control_post("clients", client.wire()).await;
+    }
+
+    /// Asks the token endpoint for a machine-to-machine access token (`client_credentials`) for
+    /// `resource` with these scopes, as the app would (HTTP Basic); panics unless it is granted.
+    pub async fn client_credentials_token(&self, client: &M2mClient, resource: &str, scopes: &[&str]) -> String {
+        let scope = scopes.join(" ");
+        let response = self
+            .control
+            .post(format!("{}/token", self.issuer))
+            .basic_auth(&client.client_id, Some(&client.client_secret))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("resource", resource),
+                ("scope", &scope),
+            ])
+            .send()
+            .await
+            .expect("client_credentials token request");
+        let status = response.status();
+        let body: Value = response.json().await.expect("token endpoint answers JSON");
+        assert_eq!(status, 200, "client_credentials grant refused: {}", body["error"]);
+        body["access_token"]
+            .as_str()
+            .expect("access_token in the token response")
+            .to_owned()
     }
 
     /// Adds a user: JSON with `sub` and any of `username`, `password`, `name`, `email`, `picture`,
