@@ -1175,3 +1175,111 @@ async fn m2m_apps_get_logto_shaped_access_tokens() {
     let (status, page) = first_page(&http_client(), &flow.url).await;
     assert_eq!(status, 400, "{page}");
 }
+
+/// Exchanges a code asking for the API resource; returns the token response.
+async fn exchange_for_api(op: &TestProvider, app: &TestClient, code: &str, flow: &Authorize) -> Value {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("code_verifier", flow.verifier.as_str()),
+        ("redirect_uri", app.redirect_uris[0].as_str()),
+        ("resource", API),
+    ];
+    ok_json(token_request(op, app, ClientAuth::Basic, &form).await).await
+}
+
+/// The `scope` claim of a verified API access token (`None` when it has none).
+async fn api_scope(op: &TestProvider, token: &str) -> Option<String> {
+    let claims = verify(op, token, Algorithm::ES384, API).await;
+    claims
+        .get("scope")
+        .map(|s| s.as_str().expect("scope is a string").to_owned())
+}
+
+#[tokio::test]
+async fn user_permissions_limit_the_scopes_of_resource_tokens() {
+    let reader = json!({
+        "sub": "user-reader", "username": "reader", "password": "reader-password",
+        "permissions": { API: ["read:items"] },
+    });
+    let (op, app) = provider_with_api(ProviderOptions {
+        users: vec![reader],
+        ..ProviderOptions::default()
+    })
+    .await;
+    op.add_user(json!({
+        "sub": "user-writer", "username": "writer", "password": "writer-password",
+        "permissions": { API: ["write:items"], "https://elsewhere.example.com": [] },
+    }))
+    .await;
+    let scope = "openid offline_access read:items write:items";
+
+    // Both scopes asked for; each user gets what their roles allow (config and control API alike).
+    let http = http_client();
+    let flow = authorize(&op, &app, scope, &[("resource", API)]);
+    let login = Login::Password {
+        username: "reader",
+        password: "reader-password",
+    };
+    let code = sign_in(&op, &http, &flow, login).await;
+    let tokens = exchange_for_api(&op, &app, &code, &flow).await;
+    let access = str_of(&tokens, "access_token");
+    assert_eq!(api_scope(&op, access).await.as_deref(), Some("read:items"));
+    // A user's resource token: typ at+jwt, the user's sub, the app's client_id.
+    assert_eq!(jwt_parts(access).0["typ"], "at+jwt");
+    let claims = verify(&op, access, Algorithm::ES384, API).await;
+    assert_eq!(
+        (claims["sub"].as_str(), claims["client_id"].as_str()),
+        (Some("user-reader"), Some("app"))
+    );
+
+    let writer = http_client();
+    let flow_w = authorize(&op, &app, scope, &[("resource", API)]);
+    let login = Login::Password {
+        username: "writer",
+        password: "writer-password",
+    };
+    let code = sign_in(&op, &writer, &flow_w, login).await;
+    let written = exchange_for_api(&op, &app, &code, &flow_w).await;
+    assert_eq!(
+        api_scope(&op, str_of(&written, "access_token")).await.as_deref(),
+        Some("write:items")
+    );
+
+    // A user without an entry is not restricted, as before.
+    let demo = http_client();
+    let flow_d = authorize(&op, &app, scope, &[("resource", API)]);
+    let code = sign_in(&op, &demo, &flow_d, DEMO).await;
+    let all = exchange_for_api(&op, &app, &code, &flow_d).await;
+    assert_eq!(
+        api_scope(&op, str_of(&all, "access_token")).await.as_deref(),
+        Some("read:items write:items")
+    );
+
+    // Taken away later: the next refresh has it no more.
+    let refresh_token = str_of(&tokens, "refresh_token");
+    let api = [("resource", API)];
+    let again = ok_json(refresh(&op, &app, refresh_token, &api).await).await;
+    assert_eq!(
+        api_scope(&op, str_of(&again, "access_token")).await.as_deref(),
+        Some("read:items")
+    );
+    op.set_user_permissions("user-reader", json!({ API: [] })).await;
+    let none = ok_json(refresh(&op, &app, refresh_token, &api).await).await;
+    assert_eq!(api_scope(&op, str_of(&none, "access_token")).await, None);
+
+    // Given later: the grant holds only what consent gave, so it takes a new sign-in (as Logto).
+    op.set_user_permissions("user-reader", json!({})).await;
+    let back = ok_json(refresh(&op, &app, refresh_token, &api).await).await;
+    assert_eq!(
+        api_scope(&op, str_of(&back, "access_token")).await.as_deref(),
+        Some("read:items")
+    );
+    let flow = authorize(&op, &app, scope, &[("resource", API)]);
+    let code = sign_in(&op, &http, &flow, Login::Direct).await;
+    let fresh = exchange_for_api(&op, &app, &code, &flow).await;
+    assert_eq!(
+        api_scope(&op, str_of(&fresh, "access_token")).await.as_deref(),
+        Some("read:items write:items")
+    );
+}

@@ -210,6 +210,20 @@ function registerClient(input) {
 
 const users = new Map(); // sub -> user
 
+// What a user's roles allow, per API resource: {"<indicator>": ["read:items", ...]}. A resource
+// without an entry is not restricted (every scope the resource defines).
+function checkPermissions(permissions) {
+  if (typeof permissions !== 'object' || permissions === null || Array.isArray(permissions)) {
+    throw new Error('permissions must be an object of resource indicator -> list of scopes');
+  }
+  for (const [indicator, scopes] of Object.entries(permissions)) {
+    if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string')) {
+      throw new Error(`permissions for ${indicator} must be a list of scope names`);
+    }
+  }
+  return Object.fromEntries(Object.entries(permissions).map(([k, v]) => [k, [...v]]));
+}
+
 function addUser(input) {
   if (!input.sub) throw new Error('user sub is required');
   const now = Date.now();
@@ -228,6 +242,7 @@ function addUser(input) {
     identities: input.identities ?? {},
     organizations: input.organizations ?? [],
     organization_roles: input.organization_roles ?? [],
+    permissions: checkPermissions(input.permissions ?? {}),
     created_at: input.created_at ?? now,
     updated_at: input.updated_at ?? now,
   };
@@ -550,7 +565,17 @@ ${body}
 </html>`;
 }
 
-function resourceServerInfo(indicator) {
+// Like Logto, a user's resource scopes are those their roles allow: the signed-in user at
+// consent (so the grant holds only those) and the token's user at code exchange and refresh (so a
+// permission taken away later is gone from the next token). Without an entry for the resource,
+// and for machine-to-machine tokens, every scope the resource defines is available.
+function allowedScopes(ctx, indicator, defined) {
+  const sub = ctx?.oidc?.session?.accountId ?? ctx?.oidc?.entities?.Account?.accountId;
+  const allowed = sub === undefined ? undefined : users.get(sub)?.permissions?.[indicator];
+  return allowed === undefined ? defined : defined.filter((scope) => allowed.includes(scope));
+}
+
+function resourceServerInfo(indicator, ctx) {
   const alg = currentAlg();
   if (indicator === ORG_RESOURCE) {
     return { scope: ORG_SCOPE, audience: ORG_RESOURCE, accessTokenFormat: 'jwt', accessTokenTTL: settings.ttl.AccessToken, jwt: { sign: { alg } } };
@@ -561,7 +586,7 @@ function resourceServerInfo(indicator) {
   const resource = resources.get(indicator);
   if (!resource) throw new oidcErrors.InvalidTarget();
   return {
-    scope: resource.scopes.join(' '),
+    scope: allowedScopes(ctx, indicator, resource.scopes).join(' '),
     audience: indicator,
     accessTokenFormat: 'jwt',
     accessTokenTTL: settings.ttl.AccessToken,
@@ -644,8 +669,8 @@ function buildProvider() {
         async useGrantedResource() {
           return false;
         },
-        async getResourceServerInfo(_ctx, indicator) {
-          return resourceServerInfo(indicator);
+        async getResourceServerInfo(ctx, indicator) {
+          return resourceServerInfo(indicator, ctx);
         },
       },
     },
@@ -832,6 +857,13 @@ async function controlApi(req, res, path) {
     case 'POST /__op/users': {
       const user = addUser(input);
       return sendJson(res, 201, { ok: true, sub: user.sub });
+    }
+    case 'POST /__op/users/permissions': {
+      // Replaces what the user's roles allow; tokens issued from now on follow it.
+      const user = users.get(String(input.sub ?? ''));
+      if (!user) return sendJson(res, 404, { error: 'no such user' });
+      user.permissions = checkPermissions(input.permissions ?? {});
+      return sendJson(res, 200, { ok: true, permissions: user.permissions });
     }
     case 'POST /__op/grants/revoke': {
       const ids = grantIdsFor(input.sub);

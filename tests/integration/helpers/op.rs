@@ -41,6 +41,9 @@ pub struct ProviderOptions {
     pub resources: Vec<(String, Vec<String>)>,
     /// Machine-to-machine apps known from the start (the `--config` file's `clients`).
     pub m2m_clients: Vec<M2mClient>,
+    /// Users known from the start, as [`TestProvider::add_user`] takes them (the `--config`
+    /// file's `users`).
+    pub users: Vec<Value>,
 }
 
 /// A "Machine-to-machine" application: it gets access tokens for API resources with its own
@@ -323,6 +326,9 @@ impl TestProvider {
         if !options.m2m_clients.is_empty() {
             config["clients"] = options.m2m_clients.iter().map(M2mClient::wire).collect();
         }
+        if !options.users.is_empty() {
+            config["users"] = json!(options.users);
+        }
         let config_path = std::env::temp_dir().join(format!(
             "logto-test-op-{}-{}.json",
             std::process::id(),
@@ -451,9 +457,19 @@ impl TestProvider {
     }
 
     /// Adds a user: JSON with `sub` and any of `username`, `password`, `name`, `email`, `picture`,
-    /// `custom_data`, `roles`, `identities`, `organizations`.
+    /// `custom_data`, `roles`, `identities`, `organizations`, `permissions`
+    /// (`{"<resource indicator>": ["read:items", ...]}`, what the user's roles allow).
     pub async fn add_user(&self, user: Value) {
         self.control_post("users", user).await;
+    }
+
+    /// Replaces what `sub`'s roles allow per API resource, e.g.
+    /// `{"https://api.example.com": ["read:items"]}`; `{}` lifts every restriction. Tokens issued
+    /// from now on follow it (a scope added later needs a new sign-in, as the grant holds only
+    /// what was allowed at consent).
+    pub async fn set_user_permissions(&self, sub: &str, permissions: Value) {
+        self.control_post("users/permissions", json!({ "sub": sub, "permissions": permissions }))
+            .await;
     }
 
     /// Reads the request and grant counters.
