@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::helpers::op::{
-    FailMode, Login, M2mClient, ProviderOptions, TestClient, TestProvider, complete_authorization,
-    complete_end_session, http_client, jwt_parts,
+    FailMode, Login, M2mClient, ProviderOptions, SignWith, TestClient, TestProvider, complete_authorization,
+    complete_end_session, http_client, jwt_parts, unix_now,
 };
 
 const DEMO: Login<'static> = Login::Password {
@@ -1282,4 +1282,73 @@ async fn user_permissions_limit_the_scopes_of_resource_tokens() {
         api_scope(&op, str_of(&fresh, "access_token")).await.as_deref(),
         Some("read:items write:items")
     );
+}
+
+#[tokio::test]
+async fn sign_mints_tokens_that_verify_only_when_the_provider_signs() {
+    let op = TestProvider::start().await;
+    let kid = jwks(&op).await.keys[0].common.key_id.clone().expect("kid");
+    let now = unix_now();
+    let logout = json!({
+        "iss": op.issuer(), "aud": "app", "iat": now, "exp": now + 120, "jti": "j-1",
+        "sub": "user-demo", "sid": "s-1",
+        "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+    });
+    let mut validation = Validation::new(Algorithm::ES384);
+    validation.set_audience(&["app"]);
+    validation.set_issuer(&[op.issuer()]);
+    let set = jwks(&op).await;
+    let provider_key = DecodingKey::from_jwk(set.find(&kid).expect("kid published")).unwrap();
+
+    // The provider's key: the current alg and kid by default, the given typ, exactly our claims.
+    let genuine = op
+        .sign_jwt(json!({ "typ": "logout+jwt" }), logout.clone(), SignWith::Provider)
+        .await;
+    let (header, claims) = jwt_parts(&genuine);
+    assert_eq!(header, json!({ "alg": "ES384", "kid": kid, "typ": "logout+jwt" }));
+    assert_eq!(claims, logout);
+    let decoded = jsonwebtoken::decode::<Value>(&genuine, &provider_key, &validation).expect("verifies");
+    assert_eq!(decoded.claims, logout);
+
+    // A foreign key under the genuine kid: the same header, a signature the JWKS cannot vouch for.
+    let forged = op
+        .sign_jwt(json!({ "typ": "logout+jwt" }), logout.clone(), SignWith::Foreign)
+        .await;
+    assert_eq!(jwt_parts(&forged).0, header);
+    let err = jsonwebtoken::decode::<Value>(&forged, &provider_key, &validation).expect_err("foreign key");
+    assert_eq!(*err.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature);
+
+    // HS256 keyed with a secret (the app secret, in an algorithm-confusion attack).
+    let hs = op.sign_jwt_hs256(json!({}), logout.clone(), "app-secret").await;
+    assert_eq!(jwt_parts(&hs).0, json!({ "alg": "HS256", "kid": kid }));
+    let mut hs_validation = validation.clone();
+    hs_validation.algorithms = vec![Algorithm::HS256];
+    jsonwebtoken::decode::<Value>(&hs, &DecodingKey::from_secret(b"app-secret"), &hs_validation)
+        .expect("HS256 with the given secret");
+    assert!(jsonwebtoken::decode::<Value>(&hs, &provider_key, &validation).is_err());
+
+    // Unsigned, and a header rewritten field by field (null removes one).
+    let unsigned = op
+        .sign_jwt(
+            json!({ "kid": null, "typ": "at+jwt" }),
+            json!({ "sub": "x" }),
+            SignWith::Unsigned,
+        )
+        .await;
+    assert!(unsigned.ends_with('.'), "{unsigned}");
+    assert_eq!(jwt_parts(&unsigned).0, json!({ "alg": "none", "typ": "at+jwt" }));
+    let lying = op
+        .sign_jwt(json!({ "alg": "RS256", "kid": "other" }), json!({}), SignWith::Provider)
+        .await;
+    assert_eq!(jwt_parts(&lying).0, json!({ "alg": "RS256", "kid": "other" }));
+
+    // The current key after a rotation: its alg and kid.
+    op.rotate_keys("RS256", false).await;
+    let set = jwks(&op).await;
+    let new_kid = set.keys[0].common.key_id.clone().expect("kid");
+    let rs = op.sign_jwt(json!({}), logout.clone(), SignWith::Provider).await;
+    assert_eq!(jwt_parts(&rs).0, json!({ "alg": "RS256", "kid": new_kid }));
+    validation.algorithms = vec![Algorithm::RS256];
+    let rs_key = DecodingKey::from_jwk(set.find(&new_kid).unwrap()).unwrap();
+    jsonwebtoken::decode::<Value>(&rs, &rs_key, &validation).expect("RS256 verifies");
 }

@@ -435,6 +435,43 @@ async function foreignKey(alg) {
   return foreignKeys.get(alg);
 }
 
+// The key a forgery is signed with: the provider's (the one named by `kid`, else the current one),
+// or one of the same algorithm that the JWKS never publishes; none for HS256 and `alg: none`.
+async function forgeryKey(signWith, alg, kid) {
+  switch (signWith) {
+    case 'provider':
+      return keys.find((k) => k.kid === kid) ?? keys[0];
+    case 'foreign':
+      return foreignKey(alg);
+    case 'client_secret':
+    case 'none':
+      return undefined;
+    default:
+      throw new Error(`unknown sign_with ${signWith}; use provider, foreign, client_secret or none`);
+  }
+}
+
+// The algorithm a forgery's signature really uses (its header may be made to say otherwise).
+function forgeryAlg(signWith, key) {
+  if (key) return key.alg;
+  return signWith === 'client_secret' ? 'HS256' : 'none';
+}
+
+// Signs exactly this header and payload: jose's SignJWT would add header fields of its own.
+function signJwt(header, payload, signWith, key, secret) {
+  const signingInput = `${b64urlJson(header)}.${b64urlJson(payload)}`;
+  if (signWith === 'none') return `${signingInput}.`;
+  if (signWith === 'client_secret') {
+    const mac = crypto.createHmac('sha256', Buffer.from(secret, 'utf8')).update(signingInput).digest('base64url');
+    return `${signingInput}.${mac}`;
+  }
+  const keyObject = crypto.createPrivateKey({ key, format: 'jwk' });
+  const signature = key.alg === 'ES384'
+    ? crypto.sign('sha384', Buffer.from(signingInput), { key: keyObject, dsaEncoding: 'ieee-p1363' })
+    : crypto.sign('sha256', Buffer.from(signingInput), keyObject);
+  return `${signingInput}.${signature.toString('base64url')}`;
+}
+
 // spec: { set: {claim: value}, remove: [claim], kid: absent (keep) | null (drop) | "x",
 //         sign_with: "provider" (default) | "foreign" | "client_secret" | "none" }
 async function rewriteIdToken(token, spec, clientSecret) {
@@ -445,36 +482,34 @@ async function rewriteIdToken(token, spec, clientSecret) {
   for (const name of spec.remove ?? []) delete payload[name];
 
   const signWith = spec.sign_with ?? 'provider';
-  let key;
-  if (signWith === 'provider') {
-    key = keys.find((k) => k.kid === header.kid) ?? keys[0];
-  } else if (signWith === 'foreign') {
-    // Keeps the genuine kid unless told otherwise: a forged signature under a known key id.
-    key = await foreignKey(header.alg);
-  } else if (signWith === 'client_secret') {
-    header.alg = 'HS256';
-  } else if (signWith === 'none') {
-    header.alg = 'none';
-  } else {
-    throw new Error(`unknown sign_with ${signWith}`);
-  }
-  if (key) header.alg = key.alg;
+  // A foreign key keeps the genuine kid unless told otherwise: a bad signature under a known key id.
+  const key = await forgeryKey(signWith, header.alg, header.kid);
+  header.alg = forgeryAlg(signWith, key);
   if ('kid' in spec) {
     if (spec.kid === null) delete header.kid;
     else header.kid = String(spec.kid);
   }
-  const signingInput = `${b64urlJson(header)}.${b64urlJson(payload)}`;
-  if (signWith === 'none') return `${signingInput}.`;
-  if (signWith === 'client_secret') {
-    const mac = crypto.createHmac('sha256', Buffer.from(clientSecret, 'utf8')).update(signingInput).digest('base64url');
-    return `${signingInput}.${mac}`;
+  return signJwt(header, payload, signWith, key, clientSecret);
+}
+
+// POST /__op/sign: any JWT a hostile test needs (logout tokens, access tokens...). The header
+// starts as {alg, kid} of the signature's key (the current provider kid for every kind, as a
+// forger would copy it); each given header field replaces it, and null removes it.
+async function mintJwt(input) {
+  const signWith = input.sign_with ?? 'provider';
+  const claims = input.claims ?? {};
+  const overrides = input.header ?? {};
+  for (const [name, value] of [['claims', claims], ['header', overrides]]) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${name} must be a JSON object`);
   }
-  // jose's SignJWT would add its own header fields; signing the input by hand keeps exactly ours.
-  const keyObject = crypto.createPrivateKey({ key, format: 'jwk' });
-  const signature = key.alg === 'ES384'
-    ? crypto.sign('sha384', Buffer.from(signingInput), { key: keyObject, dsaEncoding: 'ieee-p1363' })
-    : crypto.sign('sha256', Buffer.from(signingInput), keyObject);
-  return `${signingInput}.${signature.toString('base64url')}`;
+  if (signWith === 'client_secret' && typeof input.secret !== 'string') throw new Error('sign_with client_secret needs the secret');
+  const key = await forgeryKey(signWith, currentAlg(), keys[0].kid);
+  const header = { alg: forgeryAlg(signWith, key), kid: keys[0].kid };
+  for (const [name, value] of Object.entries(overrides)) {
+    if (value === null) delete header[name];
+    else header[name] = value;
+  }
+  return signJwt(header, claims, signWith, key, input.secret);
 }
 
 // Holds back what `res.end` would send, so the answer can be rewritten before it leaves.
@@ -865,6 +900,8 @@ async function controlApi(req, res, path) {
       user.permissions = checkPermissions(input.permissions ?? {});
       return sendJson(res, 200, { ok: true, permissions: user.permissions });
     }
+    case 'POST /__op/sign':
+      return sendJson(res, 200, { token: await mintJwt(input) });
     case 'POST /__op/grants/revoke': {
       const ids = grantIdsFor(input.sub);
       for (const id of ids) destroyGrant(id);

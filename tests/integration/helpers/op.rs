@@ -148,7 +148,7 @@ impl FailMode {
     }
 }
 
-/// Which key signs a forged ID token.
+/// Which key signs a forged ID token or a token from [`TestProvider::sign_jwt`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SignWith {
     /// The provider's own key (the one the token names): a valid signature.
@@ -187,6 +187,17 @@ pub struct ForgedIdToken {
     pub sign_with: SignWith,
 }
 
+impl SignWith {
+    fn wire_name(self) -> &'static str {
+        match self {
+            SignWith::Provider => "provider",
+            SignWith::Foreign => "foreign",
+            SignWith::ClientSecret => "client_secret",
+            SignWith::Unsigned => "none",
+        }
+    }
+}
+
 impl ForgedIdToken {
     /// A forgery that sets these claims (a JSON object) and re-signs with the provider's key.
     pub fn with_claims(claims: Value) -> Self {
@@ -218,13 +229,7 @@ impl ForgedIdToken {
     }
 
     fn wire(&self) -> Value {
-        let sign_with = match self.sign_with {
-            SignWith::Provider => "provider",
-            SignWith::Foreign => "foreign",
-            SignWith::ClientSecret => "client_secret",
-            SignWith::Unsigned => "none",
-        };
-        let mut spec = json!({ "set": self.set, "remove": self.remove, "sign_with": sign_with });
+        let mut spec = json!({ "set": self.set, "remove": self.remove, "sign_with": self.sign_with.wire_name() });
         match &self.kid {
             Kid::Keep => {}
             Kid::Drop => spec["kid"] = Value::Null,
@@ -553,6 +558,37 @@ impl TestProvider {
     pub async fn forge_next_userinfo(&self, claims: Value) {
         self.control_post("hostile", json!({ "userinfo": { "set": claims }, "times": 1 }))
             .await;
+    }
+
+    /// Mints a JWT with exactly these claims, for forging logout and access tokens. The header
+    /// starts as `{"alg", "kid"}`: the alg of the key that really signs, and the provider's current
+    /// `kid` (for every kind of key, as a forger would copy it); each field of `header` replaces
+    /// one, and a `null` removes it. [`SignWith::ClientSecret`] needs a secret: use
+    /// [`TestProvider::sign_jwt_hs256`].
+    pub async fn sign_jwt(&self, header: Value, claims: Value, sign_with: SignWith) -> String {
+        assert!(
+            sign_with != SignWith::ClientSecret,
+            "HS256 needs its secret: use sign_jwt_hs256"
+        );
+        self.mint(json!({ "header": header, "claims": claims, "sign_with": sign_with.wire_name() }))
+            .await
+    }
+
+    /// Like [`TestProvider::sign_jwt`], signed HS256 with `secret` (e.g. the app secret, the
+    /// algorithm-confusion attack).
+    pub async fn sign_jwt_hs256(&self, header: Value, claims: Value, secret: &str) -> String {
+        self.mint(json!({
+            "header": header,
+            "claims": claims,
+            "sign_with": "client_secret",
+            "secret": secret,
+        }))
+        .await
+    }
+
+    async fn mint(&self, request: Value) -> String {
+        let answer = self.control_post("sign", request).await;
+        answer["token"].as_str().expect("token in the sign answer").to_owned()
     }
 
     /// Stops every rewrite that has not been used up.
