@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::helpers::op::{
-    FailMode, Login, M2mClient, ProviderOptions, SignWith, TestClient, TestProvider, complete_authorization,
-    complete_end_session, http_client, jwt_parts, unix_now,
+    FailMode, ForgedIdToken, Login, M2mClient, ProviderOptions, SignWith, TestClient, TestProvider,
+    complete_authorization, complete_end_session, http_client, jwt_parts, unix_now,
 };
 
 const DEMO: Login<'static> = Login::Password {
@@ -1351,4 +1351,45 @@ async fn sign_mints_tokens_that_verify_only_when_the_provider_signs() {
     validation.algorithms = vec![Algorithm::RS256];
     let rs_key = DecodingKey::from_jwk(set.find(&new_kid).unwrap()).unwrap();
     jsonwebtoken::decode::<Value>(&rs, &rs_key, &validation).expect("RS256 verifies");
+}
+
+#[tokio::test]
+async fn hostile_token_responses_on_code_and_refresh_grants() {
+    let (op, app) = provider_with_client().await;
+
+    // Code grant: the ID token gone, a token type nobody supports; only once.
+    op.forge_next_token_response(json!({ "token_type": "mac" }), &["id_token"])
+        .await;
+    let tokens = demo_tokens(&op, &app, "openid offline_access profile").await;
+    assert_eq!(tokens["token_type"], "mac");
+    assert!(tokens.get("id_token").is_none(), "{tokens}");
+    assert!(tokens["access_token"].is_string() && tokens["refresh_token"].is_string());
+    let refresh_token = str_of(&tokens, "refresh_token");
+
+    // Refresh grant: a forged ID token and a rewritten answer together. A failed request first:
+    // rewrites wait for a successful answer.
+    let forged = ForgedIdToken::with_claims(json!({ "sub": "mallory" })).signed_with(SignWith::Foreign);
+    op.forge_next_id_token(&forged).await;
+    op.forge_next_token_response(json!({ "expires_in": -5 }), &["refresh_token"])
+        .await;
+    let (status, error) = error_of(refresh(&op, &app, "not-a-refresh-token", &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+    let lied = ok_json(refresh(&op, &app, refresh_token, &[]).await).await;
+    assert_eq!(lied["expires_in"], -5);
+    assert!(lied.get("refresh_token").is_none(), "{lied}");
+    let id_token = str_of(&lied, "id_token");
+    assert_eq!(jwt_parts(id_token).1["sub"], "mallory");
+    let kid = jsonwebtoken::decode_header(id_token).unwrap().kid.unwrap();
+    let set = jwks(&op).await;
+    let key = DecodingKey::from_jwk(set.find(&kid).expect("the genuine kid")).unwrap();
+    let mut validation = Validation::new(Algorithm::ES384);
+    validation.set_audience(&[&app.client_id]);
+    assert!(jsonwebtoken::decode::<Value>(id_token, &key, &validation).is_err());
+
+    // Both used up: the next refresh is genuine again.
+    let honest = ok_json(refresh(&op, &app, refresh_token, &[]).await).await;
+    assert_eq!(honest["token_type"], "Bearer");
+    assert!(honest["expires_in"].as_i64().unwrap() > 0);
+    let claims = verify(&op, str_of(&honest, "id_token"), Algorithm::ES384, &app.client_id).await;
+    assert_eq!(claims["sub"], "user-demo");
 }

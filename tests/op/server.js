@@ -398,7 +398,7 @@ function applyFailure(mode, res) {
 // the test chose; userinfo answers get claims replaced. Each rule applies to the next `times`
 // answers (all of them when `times` is null).
 
-let hostile = { idToken: null, userinfo: null }; // { spec, remaining (number | null) }
+let hostile = { idToken: null, userinfo: null, tokenResponse: null }; // { spec, remaining (number | null) }
 
 // Every secret value seen in token requests and responses, so a test can look for them in logs.
 const issuedSecrets = [];
@@ -937,10 +937,11 @@ async function controlApi(req, res, path) {
       const times = input.times === undefined || input.times === null ? null : Number(input.times);
       if (input.id_token) hostile.idToken = { spec: input.id_token, remaining: times };
       if (input.userinfo) hostile.userinfo = { spec: input.userinfo, remaining: times };
+      if (input.token_response) hostile.tokenResponse = { spec: input.token_response, remaining: times };
       return sendJson(res, 200, { ok: true });
     }
     case 'POST /__op/hostile/clear':
-      hostile = { idToken: null, userinfo: null };
+      hostile = { idToken: null, userinfo: null, tokenResponse: null };
       return sendJson(res, 200, { ok: true });
     case 'GET /__op/issued':
       return sendJson(res, 200, { secrets: issuedSecrets });
@@ -1131,21 +1132,30 @@ async function handle(req, res) {
     // Read here to spot organization_id; oidc-provider then takes the parsed body from req.body.
     const raw = await readBody(req, 56 * 1024);
     const form = new URLSearchParams(raw);
-    if (form.get('grant_type') === 'refresh_token' && form.has('organization_id')) {
-      return organizationToken(req, res, form);
-    }
-    req.body = raw;
     for (const name of ['code', 'code_verifier', 'refresh_token']) recordSecret(form.get(name));
     const client = tokenRequestClient(req, form);
+    // Every grant's answer passes here, organization tokens included; hostile rewrites touch only
+    // successful answers, the ID token first, then the top-level fields.
     interceptJson(res, async (json) => {
+      if (res.statusCode !== 200) return json;
       for (const name of ['access_token', 'refresh_token', 'id_token']) recordSecret(json[name]);
       const spec = typeof json.id_token === 'string' ? takeHostile('idToken') : undefined;
       if (spec) {
         json.id_token = await rewriteIdToken(json.id_token, spec, client?.client_secret ?? '');
         recordSecret(json.id_token);
       }
+      const rewrite = takeHostile('tokenResponse');
+      if (rewrite) {
+        for (const [name, value] of Object.entries(rewrite.set ?? {})) json[name] = value;
+        for (const name of rewrite.remove ?? []) delete json[name];
+        for (const name of ['access_token', 'refresh_token', 'id_token']) recordSecret(json[name]);
+      }
       return json;
     });
+    if (form.get('grant_type') === 'refresh_token' && form.has('organization_id')) {
+      return organizationToken(req, res, form);
+    }
+    req.body = raw;
   }
 
   if (path === '/oidc/me') {

@@ -560,6 +560,18 @@ impl TestProvider {
             .await;
     }
 
+    /// Rewrites top-level fields of the next successful token endpoint answer (once, any grant):
+    /// sets those of `set` (a JSON object), then removes those named in `remove`. Combines with
+    /// [`TestProvider::forge_next_id_token`], which is applied first.
+    pub async fn forge_next_token_response(&self, set: Value, remove: &[&str]) {
+        assert!(set.is_object(), "set must be a JSON object");
+        self.control_post(
+            "hostile",
+            json!({ "token_response": { "set": set, "remove": remove }, "times": 1 }),
+        )
+        .await;
+    }
+
     /// Mints a JWT with exactly these claims, for forging logout and access tokens. The header
     /// starts as `{"alg", "kid"}`: the alg of the key that really signs, and the provider's current
     /// `kid` (for every kind of key, as a forger would copy it); each field of `header` replaces
