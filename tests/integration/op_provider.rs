@@ -1393,3 +1393,44 @@ async fn hostile_token_responses_on_code_and_refresh_grants() {
     let claims = verify(&op, str_of(&honest, "id_token"), Algorithm::ES384, &app.client_id).await;
     assert_eq!(claims["sub"], "user-demo");
 }
+
+#[tokio::test]
+async fn demo_script_stops_when_op_port_is_taken() {
+    // Held for the whole test: the port the demo is told to use is someone else's.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    // A `cargo` found first on PATH that only leaves a mark: were the script to go on, no
+    // release build starts on a shared machine, and the mark tells.
+    let trip = std::env::temp_dir().join(format!("logto-demo-trip-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&trip).unwrap();
+    let mark = trip.join("cargo-ran");
+    let _ = std::fs::remove_file(&mark);
+    let fake = trip.join("cargo");
+    std::fs::write(&fake, format!("#!/bin/sh\ntouch '{}'\nexit 7\n", mark.display())).unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", trip.display(), std::env::var("PATH").unwrap_or_default());
+
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/op/demo.sh");
+    let run = tokio::process::Command::new("bash")
+        .arg(script)
+        .env("OP_PORT", port.to_string())
+        .env("PATH", path)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("demo.sh should stop within 30 s")
+        .expect("run bash");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "exit {:?}\n{stdout}\n{stderr}", output.status);
+    assert!(
+        stderr.contains(&format!("port {port}")) && stderr.contains("set OP_PORT to a free port"),
+        "the message names the port and OP_PORT: {stderr}"
+    );
+    assert!(!mark.exists(), "cargo was started: {stdout}");
+    assert!(!stdout.contains("Open http://localhost:3000"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&trip);
+    drop(held);
+}

@@ -1190,6 +1190,16 @@ const server = http.createServer((req, res) => {
   });
 });
 
+// A port someone else holds: say so in one line (the caller, e.g. demo.sh, names the fix) rather
+// than crash with a stack trace.
+server.on('error', (err) => {
+  if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
+    console.error(`test provider: cannot listen on ${args.host}:${args.port} (${err.code})`);
+    process.exit(3);
+  }
+  throw err;
+});
+
 server.listen(args.port, args.host, async () => {
   const { port } = server.address();
   const hostForUrl = args.host.includes(':') ? `[${args.host}]` : args.host;
