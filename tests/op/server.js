@@ -173,19 +173,29 @@ function grantIdsFor(sub) {
 // ---------------------------------------------------------------------------------------------
 // Clients and users
 
+// Logto's application kinds, by the grants they may use: "Traditional web" (code flow with refresh
+// tokens) unless told otherwise, "Machine-to-machine" (client_credentials alone).
+const GRANT_TYPES = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
+
 function registerClient(input) {
-  for (const field of ['client_id', 'client_secret', 'redirect_uris']) {
+  for (const field of ['client_id', 'client_secret']) {
     if (!input[field]) throw new Error(`client ${field} is required`);
   }
+  const grantTypes = [...(input.grant_types ?? ['authorization_code', 'refresh_token'])];
+  if (grantTypes.length === 0 || !grantTypes.every((g) => GRANT_TYPES.has(g))) {
+    throw new Error(`client grant_types must be a non-empty subset of ${[...GRANT_TYPES].join(', ')}`);
+  }
+  const codeFlow = grantTypes.includes('authorization_code');
+  if (codeFlow && !input.redirect_uris) throw new Error('client redirect_uris is required');
   const metadata = {
     client_id: String(input.client_id),
     client_secret: String(input.client_secret),
     client_name: input.client_name ?? String(input.client_id),
     application_type: 'web',
-    // Logto's "Traditional web" app: code flow with refresh tokens, a confidential client.
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    redirect_uris: [...input.redirect_uris],
+    grant_types: grantTypes,
+    // A machine-to-machine app never sends a browser here: no response types, no redirects.
+    response_types: codeFlow ? ['code'] : [],
+    redirect_uris: [...(input.redirect_uris ?? [])],
     post_logout_redirect_uris: [...(input.post_logout_redirect_uris ?? [])],
     // Either basic or post is accepted by oidc-provider whichever of the two is registered.
     token_endpoint_auth_method: 'client_secret_basic',
@@ -199,6 +209,20 @@ function registerClient(input) {
 }
 
 const users = new Map(); // sub -> user
+
+// What a user's roles allow, per API resource: {"<indicator>": ["read:items", ...]}. A resource
+// without an entry is not restricted (every scope the resource defines).
+function checkPermissions(permissions) {
+  if (typeof permissions !== 'object' || permissions === null || Array.isArray(permissions)) {
+    throw new Error('permissions must be an object of resource indicator -> list of scopes');
+  }
+  for (const [indicator, scopes] of Object.entries(permissions)) {
+    if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string')) {
+      throw new Error(`permissions for ${indicator} must be a list of scope names`);
+    }
+  }
+  return Object.fromEntries(Object.entries(permissions).map(([k, v]) => [k, [...v]]));
+}
 
 function addUser(input) {
   if (!input.sub) throw new Error('user sub is required');
@@ -218,6 +242,7 @@ function addUser(input) {
     identities: input.identities ?? {},
     organizations: input.organizations ?? [],
     organization_roles: input.organization_roles ?? [],
+    permissions: checkPermissions(input.permissions ?? {}),
     created_at: input.created_at ?? now,
     updated_at: input.updated_at ?? now,
   };
@@ -373,7 +398,7 @@ function applyFailure(mode, res) {
 // the test chose; userinfo answers get claims replaced. Each rule applies to the next `times`
 // answers (all of them when `times` is null).
 
-let hostile = { idToken: null, userinfo: null }; // { spec, remaining (number | null) }
+let hostile = { idToken: null, userinfo: null, tokenResponse: null }; // { spec, remaining (number | null) }
 
 // Every secret value seen in token requests and responses, so a test can look for them in logs.
 const issuedSecrets = [];
@@ -410,6 +435,43 @@ async function foreignKey(alg) {
   return foreignKeys.get(alg);
 }
 
+// The key a forgery is signed with: the provider's (the one named by `kid`, else the current one),
+// or one of the same algorithm that the JWKS never publishes; none for HS256 and `alg: none`.
+async function forgeryKey(signWith, alg, kid) {
+  switch (signWith) {
+    case 'provider':
+      return keys.find((k) => k.kid === kid) ?? keys[0];
+    case 'foreign':
+      return foreignKey(alg);
+    case 'client_secret':
+    case 'none':
+      return undefined;
+    default:
+      throw new Error(`unknown sign_with ${signWith}; use provider, foreign, client_secret or none`);
+  }
+}
+
+// The algorithm a forgery's signature really uses (its header may be made to say otherwise).
+function forgeryAlg(signWith, key) {
+  if (key) return key.alg;
+  return signWith === 'client_secret' ? 'HS256' : 'none';
+}
+
+// Signs exactly this header and payload: jose's SignJWT would add header fields of its own.
+function signJwt(header, payload, signWith, key, secret) {
+  const signingInput = `${b64urlJson(header)}.${b64urlJson(payload)}`;
+  if (signWith === 'none') return `${signingInput}.`;
+  if (signWith === 'client_secret') {
+    const mac = crypto.createHmac('sha256', Buffer.from(secret, 'utf8')).update(signingInput).digest('base64url');
+    return `${signingInput}.${mac}`;
+  }
+  const keyObject = crypto.createPrivateKey({ key, format: 'jwk' });
+  const signature = key.alg === 'ES384'
+    ? crypto.sign('sha384', Buffer.from(signingInput), { key: keyObject, dsaEncoding: 'ieee-p1363' })
+    : crypto.sign('sha256', Buffer.from(signingInput), keyObject);
+  return `${signingInput}.${signature.toString('base64url')}`;
+}
+
 // spec: { set: {claim: value}, remove: [claim], kid: absent (keep) | null (drop) | "x",
 //         sign_with: "provider" (default) | "foreign" | "client_secret" | "none" }
 async function rewriteIdToken(token, spec, clientSecret) {
@@ -420,36 +482,34 @@ async function rewriteIdToken(token, spec, clientSecret) {
   for (const name of spec.remove ?? []) delete payload[name];
 
   const signWith = spec.sign_with ?? 'provider';
-  let key;
-  if (signWith === 'provider') {
-    key = keys.find((k) => k.kid === header.kid) ?? keys[0];
-  } else if (signWith === 'foreign') {
-    // Keeps the genuine kid unless told otherwise: a forged signature under a known key id.
-    key = await foreignKey(header.alg);
-  } else if (signWith === 'client_secret') {
-    header.alg = 'HS256';
-  } else if (signWith === 'none') {
-    header.alg = 'none';
-  } else {
-    throw new Error(`unknown sign_with ${signWith}`);
-  }
-  if (key) header.alg = key.alg;
+  // A foreign key keeps the genuine kid unless told otherwise: a bad signature under a known key id.
+  const key = await forgeryKey(signWith, header.alg, header.kid);
+  header.alg = forgeryAlg(signWith, key);
   if ('kid' in spec) {
     if (spec.kid === null) delete header.kid;
     else header.kid = String(spec.kid);
   }
-  const signingInput = `${b64urlJson(header)}.${b64urlJson(payload)}`;
-  if (signWith === 'none') return `${signingInput}.`;
-  if (signWith === 'client_secret') {
-    const mac = crypto.createHmac('sha256', Buffer.from(clientSecret, 'utf8')).update(signingInput).digest('base64url');
-    return `${signingInput}.${mac}`;
+  return signJwt(header, payload, signWith, key, clientSecret);
+}
+
+// POST /__op/sign: any JWT a hostile test needs (logout tokens, access tokens...). The header
+// starts as {alg, kid} of the signature's key (the current provider kid for every kind, as a
+// forger would copy it); each given header field replaces it, and null removes it.
+async function mintJwt(input) {
+  const signWith = input.sign_with ?? 'provider';
+  const claims = input.claims ?? {};
+  const overrides = input.header ?? {};
+  for (const [name, value] of [['claims', claims], ['header', overrides]]) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${name} must be a JSON object`);
   }
-  // jose's SignJWT would add its own header fields; signing the input by hand keeps exactly ours.
-  const keyObject = crypto.createPrivateKey({ key, format: 'jwk' });
-  const signature = key.alg === 'ES384'
-    ? crypto.sign('sha384', Buffer.from(signingInput), { key: keyObject, dsaEncoding: 'ieee-p1363' })
-    : crypto.sign('sha256', Buffer.from(signingInput), keyObject);
-  return `${signingInput}.${signature.toString('base64url')}`;
+  if (signWith === 'client_secret' && typeof input.secret !== 'string') throw new Error('sign_with client_secret needs the secret');
+  const key = await forgeryKey(signWith, currentAlg(), keys[0].kid);
+  const header = { alg: forgeryAlg(signWith, key), kid: keys[0].kid };
+  for (const [name, value] of Object.entries(overrides)) {
+    if (value === null) delete header[name];
+    else header[name] = value;
+  }
+  return signJwt(header, claims, signWith, key, input.secret);
 }
 
 // Holds back what `res.end` would send, so the answer can be rewritten before it leaves.
@@ -540,7 +600,17 @@ ${body}
 </html>`;
 }
 
-function resourceServerInfo(indicator) {
+// Like Logto, a user's resource scopes are those their roles allow: the signed-in user at
+// consent (so the grant holds only those) and the token's user at code exchange and refresh (so a
+// permission taken away later is gone from the next token). Without an entry for the resource,
+// and for machine-to-machine tokens, every scope the resource defines is available.
+function allowedScopes(ctx, indicator, defined) {
+  const sub = ctx?.oidc?.session?.accountId ?? ctx?.oidc?.entities?.Account?.accountId;
+  const allowed = sub === undefined ? undefined : users.get(sub)?.permissions?.[indicator];
+  return allowed === undefined ? defined : defined.filter((scope) => allowed.includes(scope));
+}
+
+function resourceServerInfo(indicator, ctx) {
   const alg = currentAlg();
   if (indicator === ORG_RESOURCE) {
     return { scope: ORG_SCOPE, audience: ORG_RESOURCE, accessTokenFormat: 'jwt', accessTokenTTL: settings.ttl.AccessToken, jwt: { sign: { alg } } };
@@ -551,7 +621,7 @@ function resourceServerInfo(indicator) {
   const resource = resources.get(indicator);
   if (!resource) throw new oidcErrors.InvalidTarget();
   return {
-    scope: resource.scopes.join(' '),
+    scope: allowedScopes(ctx, indicator, resource.scopes).join(' '),
     audience: indicator,
     accessTokenFormat: 'jwt',
     accessTokenTTL: settings.ttl.AccessToken,
@@ -606,6 +676,8 @@ function buildProvider() {
       revocation: { enabled: true },
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
+      // Machine-to-machine apps; the answer (a JWT for the resource) is already Logto's shape.
+      clientCredentials: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         // Logto's confirmation page submits itself: the user never clicks.
@@ -622,14 +694,18 @@ function buildProvider() {
       resourceIndicators: {
         enabled: true,
         // No resource asked for: an opaque token for userinfo, as Logto gives.
-        async defaultResource() {
+        async defaultResource(ctx) {
+          // Logto refuses a client_credentials grant that names no resource (nor organization).
+          if (ctx.oidc.params?.grant_type === 'client_credentials') {
+            throw new oidcErrors.InvalidTarget('both `resource` and `organization_id` are not provided');
+          }
           return undefined;
         },
         async useGrantedResource() {
           return false;
         },
-        async getResourceServerInfo(_ctx, indicator) {
-          return resourceServerInfo(indicator);
+        async getResourceServerInfo(ctx, indicator) {
+          return resourceServerInfo(indicator, ctx);
         },
       },
     },
@@ -649,7 +725,8 @@ function buildProvider() {
       Interaction: () => 3600,
       Session: () => 14 * 24 * 3600,
       Grant: () => 14 * 24 * 3600,
-      ClientCredentials: () => 600,
+      // Logto: a machine-to-machine token lives as long as the resource's access tokens.
+      ClientCredentials: () => settings.ttl.AccessToken,
       DeviceCode: () => 600,
       BackchannelAuthenticationRequest: () => 600,
     },
@@ -816,6 +893,15 @@ async function controlApi(req, res, path) {
       const user = addUser(input);
       return sendJson(res, 201, { ok: true, sub: user.sub });
     }
+    case 'POST /__op/users/permissions': {
+      // Replaces what the user's roles allow; tokens issued from now on follow it.
+      const user = users.get(String(input.sub ?? ''));
+      if (!user) return sendJson(res, 404, { error: 'no such user' });
+      user.permissions = checkPermissions(input.permissions ?? {});
+      return sendJson(res, 200, { ok: true, permissions: user.permissions });
+    }
+    case 'POST /__op/sign':
+      return sendJson(res, 200, { token: await mintJwt(input) });
     case 'POST /__op/grants/revoke': {
       const ids = grantIdsFor(input.sub);
       for (const id of ids) destroyGrant(id);
@@ -851,10 +937,11 @@ async function controlApi(req, res, path) {
       const times = input.times === undefined || input.times === null ? null : Number(input.times);
       if (input.id_token) hostile.idToken = { spec: input.id_token, remaining: times };
       if (input.userinfo) hostile.userinfo = { spec: input.userinfo, remaining: times };
+      if (input.token_response) hostile.tokenResponse = { spec: input.token_response, remaining: times };
       return sendJson(res, 200, { ok: true });
     }
     case 'POST /__op/hostile/clear':
-      hostile = { idToken: null, userinfo: null };
+      hostile = { idToken: null, userinfo: null, tokenResponse: null };
       return sendJson(res, 200, { ok: true });
     case 'GET /__op/issued':
       return sendJson(res, 200, { secrets: issuedSecrets });
@@ -1045,21 +1132,30 @@ async function handle(req, res) {
     // Read here to spot organization_id; oidc-provider then takes the parsed body from req.body.
     const raw = await readBody(req, 56 * 1024);
     const form = new URLSearchParams(raw);
-    if (form.get('grant_type') === 'refresh_token' && form.has('organization_id')) {
-      return organizationToken(req, res, form);
-    }
-    req.body = raw;
     for (const name of ['code', 'code_verifier', 'refresh_token']) recordSecret(form.get(name));
     const client = tokenRequestClient(req, form);
+    // Every grant's answer passes here, organization tokens included; hostile rewrites touch only
+    // successful answers, the ID token first, then the top-level fields.
     interceptJson(res, async (json) => {
+      if (res.statusCode !== 200) return json;
       for (const name of ['access_token', 'refresh_token', 'id_token']) recordSecret(json[name]);
       const spec = typeof json.id_token === 'string' ? takeHostile('idToken') : undefined;
       if (spec) {
         json.id_token = await rewriteIdToken(json.id_token, spec, client?.client_secret ?? '');
         recordSecret(json.id_token);
       }
+      const rewrite = takeHostile('tokenResponse');
+      if (rewrite) {
+        for (const [name, value] of Object.entries(rewrite.set ?? {})) json[name] = value;
+        for (const name of rewrite.remove ?? []) delete json[name];
+        for (const name of ['access_token', 'refresh_token', 'id_token']) recordSecret(json[name]);
+      }
       return json;
     });
+    if (form.get('grant_type') === 'refresh_token' && form.has('organization_id')) {
+      return organizationToken(req, res, form);
+    }
+    req.body = raw;
   }
 
   if (path === '/oidc/me') {
@@ -1092,6 +1188,16 @@ const server = http.createServer((req, res) => {
     if (!res.headersSent) sendJson(res, 400, { error: 'bad_request', message: String(err.message ?? err) });
     else res.end();
   });
+});
+
+// A port someone else holds: say so in one line (the caller, e.g. demo.sh, names the fix) rather
+// than crash with a stack trace.
+server.on('error', (err) => {
+  if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
+    console.error(`test provider: cannot listen on ${args.host}:${args.port} (${err.code})`);
+    process.exit(3);
+  }
+  throw err;
 });
 
 server.listen(args.port, args.host, async () => {

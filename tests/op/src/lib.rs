@@ -39,6 +39,32 @@ pub struct ProviderOptions {
     pub signing_alg: Option<String>,
     /// API resources: indicator and the scopes it defines.
     pub resources: Vec<(String, Vec<String>)>,
+    /// Machine-to-machine apps known from the start (the `--config` file's `clients`).
+    pub m2m_clients: Vec<M2mClient>,
+    /// Users known from the start, as [`TestProvider::add_user`] takes them (the `--config`
+    /// file's `users`).
+    pub users: Vec<Value>,
+}
+
+/// A "Machine-to-machine" application: it gets access tokens for API resources with its own
+/// credentials (the `client_credentials` grant), never through a browser.
+#[derive(Clone, Debug)]
+pub struct M2mClient {
+    /// The app id (also the `sub` of its access tokens).
+    pub client_id: String,
+    /// The app secret.
+    pub client_secret: String,
+}
+
+impl M2mClient {
+    /// The wire form the provider's `POST /__op/clients` and `--config` take.
+    fn wire(&self) -> Value {
+        json!({
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "grant_types": ["client_credentials"],
+        })
+    }
 }
 
 /// A confidential ("Traditional web") application registered with the provider.
@@ -122,7 +148,7 @@ impl FailMode {
     }
 }
 
-/// Which key signs a forged ID token.
+/// Which key signs a forged ID token or a token from [`TestProvider::sign_jwt`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SignWith {
     /// The provider's own key (the one the token names): a valid signature.
@@ -161,6 +187,17 @@ pub struct ForgedIdToken {
     pub sign_with: SignWith,
 }
 
+impl SignWith {
+    fn wire_name(self) -> &'static str {
+        match self {
+            SignWith::Provider => "provider",
+            SignWith::Foreign => "foreign",
+            SignWith::ClientSecret => "client_secret",
+            SignWith::Unsigned => "none",
+        }
+    }
+}
+
 impl ForgedIdToken {
     /// A forgery that sets these claims (a JSON object) and re-signs with the provider's key.
     pub fn with_claims(claims: Value) -> Self {
@@ -192,13 +229,7 @@ impl ForgedIdToken {
     }
 
     fn wire(&self) -> Value {
-        let sign_with = match self.sign_with {
-            SignWith::Provider => "provider",
-            SignWith::Foreign => "foreign",
-            SignWith::ClientSecret => "client_secret",
-            SignWith::Unsigned => "none",
-        };
-        let mut spec = json!({ "set": self.set, "remove": self.remove, "sign_with": sign_with });
+        let mut spec = json!({ "set": self.set, "remove": self.remove, "sign_with": self.sign_with.wire_name() });
         match &self.kid {
             Kid::Keep => {}
             Kid::Drop => spec["kid"] = Value::Null,
@@ -214,6 +245,44 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs() as i64
+}
+
+/// The header and claims of a compact JWT, read WITHOUT checking anything (also `alg: none`
+/// tokens, which JWT libraries refuse to parse): for looking at what a token says.
+pub fn jwt_parts(token: &str) -> (Value, Value) {
+    let mut parts = token.split('.');
+    let mut next = |what: &str| -> Value {
+        let part = parts.next().unwrap_or_else(|| panic!("JWT without {what}"));
+        let bytes = base64url_decode(part).unwrap_or_else(|| panic!("JWT {what} is not base64url"));
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("JWT {what} is not JSON: {e}"))
+    };
+    let header = next("header");
+    let claims = next("claims");
+    (header, claims)
+}
+
+/// Unpadded base64url (RFC 4648 §5), as JWTs use; `None` on any other character.
+fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for byte in text.bytes() {
+        let value = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        };
+        buffer = (buffer << 6) | u32::from(value);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 /// A cookie-keeping client that does not follow redirects, as the sign-in helpers need.
@@ -258,6 +327,12 @@ impl TestProvider {
                 .map(|(indicator, scopes)| (indicator.clone(), json!({ "scopes": scopes })))
                 .collect();
             config["resources"] = Value::Object(resources);
+        }
+        if !options.m2m_clients.is_empty() {
+            config["clients"] = options.m2m_clients.iter().map(M2mClient::wire).collect();
+        }
+        if !options.users.is_empty() {
+            config["users"] = json!(options.users);
         }
         let config_path = std::env::temp_dir().join(format!(
             "logto-test-op-{}-{}.json",
@@ -355,10 +430,51 @@ impl TestProvider {
         .await;
     }
 
+    /// Registers (or replaces) a machine-to-machine app, which may use only the
+    /// `client_credentials` grant.
+    pub async fn register_m2m_client(&self, client: &M2mClient) {
+        self.control_post("clients", client.wire()).await;
+    }
+
+    /// Asks the token endpoint for a machine-to-machine access token (`client_credentials`) for
+    /// `resource` with these scopes, as the app would (HTTP Basic); panics unless it is granted.
+    pub async fn client_credentials_token(&self, client: &M2mClient, resource: &str, scopes: &[&str]) -> String {
+        let scope = scopes.join(" ");
+        let response = self
+            .control
+            .post(format!("{}/token", self.issuer))
+            .basic_auth(&client.client_id, Some(&client.client_secret))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("resource", resource),
+                ("scope", &scope),
+            ])
+            .send()
+            .await
+            .expect("client_credentials token request");
+        let status = response.status();
+        let body: Value = response.json().await.expect("token endpoint answers JSON");
+        assert_eq!(status, 200, "client_credentials grant refused: {}", body["error"]);
+        body["access_token"]
+            .as_str()
+            .expect("access_token in the token response")
+            .to_owned()
+    }
+
     /// Adds a user: JSON with `sub` and any of `username`, `password`, `name`, `email`, `picture`,
-    /// `custom_data`, `roles`, `identities`, `organizations`.
+    /// `custom_data`, `roles`, `identities`, `organizations`, `permissions`
+    /// (`{"<resource indicator>": ["read:items", ...]}`, what the user's roles allow).
     pub async fn add_user(&self, user: Value) {
         self.control_post("users", user).await;
+    }
+
+    /// Replaces what `sub`'s roles allow per API resource, e.g.
+    /// `{"https://api.example.com": ["read:items"]}`; `{}` lifts every restriction. Tokens issued
+    /// from now on follow it (a scope added later needs a new sign-in, as the grant holds only
+    /// what was allowed at consent).
+    pub async fn set_user_permissions(&self, sub: &str, permissions: Value) {
+        self.control_post("users/permissions", json!({ "sub": sub, "permissions": permissions }))
+            .await;
     }
 
     /// Reads the request and grant counters.
@@ -442,6 +558,49 @@ impl TestProvider {
     pub async fn forge_next_userinfo(&self, claims: Value) {
         self.control_post("hostile", json!({ "userinfo": { "set": claims }, "times": 1 }))
             .await;
+    }
+
+    /// Rewrites top-level fields of the next successful token endpoint answer (once, any grant):
+    /// sets those of `set` (a JSON object), then removes those named in `remove`. Combines with
+    /// [`TestProvider::forge_next_id_token`], which is applied first.
+    pub async fn forge_next_token_response(&self, set: Value, remove: &[&str]) {
+        assert!(set.is_object(), "set must be a JSON object");
+        self.control_post(
+            "hostile",
+            json!({ "token_response": { "set": set, "remove": remove }, "times": 1 }),
+        )
+        .await;
+    }
+
+    /// Mints a JWT with exactly these claims, for forging logout and access tokens. The header
+    /// starts as `{"alg", "kid"}`: the alg of the key that really signs, and the provider's current
+    /// `kid` (for every kind of key, as a forger would copy it); each field of `header` replaces
+    /// one, and a `null` removes it. [`SignWith::ClientSecret`] needs a secret: use
+    /// [`TestProvider::sign_jwt_hs256`].
+    pub async fn sign_jwt(&self, header: Value, claims: Value, sign_with: SignWith) -> String {
+        assert!(
+            sign_with != SignWith::ClientSecret,
+            "HS256 needs its secret: use sign_jwt_hs256"
+        );
+        self.mint(json!({ "header": header, "claims": claims, "sign_with": sign_with.wire_name() }))
+            .await
+    }
+
+    /// Like [`TestProvider::sign_jwt`], signed HS256 with `secret` (e.g. the app secret, the
+    /// algorithm-confusion attack).
+    pub async fn sign_jwt_hs256(&self, header: Value, claims: Value, secret: &str) -> String {
+        self.mint(json!({
+            "header": header,
+            "claims": claims,
+            "sign_with": "client_secret",
+            "secret": secret,
+        }))
+        .await
+    }
+
+    async fn mint(&self, request: Value) -> String {
+        let answer = self.control_post("sign", request).await;
+        answer["token"].as_str().expect("token in the sign answer").to_owned()
     }
 
     /// Stops every rewrite that has not been used up.

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use url::Url;
 
 use logto_test_provider::{
-    FailMode, Login, ProviderOptions, TestClient, TestProvider, complete_authorization, complete_end_session,
-    http_client,
+    FailMode, ForgedIdToken, Login, M2mClient, ProviderOptions, SignWith, TestClient, TestProvider,
+    complete_authorization, complete_end_session, http_client, jwt_parts, unix_now,
 };
 
 const DEMO: Login<'static> = Login::Password {
@@ -1049,4 +1049,388 @@ async fn organization_tokens_for_members_only() {
     )
     .await;
     assert_eq!((status, error.as_str()), (400, "invalid_target"));
+}
+
+fn m2m(id: &str) -> M2mClient {
+    M2mClient {
+        client_id: id.to_owned(),
+        client_secret: format!("{id}-secret"),
+    }
+}
+
+/// A provider with the API resource (`read:items`, `write:items`) and a web app.
+async fn provider_with_api(options: ProviderOptions) -> (TestProvider, TestClient) {
+    let op = TestProvider::start_with(ProviderOptions {
+        resources: vec![(API.to_owned(), vec!["read:items".to_owned(), "write:items".to_owned()])],
+        ..options
+    })
+    .await;
+    let app = client("app");
+    op.register_client(&app).await;
+    (op, app)
+}
+
+/// The claim names of a JWT's payload, sorted.
+fn claim_names(claims: &Value) -> Vec<String> {
+    let mut names: Vec<String> = claims.as_object().expect("claims object").keys().cloned().collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn m2m_apps_get_logto_shaped_access_tokens() {
+    let from_config = m2m("m2m-config");
+    let (op, web) = provider_with_api(ProviderOptions {
+        m2m_clients: vec![from_config.clone()],
+        ..ProviderOptions::default()
+    })
+    .await;
+
+    // The answer itself, as the app sees it: scopes outside the resource are dropped.
+    // The same credentials in the shape the token helpers take (its redirect URI is never registered).
+    let as_form = client(&from_config.client_id);
+    assert_eq!(as_form.client_secret, from_config.client_secret);
+    let cc = [
+        ("grant_type", "client_credentials"),
+        ("resource", API),
+        ("scope", "read:items openid delete:everything"),
+    ];
+    let answer = ok_json(token_request(&op, &as_form, ClientAuth::Basic, &cc).await).await;
+    assert_eq!(answer["token_type"], "Bearer");
+    assert_eq!(answer["expires_in"], 3600);
+    assert_eq!(answer["scope"], "read:items");
+    assert!(
+        answer.get("refresh_token").is_none() && answer.get("id_token").is_none(),
+        "{answer}"
+    );
+    let token = str_of(&answer, "access_token");
+
+    // Header and claims exactly as Logto's machine-to-machine token.
+    let (header, claims) = jwt_parts(token);
+    assert_eq!(claim_names(&header), ["alg", "kid", "typ"], "{header}");
+    assert_eq!(
+        (header["alg"].as_str(), header["typ"].as_str()),
+        (Some("ES384"), Some("at+jwt"))
+    );
+    assert_eq!(
+        claim_names(&claims),
+        ["aud", "client_id", "exp", "iat", "iss", "jti", "scope", "sub"],
+        "{claims}"
+    );
+    let verified = verify(&op, token, Algorithm::ES384, API).await;
+    assert_eq!(verified["sub"], json!(from_config.client_id));
+    assert_eq!(verified["client_id"], json!(from_config.client_id));
+    assert_eq!(verified["scope"], "read:items");
+    assert_eq!(
+        verified["exp"].as_i64().unwrap() - verified["iat"].as_i64().unwrap(),
+        3600
+    );
+
+    // Registered at run time too; the lifetime follows the AccessToken TTL and the alg the key.
+    let later = m2m("m2m-later");
+    op.register_m2m_client(&later).await;
+    op.set_ttl(Some(120), None, None).await;
+    op.rotate_keys("RS256", false).await;
+    let token = op
+        .client_credentials_token(&later, API, &["read:items", "write:items"])
+        .await;
+    assert_eq!(jwt_parts(&token).0["typ"], "at+jwt");
+    let claims = verify(&op, &token, Algorithm::RS256, API).await;
+    assert_eq!(claims["sub"], json!(later.client_id));
+    assert_eq!(claims["scope"], "read:items write:items");
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 120);
+    assert_eq!(op.stats().await.grants.get("client_credentials"), Some(&2));
+
+    // What Logto refuses: no resource, an unknown one, a wrong secret, a web app asking (this
+    // oidc-provider answers invalid_request there; RFC 6749 names unauthorized_client).
+    let refusals = [
+        (
+            &as_form,
+            vec![("grant_type", "client_credentials"), ("scope", "read:items")],
+            400,
+            "invalid_target",
+        ),
+        (
+            &as_form,
+            vec![
+                ("grant_type", "client_credentials"),
+                ("resource", "https://nope.example.com"),
+            ],
+            400,
+            "invalid_target",
+        ),
+        (&web, cc.to_vec(), 400, "invalid_request"),
+    ];
+    for (who, form, status, error) in refusals {
+        let got = error_of(token_request(&op, who, ClientAuth::Basic, &form).await).await;
+        assert_eq!(got, (status, error.to_owned()), "{} {form:?}", who.client_id);
+    }
+    let mut wrong = as_form.clone();
+    wrong.client_secret = "not-the-secret".to_owned();
+    let got = error_of(token_request(&op, &wrong, ClientAuth::Basic, &cc).await).await;
+    assert_eq!(got, (401, "invalid_client".to_owned()));
+
+    // A machine-to-machine app has no browser flow.
+    let flow = authorize(&op, &as_form, "openid", &[]);
+    let (status, page) = first_page(&http_client(), &flow.url).await;
+    assert_eq!(status, 400, "{page}");
+}
+
+/// Exchanges a code asking for the API resource; returns the token response.
+async fn exchange_for_api(op: &TestProvider, app: &TestClient, code: &str, flow: &Authorize) -> Value {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("code_verifier", flow.verifier.as_str()),
+        ("redirect_uri", app.redirect_uris[0].as_str()),
+        ("resource", API),
+    ];
+    ok_json(token_request(op, app, ClientAuth::Basic, &form).await).await
+}
+
+/// The `scope` claim of a verified API access token (`None` when it has none).
+async fn api_scope(op: &TestProvider, token: &str) -> Option<String> {
+    let claims = verify(op, token, Algorithm::ES384, API).await;
+    claims
+        .get("scope")
+        .map(|s| s.as_str().expect("scope is a string").to_owned())
+}
+
+#[tokio::test]
+async fn user_permissions_limit_the_scopes_of_resource_tokens() {
+    let reader = json!({
+        "sub": "user-reader", "username": "reader", "password": "reader-password",
+        "permissions": { API: ["read:items"] },
+    });
+    let (op, app) = provider_with_api(ProviderOptions {
+        users: vec![reader],
+        ..ProviderOptions::default()
+    })
+    .await;
+    op.add_user(json!({
+        "sub": "user-writer", "username": "writer", "password": "writer-password",
+        "permissions": { API: ["write:items"], "https://elsewhere.example.com": [] },
+    }))
+    .await;
+    let scope = "openid offline_access read:items write:items";
+
+    // Both scopes asked for; each user gets what their roles allow (config and control API alike).
+    let http = http_client();
+    let flow = authorize(&op, &app, scope, &[("resource", API)]);
+    let login = Login::Password {
+        username: "reader",
+        password: "reader-password",
+    };
+    let code = sign_in(&op, &http, &flow, login).await;
+    let tokens = exchange_for_api(&op, &app, &code, &flow).await;
+    let access = str_of(&tokens, "access_token");
+    assert_eq!(api_scope(&op, access).await.as_deref(), Some("read:items"));
+    // A user's resource token: typ at+jwt, the user's sub, the app's client_id.
+    assert_eq!(jwt_parts(access).0["typ"], "at+jwt");
+    let claims = verify(&op, access, Algorithm::ES384, API).await;
+    assert_eq!(
+        (claims["sub"].as_str(), claims["client_id"].as_str()),
+        (Some("user-reader"), Some("app"))
+    );
+
+    let writer = http_client();
+    let flow_w = authorize(&op, &app, scope, &[("resource", API)]);
+    let login = Login::Password {
+        username: "writer",
+        password: "writer-password",
+    };
+    let code = sign_in(&op, &writer, &flow_w, login).await;
+    let written = exchange_for_api(&op, &app, &code, &flow_w).await;
+    assert_eq!(
+        api_scope(&op, str_of(&written, "access_token")).await.as_deref(),
+        Some("write:items")
+    );
+
+    // A user without an entry is not restricted, as before.
+    let demo = http_client();
+    let flow_d = authorize(&op, &app, scope, &[("resource", API)]);
+    let code = sign_in(&op, &demo, &flow_d, DEMO).await;
+    let all = exchange_for_api(&op, &app, &code, &flow_d).await;
+    assert_eq!(
+        api_scope(&op, str_of(&all, "access_token")).await.as_deref(),
+        Some("read:items write:items")
+    );
+
+    // Taken away later: the next refresh has it no more.
+    let refresh_token = str_of(&tokens, "refresh_token");
+    let api = [("resource", API)];
+    let again = ok_json(refresh(&op, &app, refresh_token, &api).await).await;
+    assert_eq!(
+        api_scope(&op, str_of(&again, "access_token")).await.as_deref(),
+        Some("read:items")
+    );
+    op.set_user_permissions("user-reader", json!({ API: [] })).await;
+    let none = ok_json(refresh(&op, &app, refresh_token, &api).await).await;
+    assert_eq!(api_scope(&op, str_of(&none, "access_token")).await, None);
+
+    // Given later: the grant holds only what consent gave, so it takes a new sign-in (as Logto).
+    op.set_user_permissions("user-reader", json!({})).await;
+    let back = ok_json(refresh(&op, &app, refresh_token, &api).await).await;
+    assert_eq!(
+        api_scope(&op, str_of(&back, "access_token")).await.as_deref(),
+        Some("read:items")
+    );
+    let flow = authorize(&op, &app, scope, &[("resource", API)]);
+    let code = sign_in(&op, &http, &flow, Login::Direct).await;
+    let fresh = exchange_for_api(&op, &app, &code, &flow).await;
+    assert_eq!(
+        api_scope(&op, str_of(&fresh, "access_token")).await.as_deref(),
+        Some("read:items write:items")
+    );
+}
+
+#[tokio::test]
+async fn sign_mints_tokens_that_verify_only_when_the_provider_signs() {
+    let op = TestProvider::start().await;
+    let kid = jwks(&op).await.keys[0].common.key_id.clone().expect("kid");
+    let now = unix_now();
+    let logout = json!({
+        "iss": op.issuer(), "aud": "app", "iat": now, "exp": now + 120, "jti": "j-1",
+        "sub": "user-demo", "sid": "s-1",
+        "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+    });
+    let mut validation = Validation::new(Algorithm::ES384);
+    validation.set_audience(&["app"]);
+    validation.set_issuer(&[op.issuer()]);
+    let set = jwks(&op).await;
+    let provider_key = DecodingKey::from_jwk(set.find(&kid).expect("kid published")).unwrap();
+
+    // The provider's key: the current alg and kid by default, the given typ, exactly our claims.
+    let genuine = op
+        .sign_jwt(json!({ "typ": "logout+jwt" }), logout.clone(), SignWith::Provider)
+        .await;
+    let (header, claims) = jwt_parts(&genuine);
+    assert_eq!(header, json!({ "alg": "ES384", "kid": kid, "typ": "logout+jwt" }));
+    assert_eq!(claims, logout);
+    let decoded = jsonwebtoken::decode::<Value>(&genuine, &provider_key, &validation).expect("verifies");
+    assert_eq!(decoded.claims, logout);
+
+    // A foreign key under the genuine kid: the same header, a signature the JWKS cannot vouch for.
+    let forged = op
+        .sign_jwt(json!({ "typ": "logout+jwt" }), logout.clone(), SignWith::Foreign)
+        .await;
+    assert_eq!(jwt_parts(&forged).0, header);
+    let err = jsonwebtoken::decode::<Value>(&forged, &provider_key, &validation).expect_err("foreign key");
+    assert_eq!(*err.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature);
+
+    // HS256 keyed with a secret (the app secret, in an algorithm-confusion attack).
+    let hs = op.sign_jwt_hs256(json!({}), logout.clone(), "app-secret").await;
+    assert_eq!(jwt_parts(&hs).0, json!({ "alg": "HS256", "kid": kid }));
+    let mut hs_validation = validation.clone();
+    hs_validation.algorithms = vec![Algorithm::HS256];
+    jsonwebtoken::decode::<Value>(&hs, &DecodingKey::from_secret(b"app-secret"), &hs_validation)
+        .expect("HS256 with the given secret");
+    assert!(jsonwebtoken::decode::<Value>(&hs, &provider_key, &validation).is_err());
+
+    // Unsigned, and a header rewritten field by field (null removes one).
+    let unsigned = op
+        .sign_jwt(
+            json!({ "kid": null, "typ": "at+jwt" }),
+            json!({ "sub": "x" }),
+            SignWith::Unsigned,
+        )
+        .await;
+    assert!(unsigned.ends_with('.'), "{unsigned}");
+    assert_eq!(jwt_parts(&unsigned).0, json!({ "alg": "none", "typ": "at+jwt" }));
+    let lying = op
+        .sign_jwt(json!({ "alg": "RS256", "kid": "other" }), json!({}), SignWith::Provider)
+        .await;
+    assert_eq!(jwt_parts(&lying).0, json!({ "alg": "RS256", "kid": "other" }));
+
+    // The current key after a rotation: its alg and kid.
+    op.rotate_keys("RS256", false).await;
+    let set = jwks(&op).await;
+    let new_kid = set.keys[0].common.key_id.clone().expect("kid");
+    let rs = op.sign_jwt(json!({}), logout.clone(), SignWith::Provider).await;
+    assert_eq!(jwt_parts(&rs).0, json!({ "alg": "RS256", "kid": new_kid }));
+    validation.algorithms = vec![Algorithm::RS256];
+    let rs_key = DecodingKey::from_jwk(set.find(&new_kid).unwrap()).unwrap();
+    jsonwebtoken::decode::<Value>(&rs, &rs_key, &validation).expect("RS256 verifies");
+}
+
+#[tokio::test]
+async fn hostile_token_responses_on_code_and_refresh_grants() {
+    let (op, app) = provider_with_client().await;
+
+    // Code grant: the ID token gone, a token type nobody supports; only once.
+    op.forge_next_token_response(json!({ "token_type": "mac" }), &["id_token"])
+        .await;
+    let tokens = demo_tokens(&op, &app, "openid offline_access profile").await;
+    assert_eq!(tokens["token_type"], "mac");
+    assert!(tokens.get("id_token").is_none(), "{tokens}");
+    assert!(tokens["access_token"].is_string() && tokens["refresh_token"].is_string());
+    let refresh_token = str_of(&tokens, "refresh_token");
+
+    // Refresh grant: a forged ID token and a rewritten answer together. A failed request first:
+    // rewrites wait for a successful answer.
+    let forged = ForgedIdToken::with_claims(json!({ "sub": "mallory" })).signed_with(SignWith::Foreign);
+    op.forge_next_id_token(&forged).await;
+    op.forge_next_token_response(json!({ "expires_in": -5 }), &["refresh_token"])
+        .await;
+    let (status, error) = error_of(refresh(&op, &app, "not-a-refresh-token", &[]).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+    let lied = ok_json(refresh(&op, &app, refresh_token, &[]).await).await;
+    assert_eq!(lied["expires_in"], -5);
+    assert!(lied.get("refresh_token").is_none(), "{lied}");
+    let id_token = str_of(&lied, "id_token");
+    assert_eq!(jwt_parts(id_token).1["sub"], "mallory");
+    let kid = jsonwebtoken::decode_header(id_token).unwrap().kid.unwrap();
+    let set = jwks(&op).await;
+    let key = DecodingKey::from_jwk(set.find(&kid).expect("the genuine kid")).unwrap();
+    let mut validation = Validation::new(Algorithm::ES384);
+    validation.set_audience(&[&app.client_id]);
+    assert!(jsonwebtoken::decode::<Value>(id_token, &key, &validation).is_err());
+
+    // Both used up: the next refresh is genuine again.
+    let honest = ok_json(refresh(&op, &app, refresh_token, &[]).await).await;
+    assert_eq!(honest["token_type"], "Bearer");
+    assert!(honest["expires_in"].as_i64().unwrap() > 0);
+    let claims = verify(&op, str_of(&honest, "id_token"), Algorithm::ES384, &app.client_id).await;
+    assert_eq!(claims["sub"], "user-demo");
+}
+
+#[tokio::test]
+async fn demo_script_stops_when_op_port_is_taken() {
+    // Held for the whole test: the port the demo is told to use is someone else's.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    // A `cargo` found first on PATH that only leaves a mark: were the script to go on, no
+    // release build starts on a shared machine, and the mark tells.
+    let trip = std::env::temp_dir().join(format!("logto-demo-trip-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&trip).unwrap();
+    let mark = trip.join("cargo-ran");
+    let _ = std::fs::remove_file(&mark);
+    let fake = trip.join("cargo");
+    std::fs::write(&fake, format!("#!/bin/sh\ntouch '{}'\nexit 7\n", mark.display())).unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", trip.display(), std::env::var("PATH").unwrap_or_default());
+
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo.sh");
+    let run = tokio::process::Command::new("bash")
+        .arg(script)
+        .env("OP_PORT", port.to_string())
+        .env("PATH", path)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("demo.sh should stop within 30 s")
+        .expect("run bash");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "exit {:?}\n{stdout}\n{stderr}", output.status);
+    assert!(
+        stderr.contains(&format!("port {port}")) && stderr.contains("set OP_PORT to a free port"),
+        "the message names the port and OP_PORT: {stderr}"
+    );
+    assert!(!mark.exists(), "cargo was started: {stdout}");
+    assert!(!stdout.contains("Open http://localhost:3000"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&trip);
+    drop(held);
 }
