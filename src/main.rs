@@ -25,6 +25,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    for warning in config.warnings() {
+        log::warn!("{warning}");
+    }
     let base_url = config.app_base_url.clone();
     let app = match Application::build(config).await {
         Ok(app) => app,

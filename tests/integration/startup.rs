@@ -234,3 +234,61 @@ async fn the_shipped_env_example_filled_in_runs_the_app_and_signs_in() {
     app.kill().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Operators uncomment the examples in `.env.example`: with every one of them uncommented, the
+/// file still parses and the configuration is valid.
+#[test]
+fn every_line_of_env_example_parses_with_its_examples_uncommented() {
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.env.example")).unwrap();
+    let mut uncommented = 0;
+    let text: String = example
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest)
+                if rest.split_once('=').is_some_and(|(name, _)| {
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                }) =>
+            {
+                uncommented += 1;
+                format!("{rest}\n")
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    assert!(uncommented >= 5, "the commented examples were found");
+    let mut vars = std::collections::HashMap::new();
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        let (name, value) = item.unwrap_or_else(|e| panic!("{e}\n{text}"));
+        vars.insert(name, value);
+    }
+    vars.insert("LOGTO_APP_ID".into(), "app".into());
+    vars.insert("LOGTO_APP_SECRET".into(), "secret".into());
+    let config = logto_actix::config::Config::from_lookup(|name| vars.get(name).cloned());
+    assert!(config.is_ok(), "{:?}", config.err());
+}
+
+#[test]
+fn plain_http_to_a_host_other_than_this_machine_stops_the_app() {
+    let output = Command::new(env!("CARGO_BIN_EXE_logto-actix"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LOGTO_ENDPOINT", "http://logto.example.test")
+        .env("APP_BASE_URL", "http://app.example.test")
+        .env("LOGTO_APP_ID", "app")
+        .env("LOGTO_APP_SECRET", "secret")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("the binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with("configuration error: LOGTO_ENDPOINT:") && lines[0].contains("https"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with("configuration error: APP_BASE_URL:") && lines[1].contains("https"),
+        "{stderr}"
+    );
+}
