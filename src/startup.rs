@@ -155,9 +155,12 @@ fn content_security_policy(config: &Config) -> String {
     )
 }
 
+/// The key that encrypts and signs session cookies, derived from the whole `SESSION_SECRET`
+/// (HKDF-SHA256), so that every character of it counts.
 fn session_key(config: &Config) -> Key {
     match &config.session_secret {
-        Some(secret) => Key::from(secret.expose().as_bytes()),
+        // At least 64 characters, so at least 64 bytes: above the 32 bytes `derive_from` needs.
+        Some(secret) => Key::derive_from(secret.expose().as_bytes()),
         None => {
             log::warn!(
                 "SESSION_SECRET is not set: using a random key, so every session ends when the app restarts \

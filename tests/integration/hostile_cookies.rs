@@ -165,3 +165,34 @@ fn random_session_cookies_never_cause_a_server_error_and_never_sign_anyone_in() 
         })
         .unwrap();
 }
+
+#[tokio::test]
+async fn every_character_of_the_session_secret_counts() {
+    use crate::helpers::app::TEST_SESSION_SECRET;
+    assert!(TEST_SESSION_SECRET.len() > 64);
+    let app = TestApp::spawn().await;
+    let cookie = signed_in_cookie(&app).await;
+
+    // Another instance with the same secret opens the session: the key comes from the secret alone.
+    let same = TestApp::spawn_on(app.provider.clone(), AppOptions::default()).await;
+    assert!(
+        visit_with_cookie(&same, &cookie).await.signed_in(),
+        "same SESSION_SECRET"
+    );
+
+    // A secret that differs only after its 64th character is another key.
+    let mut changed = TEST_SESSION_SECRET.to_owned();
+    changed.pop();
+    changed.push('!');
+    let other = TestApp::spawn_on(
+        app.provider.clone(),
+        AppOptions {
+            env: vec![("SESSION_SECRET", changed)],
+            ..Default::default()
+        },
+    )
+    .await;
+    if let Err(problem) = visit_with_cookie(&other, &cookie).await.check_signed_out() {
+        panic!("a secret differing after 64 characters opened the session: {problem}");
+    }
+}
