@@ -40,8 +40,7 @@ pub async fn sign_out_page(ui: Ui, user: OptionalUser, pages: Pages) -> Result<H
 }
 
 async fn profile(mut signed_in: SignedInUser, ui: Ui, pages: Pages) -> Result<HttpResponse, PageError> {
-    let userinfo = signed_in.fresh_userinfo().await?;
-    signed_in.update_user(&userinfo)?;
+    signed_in.revalidate_user().await?;
     let now = signed_in.client().now();
     let mut resources = Vec::new();
     for resource in signed_in.client().config().resources.clone() {
@@ -50,7 +49,14 @@ async fn profile(mut signed_in: SignedInUser, ui: Ui, pages: Pages) -> Result<Ht
     }
     let mut organizations = Vec::new();
     if signed_in.client().organizations_enabled() {
-        for id in userinfo.organizations.iter().take(MAX_ORGANIZATIONS_SHOWN) {
+        let shown: Vec<String> = signed_in
+            .user
+            .organizations
+            .iter()
+            .take(MAX_ORGANIZATIONS_SHOWN)
+            .cloned()
+            .collect();
+        for id in &shown {
             let token = signed_in.access_token(&Audience::Organization(id.clone())).await?;
             organizations.push(TokenSummary::of(id, &token, now));
         }

@@ -64,7 +64,7 @@ impl Application {
         // Built once, outside the per-worker closure: every worker must share the same key,
         // templates, HTTP client and caches.
         let state = SharedState {
-            auth: logto_auth(LogtoClient::new(config.logto())?),
+            auth: logto_auth(LogtoClient::new(config.logto())?, &config),
             templates: web::Data::new(Templates::new()?),
             key: session_key(&config),
             https: config.is_https(),
@@ -174,8 +174,9 @@ fn session_key(config: &Config) -> Key {
 /// Sign-in as this app offers it: the form, registration, and Hugging Face straight away; Logto's
 /// pages in the visitor's language; a cancelled sign-in back home with a notice; the question
 /// before signing out.
-fn logto_auth(client: LogtoClient) -> LogtoAuth {
+fn logto_auth(client: LogtoClient, config: &Config) -> LogtoAuth {
     LogtoAuth::builder(client)
+        .userinfo_max_age(config.userinfo_max_age)
         .sign_in_route("/sign-up", SignInOptions::register())
         .sign_in_route(
             "/sign-in/huggingface",

@@ -13,8 +13,16 @@ use logto_test_provider::{FailMode, Login, ProviderOptions};
 /// Access tokens of 4 s: stale (refreshed) after 2 s.
 const SHORT_TTL: u64 = 4;
 
+/// Userinfo read on every view of /profile, so that each view needs the userinfo access token.
+fn userinfo_every_view() -> AppOptions {
+    AppOptions {
+        env: vec![("LOGTO_USERINFO_MAX_AGE_SECS", "0".into())],
+        ..Default::default()
+    }
+}
+
 async fn app_with_short_tokens() -> TestApp {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(userinfo_every_view()).await;
     app.provider.set_ttl(Some(SHORT_TTL), None, None).await;
     app
 }
@@ -192,7 +200,7 @@ async fn with_three_resources_and_two_organizations_cached_the_cookie_stays_unde
 
 #[tokio::test]
 async fn fresh_userinfo_about_another_user_is_refused_on_the_profile() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(userinfo_every_view()).await;
     app.sign_in_as_demo().await;
     app.provider
         .forge_next_userinfo(json!({ "sub": "someone-else", "name": "Mallory" }))
@@ -207,4 +215,46 @@ async fn fresh_userinfo_about_another_user_is_refused_on_the_profile() {
         app.page("/profile").await.contains("Demo User"),
         "the next, genuine answer works"
     );
+}
+
+#[tokio::test]
+async fn the_profile_reads_userinfo_at_most_once_per_max_age() {
+    let app = TestApp::spawn_with(AppOptions {
+        env: vec![("LOGTO_USERINFO_MAX_AGE_SECS", "2".into())],
+        ..Default::default()
+    })
+    .await;
+    let userinfo_calls = async || {
+        app.provider
+            .stats()
+            .await
+            .requests
+            .get("/oidc/me")
+            .copied()
+            .unwrap_or(0)
+    };
+    app.sign_in_as_demo().await;
+    assert_eq!(userinfo_calls().await, 1, "sign-in reads userinfo");
+    for _ in 0..3 {
+        assert!(app.page("/profile").await.contains("Demo User"));
+    }
+    assert_eq!(userinfo_calls().await, 1, "fresh enough: no call to Logto");
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // What Logto says now shows once the copy is too old, and the sub check still holds.
+    app.provider
+        .forge_next_userinfo(json!({ "name": "Demo Renamed" }))
+        .await;
+    assert!(app.page("/profile").await.contains("Demo Renamed"));
+    assert!(
+        app.page("/profile").await.contains("Demo Renamed"),
+        "kept in the session"
+    );
+    assert_eq!(userinfo_calls().await, 2);
+
+    // A new sign-in starts from fresh userinfo.
+    app.sign_in_as_demo().await;
+    assert_eq!(userinfo_calls().await, 3);
+    assert!(app.page("/profile").await.contains("Demo User"));
+    assert_eq!(userinfo_calls().await, 3);
 }

@@ -53,9 +53,23 @@ impl SignedInUser {
         }
     }
 
+    /// Reads userinfo again when what the session holds of the user is older than the
+    /// configured maximum age ([`LogtoAuthBuilder::userinfo_max_age`](crate::LogtoAuthBuilder::userinfo_max_age)),
+    /// and keeps it; `self.user` is then at most that old. Sign-in reads it too, so right after
+    /// signing in nothing is asked.
+    pub async fn revalidate_user(&mut self) -> Result<(), AuthError> {
+        let max_age = self.auth.0.userinfo_max_age.as_secs();
+        let age = self.auth.client().now().saturating_sub(self.user.userinfo_at);
+        if max_age > 0 && age < max_age {
+            return Ok(());
+        }
+        let userinfo = self.fresh_userinfo().await?;
+        self.update_user(&userinfo)
+    }
+
     /// Keeps what fresh userinfo says about the user in the session (and in `self.user`).
     pub fn update_user(&mut self, userinfo: &UserInfo) -> Result<(), AuthError> {
-        let user = self.user.updated_from(userinfo);
+        let user = self.user.updated_from(userinfo, self.auth.client().now());
         self.session.set_user(&user)?;
         // What was kept: pictures go first when the session must shrink.
         self.user = self.session.stored_user().unwrap_or(user);

@@ -2,6 +2,7 @@
 
 use std::future::{Ready, ready};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{FromRequest, HttpRequest, Route, dev::Payload};
 use logto_client::{Logout, LogtoClient, SignInOptions};
@@ -10,6 +11,9 @@ use crate::error::AuthError;
 use crate::logout::LogoutRegistry;
 use crate::session::LogtoSession;
 use crate::user::SessionUser;
+
+/// How old the user's userinfo may get, unless configured otherwise.
+pub const DEFAULT_USERINFO_MAX_AGE: Duration = Duration::from_secs(60);
 
 type UiLocales = Box<dyn Fn(&HttpRequest) -> Option<String> + Send + Sync>;
 type RouteFactory = Box<dyn Fn() -> Route + Send + Sync>;
@@ -24,6 +28,7 @@ pub(crate) struct Inner {
     pub(crate) backchannel_logout_path: Option<String>,
     pub(crate) cancelled_redirect: String,
     pub(crate) ui_locales: Option<UiLocales>,
+    pub(crate) userinfo_max_age: Duration,
 }
 
 /// Sign-in with Logto for an actix-web app: the client, the routes, and what the handlers share.
@@ -49,6 +54,7 @@ impl LogtoAuth {
             backchannel_logout_path: Some("/backchannel-logout".to_owned()),
             cancelled_redirect: "/".to_owned(),
             ui_locales: None,
+            userinfo_max_age: DEFAULT_USERINFO_MAX_AGE,
         })
     }
 
@@ -148,6 +154,14 @@ impl LogtoAuthBuilder {
     /// The languages of Logto's pages for a request (`ui_locales`), e.g. the app's own language.
     pub fn ui_locales(mut self, from_request: impl Fn(&HttpRequest) -> Option<String> + Send + Sync + 'static) -> Self {
         self.0.ui_locales = Some(Box::new(from_request));
+        self
+    }
+
+    /// How old what the session holds of the user may get before
+    /// [`SignedInUser::revalidate_user`](crate::SignedInUser::revalidate_user) reads userinfo
+    /// again (default one minute; zero: every time).
+    pub fn userinfo_max_age(mut self, max_age: Duration) -> Self {
+        self.0.userinfo_max_age = max_age;
         self
     }
 

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 /// Most linked social identities kept in the session.
 const MAX_IDENTITIES: usize = 4;
 
+/// Most organization ids kept in the session.
+const MAX_ORGANIZATIONS: usize = 20;
+
 /// The signed-in user, as the session keeps them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionUser {
@@ -30,6 +33,12 @@ pub struct SessionUser {
     /// Linked social accounts (`identities` scope), e.g. Hugging Face.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identities: Vec<SocialIdentity>,
+    /// Ids of the user's organizations (`urn:logto:scope:organizations` scope).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizations: Vec<String>,
+    /// When this was last read from userinfo, seconds since the epoch.
+    #[serde(default)]
+    pub userinfo_at: u64,
     /// When the user signed in, seconds since the epoch.
     pub signed_in_at: u64,
     /// Logto's session id, when Logto sends one (back-channel logout by session).
@@ -42,15 +51,17 @@ impl SessionUser {
     pub fn from_sign_in(signed_in: &SignedIn, now: u64) -> Self {
         let mut user = Self::from_userinfo(&signed_in.userinfo, Some(&signed_in.id_token));
         user.signed_in_at = now;
+        user.userinfo_at = now;
         user.sid = bounded(signed_in.id_token.sid.as_ref(), 128);
         user
     }
 
-    /// The same user, updated from fresh userinfo (sign-in time and Logto session kept).
-    pub fn updated_from(&self, userinfo: &UserInfo) -> Self {
+    /// The same user, updated from userinfo read at `now` (sign-in time and Logto session kept).
+    pub fn updated_from(&self, userinfo: &UserInfo, now: u64) -> Self {
         let mut user = Self::from_userinfo(userinfo, None);
         user.signed_in_at = self.signed_in_at;
         user.sid = self.sid.clone();
+        user.userinfo_at = now;
         user
     }
 
@@ -95,6 +106,14 @@ impl SessionUser {
                     identity
                 })
                 .collect(),
+            organizations: info
+                .organizations
+                .iter()
+                .filter(|id| id.len() <= 64)
+                .take(MAX_ORGANIZATIONS)
+                .cloned()
+                .collect(),
+            userinfo_at: 0,
             signed_in_at: 0,
             sid: None,
         }
