@@ -97,6 +97,11 @@ impl LogtoAuth {
         self.0.ui_locales.as_ref().and_then(|f| f(req))
     }
 
+    /// Whether `path` is one of the routes that start a sign-in.
+    pub(crate) fn is_sign_in_route(&self, path: &str) -> bool {
+        self.0.sign_in_path == path || self.0.sign_in_routes.iter().any(|(p, _)| p == path)
+    }
+
     pub(crate) fn cancelled_redirect(&self) -> &str {
         &self.0.cancelled_redirect
     }

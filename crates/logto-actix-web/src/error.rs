@@ -129,6 +129,7 @@ impl ResponseError for AuthError {
         } else {
             log::warn!("{status}: {}", chain(self));
         }
+        crate::telemetry::failure(self.kind());
         let mut response = HttpResponse::build(status).finish();
         response.extensions_mut().insert(self.kind());
         response

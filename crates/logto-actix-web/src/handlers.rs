@@ -12,11 +12,13 @@ use crate::session::LogtoSession;
 use crate::user::SessionUser;
 
 /// Starts a sign-in with `options` and sends the browser to Logto; `?return_to=` (a same-site
-/// path, else `/`) is where the callback will send it afterwards.
+/// path, else `/`) is where the callback will send it afterwards. `way_in` names the route, for
+/// the counters.
 pub(crate) async fn sign_in(
     req: HttpRequest,
     auth: LogtoAuth,
     mut options: SignInOptions,
+    way_in: String,
 ) -> Result<HttpResponse, AuthError> {
     let return_to = safe_return_to(first_param(req.query_string().as_bytes(), "return_to").as_deref());
     if let Some(ui_locales) = auth.ui_locales(&req) {
@@ -24,10 +26,12 @@ pub(crate) async fn sign_in(
     }
     let mut request = auth.client().sign_in(&options).await?;
     request.pending.set_return_to(return_to);
+    request.pending.set_way_in(way_in.as_str());
     let session = LogtoSession::of(&req);
     let mut pending = session.pending();
     pending.push(request.pending);
     session.set_pending(&pending)?;
+    crate::telemetry::sign_in_started(&way_in);
     Ok(see_other(request.url.as_str()))
 }
 
@@ -53,6 +57,7 @@ pub(crate) async fn callback(req: HttpRequest, auth: LogtoAuth) -> Result<HttpRe
     let user = SessionUser::from_sign_in(&signed_in, client.now());
     session.sign_in(&user, &signed_in)?;
     log::info!("signed in: user {}", user.sub);
+    crate::telemetry::sign_in_finished(&auth, attempt.way_in());
     Ok(see_other(attempt.return_to().unwrap_or("/")))
 }
 
@@ -106,6 +111,7 @@ pub(crate) async fn backchannel_logout(body: web::Bytes, auth: LogtoAuth) -> Res
         .verify_logout_token(&token)
         .await
         .map_err(AuthError::LogoutToken)?;
+    crate::telemetry::backchannel_logout();
     if auth.record_logout(&logout) {
         log::info!(
             "back-channel logout for user {}",

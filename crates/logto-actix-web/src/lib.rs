@@ -59,6 +59,7 @@ mod middleware;
 mod return_to;
 mod routes;
 mod session;
+mod telemetry;
 mod user;
 
 pub use auth::{LogtoAuth, LogtoAuthBuilder};
@@ -67,6 +68,7 @@ pub use extract::{OptionalUser, SignedInUser};
 pub use middleware::{SESSION_TTL_DAYS, session_cookie_name, session_middleware};
 pub use return_to::{first_param, safe_return_to};
 pub use session::SESSION_BUDGET;
+pub use telemetry::{AUTH_FAILURES, BACKCHANNEL_LOGOUTS, SIGN_INS_FINISHED, SIGN_INS_STARTED};
 pub use user::SessionUser;
 
 /// The README's example, compiled with the doc tests so that it cannot rot.

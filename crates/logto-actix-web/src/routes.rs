@@ -16,11 +16,11 @@ impl LogtoAuth {
             let sign_in_routes = std::iter::once((inner.sign_in_path.clone(), SignInOptions::sign_in()))
                 .chain(inner.sign_in_routes.clone());
             for (path, options) in sign_in_routes {
+                let way_in = path.clone();
                 cfg.service(
-                    web::resource(path)
-                        .route(web::get().to(move |req: HttpRequest, auth: LogtoAuth| {
-                            handlers::sign_in(req, auth, options.clone())
-                        })),
+                    web::resource(path).route(web::get().to(move |req: HttpRequest, auth: LogtoAuth| {
+                        handlers::sign_in(req, auth, options.clone(), way_in.clone())
+                    })),
                 );
             }
             cfg.service(

@@ -134,6 +134,8 @@ pub struct PendingSignIn {
     pub(crate) started_at: u64,
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub(crate) return_to: Option<String>,
+    #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) way_in: Option<String>,
 }
 
 impl PendingSignIn {
@@ -150,6 +152,17 @@ impl PendingSignIn {
     /// Remembers where to go once this sign-in finishes.
     pub fn set_return_to(&mut self, return_to: impl Into<String>) {
         self.return_to = Some(return_to.into());
+    }
+
+    /// Which way in the app started this sign-in by (e.g. its route), kept until the callback
+    /// for the app's counters; the client does not read it.
+    pub fn way_in(&self) -> Option<&str> {
+        self.way_in.as_deref()
+    }
+
+    /// Remembers which way in this sign-in started by.
+    pub fn set_way_in(&mut self, way_in: impl Into<String>) {
+        self.way_in = Some(way_in.into());
     }
 }
 
@@ -222,6 +235,7 @@ mod tests {
             nonce: Nonce::new("n"),
             started_at: 0,
             return_to: None,
+            way_in: None,
         }
     }
 

@@ -46,11 +46,12 @@ mod jwt;
 mod logout_token;
 mod refresh;
 mod secret;
+mod telemetry;
 mod tokens;
 mod userinfo;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
@@ -75,6 +76,7 @@ pub use error::{CallbackError, Endpoint, LogtoError, SignInError, TokenError, To
 pub use id_token::IdTokenClaims;
 pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, Logout, MAX_LOGOUT_TOKEN_AGE_SECS};
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State, constant_time_eq};
+pub use telemetry::{LOGTO_REQUEST_DURATION, LOGTO_REQUESTS, REFRESH_GRANTS};
 pub use tokens::{AccessTokenClaims, IssuedAccessToken, Refreshed, needs_refresh};
 pub use url::Url;
 pub use userinfo::{HUGGING_FACE, Identity, IdentityDetails, SocialIdentity, UserInfo, is_https_url};
@@ -217,6 +219,39 @@ impl LogtoClient {
         Ok(metadata)
     }
 
+    /// Logto's metadata if it has been fetched already; never fetches (e.g. for a readiness probe).
+    pub async fn cached_metadata(&self) -> Option<Arc<ProviderMetadata>> {
+        self.metadata.read().await.clone()
+    }
+
+    /// Fetches Logto's signing keys afresh (the cache is left alone) and counts those a token
+    /// could be verified with: a key type and algorithm this client accepts. For start-up checks.
+    pub async fn load_keys(&self) -> Result<usize, LogtoError> {
+        let metadata = self.metadata().await?;
+        let set = self.fetch_jwks(&metadata.jwks_uri).await?;
+        let algorithms = jwt::allowed_algorithms(&metadata.id_token_signing_alg_values_supported);
+        let usable = set
+            .keys
+            .iter()
+            .filter(|key| {
+                let alg_allowed = key
+                    .common
+                    .key_algorithm
+                    .is_none_or(|alg| algorithms.iter().any(|a| format!("{a:?}") == format!("{alg:?}")));
+                alg_allowed && jsonwebtoken::DecodingKey::from_jwk(key).is_ok()
+            })
+            .count();
+        Ok(usable)
+    }
+
+    /// Checks that Logto accepts this app's client credentials, without any user's token: it
+    /// asks to revoke a token that does not exist, with client authentication. Logto answers
+    /// success for an unknown token (RFC 7009) and `invalid_client` for a wrong id or secret.
+    pub async fn check_credentials(&self) -> Result<(), LogtoError> {
+        self.post_revocation("credentials-check-not-a-token", "refresh_token")
+            .await
+    }
+
     /// Starts a sign-in: PKCE (S256), a random `state` and `nonce`, the configured `prompt`,
     /// every scope and resource, and the options of this sign-in. Send the browser to the URL;
     /// keep the pending sign-in (never in clear in the browser) until the callback.
@@ -259,6 +294,7 @@ impl LogtoClient {
                 nonce: Nonce::new(nonce.secret().clone()),
                 started_at: self.now(),
                 return_to: None,
+                way_in: None,
             },
         })
     }
@@ -312,12 +348,15 @@ impl LogtoClient {
     async fn exchange_code(&self, code: &str, pending: &PendingSignIn) -> Result<SignedIn, LogtoError> {
         let metadata = self.metadata().await?;
         let client = self.oauth_client(&metadata)?;
+        let started = Instant::now();
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.secret().to_owned()))
             .request_async(&self.http)
             .await
-            .map_err(|e| token_error(&metadata.token_endpoint, e))?;
+            .map_err(|e| token_error(&metadata.token_endpoint, e));
+        telemetry::record_call(Endpoint::Token, started, &response);
+        let response = response?;
         let id_token = response
             .extra_fields()
             .id_token
@@ -439,6 +478,17 @@ impl LogtoClient {
         audience: &Audience,
         sub: &str,
     ) -> Result<Refreshed, LogtoError> {
+        let result = self.send_refresh_grant(refresh_token, audience, sub).await;
+        telemetry::record_refresh(&result);
+        result
+    }
+
+    async fn send_refresh_grant(
+        &self,
+        refresh_token: &RefreshToken,
+        audience: &Audience,
+        sub: &str,
+    ) -> Result<Refreshed, LogtoError> {
         let metadata = self.metadata().await?;
         let client = self.oauth_client(&metadata)?;
         let presented = oauth2::RefreshToken::new(refresh_token.secret().to_owned());
@@ -448,10 +498,13 @@ impl LogtoClient {
             Audience::Resource(resource) => request.add_extra_param("resource", resource.clone()),
             Audience::Organization(id) => request.add_extra_param("organization_id", id.clone()),
         };
+        let started = Instant::now();
         let response = request
             .request_async(&self.http)
             .await
-            .map_err(|e| token_error(&metadata.token_endpoint, e))?;
+            .map_err(|e| token_error(&metadata.token_endpoint, e));
+        telemetry::record_call(Endpoint::Token, started, &response);
+        let response = response?;
         let id_token = match response.extra_fields().id_token.as_deref() {
             Some(token) => {
                 let claims = self.verify_id_token_with(&metadata, token, None).await?;
@@ -488,6 +541,17 @@ impl LogtoClient {
     /// Sent directly rather than through the oauth2 crate, which refuses http endpoints here and
     /// so would fail against a self-hosted Logto on a private network.
     pub async fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), LogtoError> {
+        self.post_revocation(refresh_token.secret(), "refresh_token").await
+    }
+
+    async fn post_revocation(&self, token: &str, token_type_hint: &str) -> Result<(), LogtoError> {
+        let started = Instant::now();
+        let result = self.send_revocation(token, token_type_hint).await;
+        telemetry::record_call(Endpoint::Revocation, started, &result);
+        result
+    }
+
+    async fn send_revocation(&self, token: &str, token_type_hint: &str) -> Result<(), LogtoError> {
         let endpoint = Endpoint::Revocation;
         let metadata = self.metadata().await?;
         let url = metadata
@@ -506,7 +570,7 @@ impl LogtoClient {
                 encode(&self.config.app_id),
                 Some(encode(self.config.app_secret.secret())),
             )
-            .form(&[("token", refresh_token.secret()), ("token_type_hint", "refresh_token")])
+            .form(&[("token", token), ("token_type_hint", token_type_hint)])
             .send()
             .await
             .map_err(|e| unreachable(endpoint, url, e))?;
@@ -570,6 +634,18 @@ impl LogtoClient {
 
     /// GETs a JSON document, mapping every failure to a [`LogtoError`] free of secrets.
     async fn get_json(
+        &self,
+        endpoint: Endpoint,
+        url: &str,
+        bearer: Option<&AccessToken>,
+    ) -> Result<Vec<u8>, LogtoError> {
+        let started = Instant::now();
+        let result = self.send_get_json(endpoint, url, bearer).await;
+        telemetry::record_call(endpoint, started, &result);
+        result
+    }
+
+    async fn send_get_json(
         &self,
         endpoint: Endpoint,
         url: &str,
