@@ -69,8 +69,15 @@ fn status_page(status: StatusCode) -> ErrorText {
     }
 }
 
+/// Marks an error response whose body is meant for machines (e.g. `/readyz`'s plain-text
+/// reason): it is kept as it is, not replaced by a page.
+pub struct KeepBody;
+
 /// Renders the error page for every 4xx/5xx response.
 pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if res.response().extensions().contains::<KeepBody>() {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
     let status = res.status();
     let (text, offer_sign_in) = {
         let extensions = res.response().extensions();

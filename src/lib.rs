@@ -2,7 +2,11 @@
 //! `logto-client` and `logto-actix-web`. It holds only what is its own: typed configuration
 //! (`config`), assembly (`startup`), its pages, texts and templates.
 
+pub mod check;
 pub mod config;
+pub mod metrics;
+pub mod readiness;
+pub mod redis_probe;
 pub mod startup;
 
 mod error_page;

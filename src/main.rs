@@ -1,12 +1,30 @@
-//! Starts the app: configuration from the environment (and `.env`), then the server.
+//! Starts the app: configuration from the environment (and `.env`), then the server; or, with
+//! the argument `check`, checks that configuration against Logto and Redis and exits.
 
 use std::process::ExitCode;
 
-use logto_actix::config::Config;
+use logto_actix::config::{Config, SessionStoreKind};
 use logto_actix::startup::Application;
+
+/// What the binary was asked to do.
+enum Command {
+    Serve,
+    Check,
+}
 
 #[actix_web::main]
 async fn main() -> ExitCode {
+    let command = match std::env::args().nth(1).as_deref() {
+        None => Command::Serve,
+        Some("check") => Command::Check,
+        Some(other) => {
+            eprintln!(
+                "unknown argument `{}`: run without arguments to serve, or with `check` to check the configuration",
+                other.escape_debug()
+            );
+            return ExitCode::from(2);
+        }
+    };
     // `.env` fills in only what the environment lacks; a file that exists but cannot be read is an error.
     if let Err(e) = dotenvy::dotenv()
         && !e.not_found()
@@ -25,10 +43,23 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::Check = command {
+        return if logto_actix::check::run(&config).await {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     for warning in config.warnings() {
         log::warn!("{warning}");
     }
     let base_url = config.app_base_url.clone();
+    let store = match config.session_store {
+        SessionStoreKind::Cookie => "cookie",
+        SessionStoreKind::Redis { .. } => "redis",
+    };
+    let issuer = config.issuer();
+    let host = config.host;
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(e) => {
@@ -36,8 +67,18 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    log::info!("listening on port {}; open {base_url}", app.port());
-    match app.run_until_stopped().await {
+    let listen = std::net::SocketAddr::new(host, app.port());
+    let metrics = match app.metrics_address() {
+        Some(address) => format!("metrics on {address}"),
+        None => "no metrics".to_owned(),
+    };
+    log::info!(
+        "logto-actix {} started: store {store}, issuer {issuer}, listening on {listen} ({metrics}); open {base_url}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let result = app.run_until_stopped().await;
+    log::info!("logto-actix stopped");
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("server stopped: {e}");

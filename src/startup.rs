@@ -1,11 +1,12 @@
 //! Assembles the server: shared state built once, middleware, routes, and the listener.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
 use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
 use actix_web::cookie::Key;
 use actix_web::dev::Server;
-use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger};
+use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 use logto_actix_web::{LogtoAuth, session_middleware};
 use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
@@ -13,11 +14,19 @@ use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
 use crate::config::{Config, SessionStoreKind};
 use crate::error_page::render_error_page;
 use crate::i18n::{LangCookieSecure, Locale};
-use crate::pages;
+use crate::readiness::{Readiness, readyz};
+use crate::redis_probe::RedisProbe;
 use crate::templates::Templates;
+use crate::{metrics, pages};
 
 /// How long start-up waits for Redis.
 const REDIS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long the readiness probe waits for Redis's `PING`.
+const REDIS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// On SIGTERM or SIGINT, how long requests in flight may still take before the process exits.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +57,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    metrics: Option<(SocketAddr, Server)>,
 }
 
 impl Application {
@@ -61,10 +71,34 @@ impl Application {
     /// Builds the server on a listener bound by the caller (tests bind port 0).
     pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, StartupError> {
         let port = listener.local_addr().map_err(StartupError::Server)?.port();
+        let metrics = match config.metrics_addr {
+            Some(address) => {
+                let listener = TcpListener::bind(address).map_err(|source| StartupError::Bind {
+                    address: format!("{address} (METRICS_ADDR)"),
+                    source,
+                })?;
+                let bound = listener.local_addr().map_err(StartupError::Server)?;
+                Some((
+                    bound,
+                    metrics::serve(listener, metrics::recorder()).map_err(StartupError::Server)?,
+                ))
+            }
+            None => None,
+        };
+        let auth = logto_auth(LogtoClient::new(config.logto())?, &config);
+        let redis_probe = match &config.session_store {
+            SessionStoreKind::Cookie => None,
+            SessionStoreKind::Redis { url } => Some(
+                RedisProbe::new(url.expose(), REDIS_PROBE_TIMEOUT)
+                    .map_err(|e| StartupError::Redis(format!("{e}; check REDIS_URL")))?,
+            ),
+        };
         // Built once, outside the per-worker closure: every worker must share the same key,
         // templates, HTTP client and caches.
         let state = SharedState {
-            auth: logto_auth(LogtoClient::new(config.logto())?, &config),
+            readiness: web::Data::new(Readiness::new(auth.clone(), redis_probe)),
+            auth,
+            metrics: metrics.is_some(),
             templates: web::Data::new(Templates::new()?),
             key: session_key(&config),
             https: config.is_https(),
@@ -82,7 +116,7 @@ impl Application {
                 serve(listener, state, move || store.clone())?
             }
         };
-        Ok(Self { port, server })
+        Ok(Self { port, server, metrics })
     }
 
     /// The port the server listens on.
@@ -90,15 +124,32 @@ impl Application {
         self.port
     }
 
-    /// Serves until the server is stopped.
+    /// Where the metrics listener is bound, when `METRICS_ADDR` is set.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(address, _)| *address)
+    }
+
+    /// Serves until the server is stopped: on SIGTERM or SIGINT it stops accepting, lets requests
+    /// in flight finish (at most [`SHUTDOWN_TIMEOUT`]), then stops the metrics listener.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
+        let result = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
+        result
     }
 }
 
 #[derive(Clone)]
 struct SharedState {
     auth: LogtoAuth,
+    readiness: web::Data<Readiness>,
+    metrics: bool,
     templates: web::Data<Templates>,
     key: Key,
     https: bool,
@@ -117,6 +168,7 @@ where
         let session = session_middleware(make_store(), state.key.clone(), state.https);
         App::new()
             .app_data(state.templates.clone())
+            .app_data(state.readiness.clone())
             .app_data(web::Data::new(LangCookieSecure(state.https)))
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(session)
@@ -126,9 +178,13 @@ where
                 access_log,
                 Logger::new("%{method}xi %U %s %Dms").custom_request_replace("method", |req| req.method().to_string()),
             ))
+            // Outermost, so that it sees the final status, error pages included.
+            .wrap(Condition::new(state.metrics, from_fn(metrics::count_requests)))
             .configure(state.auth.configure())
             .configure(pages::configure)
+            .route("/readyz", web::get().to(readyz))
     })
+    .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
     .listen(listener)
     .map_err(StartupError::Server)?
     .run();

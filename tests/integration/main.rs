@@ -10,6 +10,7 @@ mod hostile_cookies;
 mod hostile_provider;
 mod languages;
 mod no_leaks;
+mod operations;
 mod redis_sessions;
 mod sign_in;
 mod sign_out;
