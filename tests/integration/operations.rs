@@ -210,6 +210,15 @@ async fn metrics_are_served_on_their_own_listener_only_and_count_sign_ins() {
 
 #[tokio::test]
 async fn sigterm_lets_a_request_in_flight_finish_and_the_process_exits_0() {
+    stop_with_a_request_in_flight("TERM").await;
+}
+
+#[tokio::test]
+async fn sigint_too_lets_a_request_in_flight_finish_and_the_process_exits_0() {
+    stop_with_a_request_in_flight("INT").await;
+}
+
+async fn stop_with_a_request_in_flight(signal: &str) {
     let provider = TestProvider::start().await;
     let mut env = BinaryEnv::register(&provider, "sigterm").await;
     env.set("LOGTO_HTTP_TIMEOUT_SECS", "3");
@@ -222,7 +231,7 @@ async fn sigterm_lets_a_request_in_flight_finish_and_the_process_exits_0() {
     let slow = tokio::spawn(async move { http.get(url).send().await.map(|r| r.status()) });
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let signalled = Instant::now();
-    app.signal("TERM");
+    app.signal(signal);
 
     let status = slow.await.unwrap().expect("the request in flight gets its answer");
     assert_eq!(status, StatusCode::BAD_GATEWAY);
@@ -231,4 +240,5 @@ async fn sigterm_lets_a_request_in_flight_finish_and_the_process_exits_0() {
     assert!(signalled.elapsed() < Duration::from_secs(20));
     assert!(stderr.contains("logto-actix stopped"), "{stderr}");
     assert!(stderr.contains("started: store cookie, issuer"), "{stderr}");
+    assert!(stderr.contains(&format!("SIG{signal} received")), "{stderr}");
 }
