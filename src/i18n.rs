@@ -13,8 +13,17 @@ use serde::Serialize;
 
 use logto_actix_web::safe_return_to;
 
-/// Name of the cookie that remembers the switcher's choice.
+/// Name of the cookie that remembers the switcher's choice, over http.
 pub const LANG_COOKIE: &str = "lang";
+
+/// Its name behind https: the `__Host-` prefix makes browsers refuse it unless it is `Secure`,
+/// set by this host alone and for every path, so a sibling subdomain cannot plant one.
+pub const SECURE_LANG_COOKIE: &str = "__Host-lang";
+
+/// The name of the language cookie, `Secure` or not.
+pub fn lang_cookie_name(secure: bool) -> &'static str {
+    if secure { SECURE_LANG_COOKIE } else { LANG_COOKIE }
+}
 
 /// A language the pages are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,9 +76,16 @@ impl Locale {
         best.map(|(locale, _)| locale)
     }
 
-    /// The language of a request: the `lang` cookie, else `Accept-Language`, else English.
+    /// The language of a request: the language cookie (under its name for this app's scheme),
+    /// else `Accept-Language`, else English.
     pub fn of_request(req: &HttpRequest) -> Locale {
-        if let Some(locale) = req.cookie(LANG_COOKIE).and_then(|c| Locale::from_tag(c.value())) {
+        let secure = req
+            .app_data::<actix_web::web::Data<LangCookieSecure>>()
+            .is_some_and(|secure| secure.0);
+        if let Some(locale) = req
+            .cookie(lang_cookie_name(secure))
+            .and_then(|c| Locale::from_tag(c.value()))
+        {
             return locale;
         }
         req.headers()
@@ -82,7 +98,7 @@ impl Locale {
     /// The cookie that remembers this choice for a year. HttpOnly (no script reads it) and Lax,
     /// like the session cookie, so it is there on the return from Logto.
     pub fn cookie(self, secure: bool) -> Cookie<'static> {
-        Cookie::build(LANG_COOKIE, self.tag())
+        Cookie::build(lang_cookie_name(secure), self.tag())
             .path("/")
             .http_only(true)
             .secure(secure)

@@ -11,5 +11,6 @@ pub mod startup;
 
 mod error_page;
 mod i18n;
+mod log_hints;
 pub(crate) mod pages;
 mod templates;

@@ -8,7 +8,7 @@ use actix_web::cookie::Key;
 use actix_web::dev::Server;
 use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
-use logto_actix_web::{LogtoAuth, session_middleware};
+use logto_actix_web::{LogtoAuth, log_safe, session_middleware};
 use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
 
 use crate::config::{Config, SessionStoreKind};
@@ -172,11 +172,14 @@ where
             .app_data(web::Data::new(LangCookieSecure(state.https)))
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(session)
-            .wrap(security_headers(&state.csp))
-            // Path only: queries (the callback's code and state) never reach the log.
+            .wrap(security_headers(&state.csp, state.https))
+            // Path only: queries (the callback's code and state) never reach the log; the path is
+            // escaped, so no request can start a log line of its own.
             .wrap(Condition::new(
                 access_log,
-                Logger::new("%{method}xi %U %s %Dms").custom_request_replace("method", |req| req.method().to_string()),
+                Logger::new("%{method}xi %{path}xi %s %Dms")
+                    .custom_request_replace("method", |req| req.method().to_string())
+                    .custom_request_replace("path", |req| log_safe(req.path()).into_owned()),
             ))
             // Outermost, so that it sees the final status, error pages included.
             .wrap(Condition::new(state.metrics, from_fn(metrics::count_requests)))
@@ -221,8 +224,17 @@ async fn stop_signal() {
     }
 }
 
-fn security_headers(csp: &str) -> DefaultHeaders {
-    DefaultHeaders::new()
+/// How long browsers keep to https for this site once they saw it over https (one year).
+const HSTS: &str = "max-age=31536000";
+
+fn security_headers(csp: &str, https: bool) -> DefaultHeaders {
+    let headers = if https {
+        // Only behind https: over plain http (loopback development) browsers ignore it anyway.
+        DefaultHeaders::new().add(("Strict-Transport-Security", HSTS))
+    } else {
+        DefaultHeaders::new()
+    };
+    headers
         .add(("Content-Security-Policy", csp.to_owned()))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
@@ -271,5 +283,6 @@ fn logto_auth(client: LogtoClient, config: &Config) -> LogtoAuth {
         .sign_out_page(|| web::get().to(pages::sign_out_page))
         .cancelled_redirect("/?notice=cancelled")
         .ui_locales(|req| Some(Locale::of_request(req).tag().to_owned()))
+        .log_hint(crate::log_hints::hint)
         .build()
 }

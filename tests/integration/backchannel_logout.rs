@@ -54,3 +54,60 @@ async fn a_forged_or_missing_logout_token_is_refused_and_ends_nothing() {
     }
     assert!(app.page("/").await.contains("Signed in as Demo User"));
 }
+
+/// A logout token for the app, signed by the provider, naming `sub` (and no session).
+async fn logout_token(app: &TestApp, header: serde_json::Value, jti: &str, sub: &str) -> String {
+    let claims = serde_json::json!({
+        "iss": app.provider.issuer(),
+        "aud": app.client_id,
+        "iat": logto_test_provider::unix_now(),
+        "jti": jti,
+        "sub": sub,
+        "events": { logto_client::BACKCHANNEL_LOGOUT_EVENT: {} },
+    });
+    app.provider
+        .sign_jwt(header, claims, logto_test_provider::SignWith::Provider)
+        .await
+}
+
+async fn post_logout_token(app: &TestApp, token: &str) -> StatusCode {
+    logto_test_provider::http_client()
+        .post(app.url("/backchannel-logout"))
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_logout_token_id_seen_before_changes_nothing_and_an_untyped_token_is_refused() {
+    let app = TestApp::spawn_with(AppOptions {
+        backchannel_logout: true,
+        ..Default::default()
+    })
+    .await;
+    app.sign_in_as_demo().await;
+    let typed = serde_json::json!({ "typ": "logout+jwt" });
+
+    // Valid in every way but its `typ`: refused, the session stays.
+    let untyped = logout_token(&app, serde_json::json!({}), "jti-untyped", "user-demo").await;
+    assert_eq!(post_logout_token(&app, &untyped).await, StatusCode::BAD_REQUEST);
+    assert!(app.page("/").await.contains("Signed in as Demo User"));
+
+    // A genuine logout of someone else, then its `jti` again on a token naming the demo user:
+    // a replay, which changes nothing.
+    let other = logout_token(&app, typed.clone(), "jti-once", "user-someone-else").await;
+    assert_eq!(post_logout_token(&app, &other).await, StatusCode::OK);
+    let replayed = logout_token(&app, typed.clone(), "jti-once", "user-demo").await;
+    assert_eq!(post_logout_token(&app, &replayed).await, StatusCode::OK);
+    assert!(
+        app.page("/").await.contains("Signed in as Demo User"),
+        "a token id seen before ended a session"
+    );
+
+    // The same token with a fresh `jti` is honoured.
+    let fresh = logout_token(&app, typed, "jti-fresh", "user-demo").await;
+    assert_eq!(post_logout_token(&app, &fresh).await, StatusCode::OK);
+    assert!(app.is_signed_out().await);
+}

@@ -112,7 +112,7 @@ async fn the_switcher_stays_on_the_site_and_knows_only_its_languages() {
 }
 
 #[tokio::test]
-async fn behind_https_the_language_cookie_is_secure() {
+async fn behind_https_the_language_cookie_is_secure_and_host_prefixed() {
     let app = TestApp::spawn_with(crate::helpers::app::AppOptions {
         https: true,
         ..Default::default()
@@ -120,9 +120,26 @@ async fn behind_https_the_language_cookie_is_secure() {
     .await;
     let response = app.get("/lang/es").await;
     assert_eq!(location(&response), "/");
-    let cookie = set_cookies(&response)
-        .into_iter()
-        .find(|c| c.starts_with("lang="))
-        .expect("a lang cookie");
-    assert!(cookie.contains("Secure"), "{cookie}");
+    let cookies = set_cookies(&response);
+    assert!(cookies.iter().all(|c| !c.starts_with("lang=")), "{cookies:?}");
+    let cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-lang=es"))
+        .expect("a __Host-lang cookie");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain="),
+        "{cookie}"
+    );
+    // Read back under that name: the choice holds.
+    let (_, home) = page_with_language(&app, "/", "en").await;
+    assert!(home.contains("<html lang=\"es\">"), "{home}");
+    // A plain `lang` cookie (which a sibling host could plant) is not read behind https.
+    let planted = logto_test_provider::http_client()
+        .get(app.url("/"))
+        .header("cookie", "lang=en")
+        .header("accept-language", "es")
+        .send()
+        .await
+        .unwrap();
+    assert!(planted.text().await.unwrap().contains("<html lang=\"es\">"));
 }

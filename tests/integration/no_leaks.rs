@@ -233,3 +233,156 @@ async fn logto_http_timeout_secs_bounds_a_hanging_call_while_other_pages_still_s
     let hung = hung.expect("the app answers before the browser gives up (8 s)");
     assert_eq!(hung.status(), StatusCode::BAD_GATEWAY);
 }
+
+/// Every line of a log, split wherever a log reader might see a line break.
+fn log_lines(log: &str) -> Vec<&str> {
+    log.split(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}', '\u{b}', '\u{c}'])
+        .collect()
+}
+
+#[tokio::test]
+async fn no_value_from_a_request_can_start_a_log_line() {
+    let provider = TestProvider::start().await;
+    let app = RunningApp::start(&provider, &[("RUST_LOG", "info")]).await;
+    let http = http_client();
+    // A callback for a sign-in this browser started, so its `error` reaches the log.
+    let authorize = location(&http.get(app.url("/sign-in")).send().await.unwrap());
+    let state = url::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("a state");
+    let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+    let forged = "x\nforged-line\r\nforged-line\u{85}forged-line\u{2028}forged-line\u{1b}[2Kforged-line";
+    let callback = format!(
+        "/callback?state={}&iss={}&error={}&error_description={}",
+        encode(&state),
+        encode(&provider.issuer()),
+        encode(forged),
+        encode(forged)
+    );
+    let response = http.get(app.url(&callback)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // Paths reach the access log: percent-encoded, and raw bytes the HTTP parser lets through.
+    http.get(app.url("/no-such-page%0Aforged-line")).send().await.unwrap();
+    raw_request(
+        &app,
+        b"GET /a\xe2\x80\xa8forged-line\xc2\x85forged-line HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+
+    let log = app.log();
+    assert!(log.contains("forged-line"), "the refusal was logged:\n{log}");
+    for line in log_lines(&log) {
+        assert!(
+            !line.trim_start().starts_with("forged-line") && !line.contains('\u{1b}'),
+            "a request started a log line: {line:?}\n{log}"
+        );
+    }
+}
+
+/// Sends raw bytes as an HTTP request and reads the answer, whatever it is.
+async fn raw_request(app: &RunningApp, request: &[u8]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+}
+
+#[tokio::test]
+async fn a_flood_of_refused_requests_writes_a_few_lines_that_count_the_rest() {
+    let provider = TestProvider::start().await;
+    let app = RunningApp::start(&provider, &[("RUST_LOG", "warn")]).await;
+    let http = http_client();
+    let flood = async |round: usize| {
+        for i in 0..150 {
+            let forged = http
+                .get(app.url(&format!("/callback?code=c{round}-{i}&state=s{i}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+            let forged = http
+                .post(app.url("/backchannel-logout"))
+                .form(&[("logout_token", format!("not-a-jwt-{i}"))])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+        }
+    };
+    flood(0).await;
+    // Past the interval, the next refusal of each kind is logged with the count of those left out.
+    tokio::time::sleep(logto_actix_web::FAILURE_LOG_INTERVAL + Duration::from_millis(300)).await;
+    flood(1).await;
+
+    let log = app.log();
+    for kind in ["callback refused", "back-channel logout refused"] {
+        let lines: Vec<&str> = log.lines().filter(|line| line.contains(kind)).collect();
+        assert!(
+            (2..=30).contains(&lines.len()),
+            "300 refusals ({kind}) wrote {} lines:\n{log}",
+            lines.len()
+        );
+        assert!(
+            lines.iter().any(|line| line.contains("not logged")),
+            "a line says how many were left out ({kind}):\n{log}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_log_names_the_setting_at_fault_and_the_page_does_not() {
+    let provider = TestProvider::start().await;
+    let http = http_client();
+
+    // The wrong app secret: Logto answers the code exchange with `invalid_client`.
+    let app = RunningApp::start(&provider, &[("LOGTO_APP_SECRET", "not-the-secret-0123456789")]).await;
+    let authorize = location(&http.get(app.url("/sign-in")).send().await.unwrap());
+    let callback = complete_authorization(&http, &authorize, DEMO).await;
+    let response = http.get(callback.as_str()).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let page = response.text().await.unwrap();
+    let log = app.log();
+    let line = log
+        .lines()
+        .find(|line| line.contains("invalid_client"))
+        .unwrap_or_else(|| panic!("a line about invalid_client:\n{log}"));
+    assert!(
+        line.contains("LOGTO_APP_SECRET") && line.contains("LOGTO_APP_ID"),
+        "{line}"
+    );
+    assert!(!page.contains("LOGTO_") && !page.contains("invalid_client"), "{page}");
+
+    // A resource Logto does not know (a trailing slash too many): Logto answers `invalid_target`.
+    let app = RunningApp::start(&provider, &[("LOGTO_RESOURCES", "https://api.unregistered.example/")]).await;
+    let authorize = location(&http.get(app.url("/sign-in")).send().await.unwrap());
+    let callback = complete_authorization(&http, &authorize, DEMO).await;
+    let response = http.get(callback.as_str()).send().await.unwrap();
+    assert!(response.status().is_client_error() || response.status().is_server_error());
+    let page = response.text().await.unwrap();
+    let log = app.log();
+    let line = log
+        .lines()
+        .find(|line| line.contains("invalid_target"))
+        .unwrap_or_else(|| panic!("a line about invalid_target:\n{log}"));
+    assert!(line.contains("LOGTO_RESOURCES"), "{line}");
+    assert!(line.contains("` ("), "Logto's description is quoted: {line}");
+    assert!(!page.contains("LOGTO_") && !page.contains("invalid_target"), "{page}");
+
+    // Logto's endpoint unreachable: the line names the URL tried and the variable.
+    let app = RunningApp::start(&provider, &[("LOGTO_ENDPOINT", "http://127.0.0.1:9")]).await;
+    let response = http.get(app.url("/sign-in")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let page = response.text().await.unwrap();
+    let log = app.log();
+    let line = log
+        .lines()
+        .find(|line| line.contains("http://127.0.0.1:9/oidc/.well-known/openid-configuration"))
+        .unwrap_or_else(|| panic!("a line naming the discovery URL:\n{log}"));
+    assert!(line.contains("LOGTO_ENDPOINT"), "{line}");
+    assert!(!page.contains("LOGTO_") && !page.contains("127.0.0.1:9"), "{page}");
+}

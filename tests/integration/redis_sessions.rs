@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 
-use crate::helpers::app::{AppOptions, TestApp, cookie_pair, session_set_cookie};
+use crate::helpers::app::{AppOptions, DEMO, TestApp, cookie_pair, location, session_set_cookie};
 use crate::helpers::redis::TestRedis;
 
 fn redis_options(redis: &TestRedis) -> AppOptions {
@@ -90,4 +90,31 @@ async fn with_redis_unreachable_the_app_refuses_to_start_with_a_clear_error() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"));
+}
+
+#[tokio::test]
+async fn signing_in_gives_the_session_a_new_id_so_a_planted_one_opens_nothing() {
+    let redis = TestRedis::start().await;
+    let app = TestApp::spawn_with(redis_options(&redis)).await;
+    // The session that exists before sign-in (it holds the pending sign-in): an attacker who
+    // planted or read this id must not end up with the signed-in session.
+    let response = app.get("/sign-in").await;
+    let before = cookie_pair(&session_set_cookie(&response).expect("a session before sign-in")).to_owned();
+    let callback = logto_test_provider::complete_authorization(&app.http, &location(&response), DEMO).await;
+    let response = app.get_url(callback.as_str()).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let after = cookie_pair(&session_set_cookie(&response).expect("a session cookie at sign-in")).to_owned();
+    assert_ne!(before, after, "a new session id at sign-in");
+    assert!(app.page("/").await.contains("Signed in as Demo User"));
+
+    let planted = logto_test_provider::http_client()
+        .get(app.url("/"))
+        .header(COOKIE, before)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!planted.contains("Signed in as"), "the old id opens nothing");
 }

@@ -64,7 +64,11 @@ async fn sign_in_recovers_without_a_restart_once_logto_answers_again() {
     let discovery = "/oidc/.well-known/openid-configuration";
     app.provider.fail(discovery, FailMode::Status500, Some(2)).await;
     assert_eq!(app.get("/sign-in").await.status(), StatusCode::BAD_GATEWAY);
+    // A failed discovery is answered for a moment without asking Logto again.
+    let retry = logto_client::RETRY_AFTER_FAILURE + std::time::Duration::from_millis(300);
+    tokio::time::sleep(retry).await;
     assert_eq!(app.get("/sign-up").await.status(), StatusCode::BAD_GATEWAY);
+    tokio::time::sleep(retry).await;
     assert_eq!(app.get("/sign-in").await.status(), StatusCode::SEE_OTHER);
     app.sign_in_as_demo().await;
     // Discovery is cached once it succeeded.
@@ -122,6 +126,56 @@ async fn every_page_carries_the_security_headers() {
     for path in ["/", "/profile", "/sign-out", "/callback?code=c&state=s"] {
         assert_security_headers(path, &app.get(path).await);
     }
+    // Over http (loopback only), no HSTS: it would mean nothing there.
+    let home = app.get("/").await;
+    assert!(home.headers().get("strict-transport-security").is_none());
+}
+
+#[tokio::test]
+async fn behind_https_every_response_carries_hsts() {
+    let app = TestApp::spawn_with(AppOptions {
+        https: true,
+        ..Default::default()
+    })
+    .await;
+    let sign_in = app.get("/sign-in").await;
+    let mut responses = vec![("/sign-in".to_owned(), sign_in)];
+    for path in [
+        "/",
+        "/healthz",
+        "/no-such-page",
+        "/callback",
+        "/callback?code=c&state=s",
+        "/static/app.css",
+    ] {
+        responses.push((path.to_owned(), app.get(path).await));
+    }
+    let post = app
+        .http
+        .post(app.url("/backchannel-logout"))
+        .body("logout_token=x")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    responses.push(("POST /backchannel-logout".to_owned(), post));
+    for (path, response) in responses {
+        let hsts = response
+            .headers()
+            .get("strict-transport-security")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(
+            hsts.as_deref(),
+            Some("max-age=31536000"),
+            "{path} ({})",
+            response.status()
+        );
+        assert_eq!(
+            response.headers().get("x-frame-options").map(|v| v.to_str().unwrap()),
+            Some("DENY"),
+            "{path}"
+        );
+    }
 }
 
 /// No script may run, no site may frame the page, nothing is sniffed, the URL (a callback's code)
@@ -139,6 +193,8 @@ fn assert_security_headers(path: &str, response: &reqwest::Response) {
     );
     assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
     assert_eq!(header("referrer-policy").as_deref(), Some("no-referrer"), "{path}");
+    // For browsers that predate `frame-ancestors`.
+    assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{path}");
     assert_eq!(header("cache-control").as_deref(), Some("no-store"), "{path}");
 }
 

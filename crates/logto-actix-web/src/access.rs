@@ -29,7 +29,7 @@ impl SignedInUser {
             Err(e) if e.is_invalid_grant() => {
                 log::info!(
                     "session of user {} ended: Logto refused its refresh token",
-                    self.user.sub
+                    crate::log_safe(&self.user.sub)
                 );
                 self.session.purge();
                 Err(self.sign_in_required())

@@ -78,7 +78,10 @@ impl LogtoAuth {
     pub(crate) fn current_user(&self, session: &LogtoSession) -> Option<SessionUser> {
         let user = session.stored_user()?;
         if !self.0.logouts.is_empty() && self.0.logouts.has_ended(&user) {
-            log::info!("session of user {} ended by back-channel logout", user.sub);
+            log::info!(
+                "session of user {} ended by back-channel logout",
+                crate::log_safe(&user.sub)
+            );
             session.purge();
             return None;
         }
@@ -167,6 +170,14 @@ impl LogtoAuthBuilder {
     /// again (default one minute; zero: every time).
     pub fn userinfo_max_age(mut self, max_age: Duration) -> Self {
         self.0.userinfo_max_age = max_age;
+        self
+    }
+
+    /// A hint for the operator, added to the logged line of an error (never to the page): e.g.
+    /// which of the app's settings is most likely at fault. Process-wide: the first hint set in
+    /// a process is the one used.
+    pub fn log_hint(self, hint: crate::LogHint) -> Self {
+        let _ = crate::error::LOG_HINT.set(hint);
         self
     }
 

@@ -2,9 +2,26 @@
 //! operator gets the cause in the log; the response carries no internals, only an
 //! [`AuthErrorKind`] in its extensions for the app's error page to put into words.
 
+use std::sync::{LazyLock, OnceLock};
+use std::time::Duration;
+
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use logto_client::{CallbackError, LogtoError, SignInError};
+
+use crate::log_limit::{Admit, LogLimiter, log_safe, suppressed_note};
+
+/// How often a line is written per kind of failure: a flood of refused requests costs one line
+/// per kind per interval, each saying how many were left out.
+pub const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+static FAILURE_LOG: LazyLock<LogLimiter> = LazyLock::new(|| LogLimiter::new(FAILURE_LOG_INTERVAL));
+
+/// A hint for the operator added to the logged line of an error (never to the page): set once per
+/// process with [`LogtoAuthBuilder::log_hint`](crate::LogtoAuthBuilder::log_hint).
+pub type LogHint = fn(&AuthError) -> Option<String>;
+
+pub(crate) static LOG_HINT: OnceLock<LogHint> = OnceLock::new();
 
 /// Errors of the sign-in, callback, sign-out and back-channel logout handlers and extractors.
 #[derive(Debug, thiserror::Error)]
@@ -122,17 +139,48 @@ impl ResponseError for AuthError {
                 .insert_header((header::LOCATION, sign_in_url.as_str()))
                 .finish();
         }
-        // The Display text names the failing step and reason, never a token or secret; values
-        // from the request are escaped where they are put into it.
-        if status.is_server_error() {
-            log::error!("{status}: {}", chain(self));
-        } else {
-            log::warn!("{status}: {}", chain(self));
+        // The Display text names the failing step and reason, never a token or secret; `chain`
+        // escapes control characters, so nothing from the request can start a line.
+        if let Admit::Log { suppressed } = FAILURE_LOG.admit(self.log_kind()) {
+            let hint = LOG_HINT
+                .get()
+                .and_then(|hint| hint(self))
+                .map(|hint| format!("; hint: {}", log_safe(&hint)))
+                .unwrap_or_default();
+            let suppressed = suppressed_note(suppressed, FAILURE_LOG_INTERVAL);
+            if status.is_server_error() {
+                log::error!("{status}: {}{hint}{suppressed}", chain(self));
+            } else {
+                log::warn!("{status}: {}{hint}{suppressed}", chain(self));
+            }
         }
         crate::telemetry::failure(self.kind());
         let mut response = HttpResponse::build(status).finish();
         response.extensions_mut().insert(self.kind());
         response
+    }
+}
+
+impl AuthError {
+    /// The kind of failure for the log's rate limit: from a fixed set, never from request data.
+    fn log_kind(&self) -> &'static str {
+        match self {
+            AuthError::Callback(CallbackError::Denied { .. }) => "callback: denied",
+            AuthError::Callback(CallbackError::Expired) => "callback: expired",
+            AuthError::Callback(CallbackError::UnknownState) => "callback: unknown state",
+            AuthError::Callback(CallbackError::IssuerMismatch) => "callback: issuer",
+            AuthError::Callback(_) => "callback: malformed",
+            AuthError::Logto(e) if e.is_invalid_grant() => "logto: invalid grant",
+            AuthError::Logto(LogtoError::Rejected { .. }) => "logto: rejected",
+            AuthError::Logto(LogtoError::InvalidToken { .. }) => "logto: invalid token",
+            AuthError::Logto(_) => "logto: failed",
+            AuthError::SignInRequired { .. } => "sign-in required",
+            AuthError::LogoutToken(LogtoError::InvalidToken { .. }) => "logout token: invalid",
+            AuthError::LogoutToken(_) => "logout token: logto failed",
+            AuthError::Csrf => "csrf",
+            AuthError::Session(_) | AuthError::SessionTooLarge(_) => "session",
+            AuthError::NotConfigured => "not configured",
+        }
     }
 }
 
@@ -148,5 +196,5 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    text.replace(['\n', '\r'], " ")
+    log_safe(&text).into_owned()
 }

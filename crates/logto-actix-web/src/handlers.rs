@@ -56,7 +56,7 @@ pub(crate) async fn callback(req: HttpRequest, auth: LogtoAuth) -> Result<HttpRe
     };
     let user = SessionUser::from_sign_in(&signed_in, client.now());
     session.sign_in(&user, &signed_in)?;
-    log::info!("signed in: user {}", user.sub);
+    log::info!("signed in: user {}", crate::log_safe(&user.sub));
     crate::telemetry::sign_in_finished(&auth, attempt.way_in());
     Ok(see_other(attempt.return_to().unwrap_or("/")))
 }
@@ -115,7 +115,7 @@ pub(crate) async fn backchannel_logout(body: web::Bytes, auth: LogtoAuth) -> Res
     if auth.record_logout(&logout) {
         log::info!(
             "back-channel logout for user {}",
-            logout.sub.as_deref().unwrap_or("(by session id)")
+            crate::log_safe(logout.sub.as_deref().unwrap_or("(by session id)"))
         );
     }
     Ok(HttpResponse::Ok().finish())

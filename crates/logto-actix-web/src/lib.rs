@@ -54,6 +54,7 @@ mod auth;
 mod error;
 mod extract;
 mod handlers;
+mod log_limit;
 mod logout;
 mod middleware;
 mod return_to;
@@ -63,8 +64,9 @@ mod telemetry;
 mod user;
 
 pub use auth::{LogtoAuth, LogtoAuthBuilder};
-pub use error::{AuthError, AuthErrorKind};
+pub use error::{AuthError, AuthErrorKind, FAILURE_LOG_INTERVAL, LogHint};
 pub use extract::{OptionalUser, SignedInUser};
+pub use log_limit::{Admit, LogLimiter, log_safe, suppressed_note};
 pub use middleware::{SESSION_TTL_DAYS, session_cookie_name, session_middleware};
 pub use return_to::{first_param, safe_return_to};
 pub use session::SESSION_BUDGET;

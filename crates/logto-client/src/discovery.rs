@@ -36,7 +36,9 @@ impl ProviderMetadata {
     pub(crate) fn parse(body: &[u8], expected_issuer: &str) -> Result<Self, String> {
         let metadata: ProviderMetadata =
             serde_json::from_slice(body).map_err(|e| format!("not a discovery document: {e}"))?;
-        if metadata.issuer.trim_end_matches('/') != expected_issuer.trim_end_matches('/') {
+        // Exactly: the issuer is compared as a string everywhere else (`iss` of tokens and
+        // callbacks), so a discovery document that spells it otherwise is not Logto's.
+        if metadata.issuer != expected_issuer {
             return Err(format!(
                 "the issuer is `{}`, expected `{expected_issuer}`",
                 metadata.issuer.escape_debug()
@@ -73,6 +75,14 @@ mod tests {
         assert!(ProviderMetadata::parse(DOC.as_bytes(), "https://t.logto.app/oidc").is_ok());
         let err = ProviderMetadata::parse(DOC.as_bytes(), "https://other.logto.app/oidc").unwrap_err();
         assert!(err.contains("expected `https://other.logto.app/oidc`"), "{err}");
+    }
+
+    #[test]
+    fn the_issuer_must_match_exactly() {
+        let doc = DOC.replace("\"https://t.logto.app/oidc\"", "\"https://t.logto.app/oidc/\"");
+        assert!(doc.contains("oidc/\""));
+        let err = ProviderMetadata::parse(doc.as_bytes(), "https://t.logto.app/oidc").unwrap_err();
+        assert!(err.contains("the issuer is"), "{err}");
     }
 
     #[test]

@@ -236,7 +236,7 @@ pub enum CallbackError {
     MissingCode,
     /// Logto (or the user) ended the sign-in with an OAuth error such as `access_denied`. Both
     /// values come from the request: the `Display` escapes them, so none can start a log line.
-    #[error("sign-in ended with `{}`", .error.escape_debug())]
+    #[error("sign-in ended with `{}`{}", .error.escape_debug(), describe(.description))]
     Denied {
         /// The OAuth error code.
         error: String,

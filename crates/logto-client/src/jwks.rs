@@ -1,29 +1,57 @@
-//! Logto's signing keys, cached; refetched once when an unknown `kid` appears (key rotation), at
-//! most once per [`UNKNOWN_KID_REFETCH_INTERVAL`] so forged `kid`s cannot make us hammer Logto.
+//! Logto's signing keys, cached. Lookups of a known key never wait for the network: a fetch runs
+//! outside the state's lock, one at a time, and lookups that need it wait for that one fetch
+//! (bounded by the HTTP client's timeout) instead of sending their own.
+//!
+//! Every fetch is rate-limited: an unknown `kid` (key rotation) refetches at most once per
+//! [`UNKNOWN_KID_REFETCH_INTERVAL`], so forged `kid`s cannot make us hammer Logto; after a failed
+//! fetch the next one waits [`RETRY_AFTER_FAILURE`] (the failure is answered meanwhile), so a
+//! Logto that is down is not asked on every request; keys older than [`KEYS_MAX_AGE`] are
+//! fetched again, so a key removed at Logto stops being trusted.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
-use tokio::sync::Mutex;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::{LogtoError, TokenError, TokenKind};
 
 /// Shortest time between two refetches caused by an unknown `kid`.
 pub(crate) const UNKNOWN_KID_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
+/// How long fetched keys are trusted before they are fetched again.
+pub const KEYS_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// How long after a failed call to Logto (discovery or keys) the failure is answered without
+/// asking Logto again.
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
 #[derive(Default)]
 struct State {
     keys: Option<Arc<JwkSet>>,
-    last_refetch: Option<Instant>,
+    /// When the keys were fetched, by the client's clock (seconds since the epoch).
+    fetched_at: u64,
+    /// When an unknown `kid` last caused a refetch (monotonic).
+    last_kid_refetch: Option<Instant>,
+    /// The last failed fetch, answered until [`RETRY_AFTER_FAILURE`] has passed.
+    last_failure: Option<(Instant, LogtoError)>,
+    /// Fetches attempted so far: a waiter that sees it move knows a fetch ended meanwhile.
+    attempts: u64,
 }
 
 /// A cache of one JWKS document.
-#[derive(Default)]
 pub(crate) struct JwksCache {
-    // One lock for reads and fetches: fetches are rare, and holding it while fetching makes
-    // concurrent sign-ins share one fetch instead of each sending their own.
+    /// Held only to read or write the state, never across a fetch.
     state: Mutex<State>,
+    /// Held across a fetch: the one fetch in flight.
+    fetching: tokio::sync::Mutex<()>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for JwksCache {
+    fn default() -> Self {
+        Self::new(Arc::new(SystemClock))
+    }
 }
 
 /// How the key for a token is chosen.
@@ -34,7 +62,30 @@ pub(crate) enum KeyLookup<'a> {
     OnlyKey,
 }
 
+/// Why the cached keys alone cannot answer.
+enum Need {
+    /// Nothing cached yet.
+    FirstFetch,
+    /// Cached keys are past [`KEYS_MAX_AGE`].
+    Stale,
+    /// The `kid` is not in the (fresh) set.
+    UnknownKid,
+}
+
 impl JwksCache {
+    /// An empty cache whose keys age by `clock`.
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            fetching: tokio::sync::Mutex::new(()),
+            clock,
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Finds the key for a token of `kind`, fetching or refetching the JWKS as needed.
     pub(crate) async fn find(
         &self,
@@ -42,36 +93,77 @@ impl JwksCache {
         kind: TokenKind,
         fetch: impl AsyncFn() -> Result<JwkSet, LogtoError>,
     ) -> Result<Jwk, LogtoError> {
-        let refused = |reason| LogtoError::invalid_token(kind, reason);
-        let mut state = self.state.lock().await;
-        let keys = match &state.keys {
-            Some(keys) => keys.clone(),
-            None => {
-                let keys = Arc::new(fetch().await?);
-                state.keys = Some(keys.clone());
-                keys
-            }
+        let (keys, attempts) = {
+            let state = self.state();
+            (state.keys.clone(), state.attempts)
         };
-        match lookup {
-            KeyLookup::OnlyKey => match keys.keys.as_slice() {
-                [only] => Ok(only.clone()),
-                _ => Err(refused(TokenError::AmbiguousKey)),
+        let need = match &keys {
+            None => Need::FirstFetch,
+            Some(_) if self.is_stale() => Need::Stale,
+            Some(keys) => match pick(keys, &lookup, kind) {
+                Some(found) => return found,
+                None => Need::UnknownKid,
             },
-            KeyLookup::Kid(kid) => {
-                if let Some(key) = keys.find(kid) {
-                    return Ok(key.clone());
+        };
+        // One fetch at a time; whoever waited here uses what the fetch before them brought.
+        let _fetching = self.fetching.lock().await;
+        let may_fetch = {
+            let state = self.state();
+            let failed_recently = state
+                .last_failure
+                .as_ref()
+                .is_some_and(|(at, _)| at.elapsed() < RETRY_AFTER_FAILURE);
+            let moved = state.attempts != attempts;
+            !moved
+                && !failed_recently
+                && match need {
+                    Need::FirstFetch | Need::Stale => true,
+                    Need::UnknownKid => state
+                        .last_kid_refetch
+                        .is_none_or(|at| at.elapsed() >= UNKNOWN_KID_REFETCH_INTERVAL),
                 }
-                let may_refetch = state
-                    .last_refetch
-                    .is_none_or(|at| at.elapsed() >= UNKNOWN_KID_REFETCH_INTERVAL);
-                if !may_refetch {
-                    return Err(refused(TokenError::UnknownKey));
+        };
+        if may_fetch {
+            if let Need::UnknownKid = need {
+                self.state().last_kid_refetch = Some(Instant::now());
+            }
+            let result = fetch().await;
+            let mut state = self.state();
+            state.attempts += 1;
+            match result {
+                Ok(fetched) => {
+                    state.keys = Some(Arc::new(fetched));
+                    state.fetched_at = self.clock.now();
+                    state.last_failure = None;
                 }
-                state.last_refetch = Some(Instant::now());
-                let keys = Arc::new(fetch().await?);
-                state.keys = Some(keys.clone());
-                keys.find(kid).cloned().ok_or_else(|| refused(TokenError::UnknownKey))
+                Err(e) => state.last_failure = Some((Instant::now(), e)),
             }
         }
+        let state = self.state();
+        match &state.keys {
+            // Stale keys still serve while Logto cannot be asked: better than refusing everyone.
+            Some(keys) => pick(keys, &lookup, kind)
+                .unwrap_or_else(|| Err(LogtoError::invalid_token(kind, TokenError::UnknownKey))),
+            None => Err(match &state.last_failure {
+                Some((_, e)) => e.clone(),
+                None => LogtoError::invalid_token(kind, TokenError::UnknownKey),
+            }),
+        }
+    }
+
+    fn is_stale(&self) -> bool {
+        let fetched_at = self.state().fetched_at;
+        self.clock.now().saturating_sub(fetched_at) >= KEYS_MAX_AGE.as_secs()
+    }
+}
+
+/// The key `lookup` asks for in `keys`: `None` when the `kid` is not there (a refetch may find it).
+fn pick(keys: &JwkSet, lookup: &KeyLookup<'_>, kind: TokenKind) -> Option<Result<Jwk, LogtoError>> {
+    match lookup {
+        KeyLookup::OnlyKey => Some(match keys.keys.as_slice() {
+            [only] => Ok(only.clone()),
+            _ => Err(LogtoError::invalid_token(kind, TokenError::AmbiguousKey)),
+        }),
+        KeyLookup::Kid(kid) => keys.find(kid).cloned().map(Ok),
     }
 }

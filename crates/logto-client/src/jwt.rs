@@ -61,7 +61,6 @@ pub(crate) struct TokenHeader {
     /// Key id, if any.
     pub kid: Option<String>,
     /// Media type, if any (checked for logout and access tokens).
-    #[allow(dead_code)]
     pub typ: Option<String>,
 }
 

@@ -40,6 +40,7 @@ mod clock;
 mod config;
 mod discovery;
 mod error;
+mod http;
 mod id_token;
 mod jwks;
 mod jwt;
@@ -73,7 +74,9 @@ pub use clock::{Clock, SystemClock};
 pub use config::{BASE_SCOPES, LogtoConfig, ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, Prompt};
 pub use discovery::ProviderMetadata;
 pub use error::{CallbackError, Endpoint, LogtoError, SignInError, TokenError, TokenKind};
+pub use http::MAX_BODY_BYTES;
 pub use id_token::IdTokenClaims;
+pub use jwks::{KEYS_MAX_AGE, RETRY_AFTER_FAILURE};
 pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, Logout, MAX_LOGOUT_TOKEN_AGE_SECS};
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State, constant_time_eq};
 pub use telemetry::{LOGTO_REQUEST_DURATION, LOGTO_REQUESTS, REFRESH_GRANTS};
@@ -81,6 +84,7 @@ pub use tokens::{AccessTokenClaims, IssuedAccessToken, Refreshed, needs_refresh}
 pub use url::Url;
 pub use userinfo::{HUGGING_FACE, Identity, IdentityDetails, SocialIdentity, UserInfo, is_https_url};
 
+use http::{BodyError, BoundedHttp, read_body};
 use jwks::{JwksCache, KeyLookup};
 use refresh::RefreshCoordinator;
 
@@ -138,6 +142,8 @@ pub struct LogtoClient {
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
     metadata: RwLock<Option<Arc<ProviderMetadata>>>,
+    /// The last failed discovery, answered until [`RETRY_AFTER_FAILURE`] has passed.
+    discovery_failure: std::sync::Mutex<Option<(std::time::Instant, LogtoError)>>,
     jwks: JwksCache,
     refreshes: RefreshCoordinator,
 }
@@ -166,6 +172,7 @@ impl LogtoClient {
             http,
             clock: Arc::new(SystemClock),
             metadata: RwLock::new(None),
+            discovery_failure: std::sync::Mutex::new(None),
             jwks: JwksCache::default(),
             refreshes: RefreshCoordinator::default(),
         }
@@ -173,6 +180,7 @@ impl LogtoClient {
 
     /// The same client, reading the time from `clock` (tests move it).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.jwks = JwksCache::new(clock.clone());
         self.clock = clock;
         self
     }
@@ -197,8 +205,10 @@ impl LogtoClient {
         self.config.organizations_enabled()
     }
 
-    /// Logto's metadata, fetched on first use and cached. A failed fetch is not cached, so the
-    /// client recovers by itself once Logto is back.
+    /// Logto's metadata, fetched on first use and cached. One fetch at a time; a failed fetch
+    /// is answered for [`RETRY_AFTER_FAILURE`] without asking Logto again, then retried, so the
+    /// client recovers by itself once Logto is back without a Logto that is down being asked on
+    /// every request.
     pub async fn metadata(&self) -> Result<Arc<ProviderMetadata>, LogtoError> {
         if let Some(metadata) = self.metadata.read().await.as_ref() {
             return Ok(metadata.clone());
@@ -207,16 +217,39 @@ impl LogtoClient {
         if let Some(metadata) = slot.as_ref() {
             return Ok(metadata.clone());
         }
+        if let Some((at, error)) = self.discovery_failure().as_ref()
+            && at.elapsed() < RETRY_AFTER_FAILURE
+        {
+            return Err(error.clone());
+        }
         let url = format!("{}/.well-known/openid-configuration", self.issuer);
-        let body = self.get_json(Endpoint::Discovery, &url, None).await?;
-        let metadata = ProviderMetadata::parse(&body, &self.issuer)
-            .map_err(|detail| LogtoError::InvalidResponse {
-                endpoint: Endpoint::Discovery,
-                detail: format!("{detail} (from {url})"),
-            })
-            .map(Arc::new)?;
-        *slot = Some(metadata.clone());
-        Ok(metadata)
+        let fetched = async {
+            let body = self.get_json(Endpoint::Discovery, &url, None).await?;
+            ProviderMetadata::parse(&body, &self.issuer)
+                .map_err(|detail| LogtoError::InvalidResponse {
+                    endpoint: Endpoint::Discovery,
+                    detail: format!("{detail} (from {url})"),
+                })
+                .map(Arc::new)
+        }
+        .await;
+        match fetched {
+            Ok(metadata) => {
+                *self.discovery_failure() = None;
+                *slot = Some(metadata.clone());
+                Ok(metadata)
+            }
+            Err(error) => {
+                *self.discovery_failure() = Some((std::time::Instant::now(), error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    fn discovery_failure(&self) -> std::sync::MutexGuard<'_, Option<(std::time::Instant, LogtoError)>> {
+        self.discovery_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Logto's metadata if it has been fetched already; never fetches (e.g. for a readiness probe).
@@ -352,11 +385,12 @@ impl LogtoClient {
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.secret().to_owned()))
-            .request_async(&self.http)
+            .request_async(&BoundedHttp(&self.http))
             .await
             .map_err(|e| token_error(&metadata.token_endpoint, e));
         telemetry::record_call(Endpoint::Token, started, &response);
         let response = response?;
+        check_token_type(&response)?;
         let id_token = response
             .extra_fields()
             .id_token
@@ -500,11 +534,12 @@ impl LogtoClient {
         };
         let started = Instant::now();
         let response = request
-            .request_async(&self.http)
+            .request_async(&BoundedHttp(&self.http))
             .await
             .map_err(|e| token_error(&metadata.token_endpoint, e));
         telemetry::record_call(Endpoint::Token, started, &response);
         let response = response?;
+        check_token_type(&response)?;
         let id_token = match response.extra_fields().id_token.as_deref() {
             Some(token) => {
                 let claims = self.verify_id_token_with(&metadata, token, None).await?;
@@ -578,7 +613,8 @@ impl LogtoClient {
         if status.is_success() {
             return Ok(());
         }
-        match response.json::<OAuthErrorBody>().await {
+        let body = read_body(response).await.unwrap_or_default();
+        match serde_json::from_slice::<OAuthErrorBody>(&body) {
             Ok(body) => Err(LogtoError::Rejected {
                 endpoint,
                 code: body.error,
@@ -671,8 +707,14 @@ impl LogtoClient {
                 status: status.as_u16(),
             });
         }
-        let body = response.bytes().await.map_err(|e| unreachable(endpoint, url, e))?;
-        Ok(body.to_vec())
+        match read_body(response).await {
+            Ok(body) => Ok(body),
+            Err(BodyError::Transport(e)) => Err(unreachable(endpoint, url, e)),
+            Err(BodyError::TooLarge) => Err(LogtoError::InvalidResponse {
+                endpoint,
+                detail: format!("{} (from {url})", http::TOO_LARGE),
+            }),
+        }
     }
 }
 
@@ -691,6 +733,17 @@ fn unreachable(endpoint: Endpoint, url: &str, error: reqwest::Error) -> LogtoErr
     }
 }
 
+/// Only bearer tokens are used (RFC 6750): a token of another type would be sent wrongly.
+fn check_token_type(response: &LogtoTokenResponse) -> Result<(), LogtoError> {
+    match response.token_type() {
+        BasicTokenType::Bearer => Ok(()),
+        _ => Err(LogtoError::InvalidResponse {
+            endpoint: Endpoint::Token,
+            detail: "the token type is not Bearer".into(),
+        }),
+    }
+}
+
 fn token_error(
     url: &str,
     error: RequestTokenError<oauth2::HttpClientError<reqwest::Error>, BasicErrorResponse>,
@@ -703,6 +756,9 @@ fn token_error(
             description: err.error_description().cloned(),
         },
         RequestTokenError::Request(oauth2::HttpClientError::Reqwest(e)) => unreachable(endpoint, url, *e),
+        RequestTokenError::Request(oauth2::HttpClientError::Other(detail)) => {
+            LogtoError::InvalidResponse { endpoint, detail }
+        }
         RequestTokenError::Request(_) => LogtoError::InvalidResponse {
             endpoint,
             detail: "the request failed".into(),

@@ -45,7 +45,13 @@ struct Claims {
     nonce: Option<Value>,
 }
 
-/// Checks a logout token's signature and claims.
+/// `logout+jwt`, or its full media type, compared as media types are (case-insensitively).
+fn is_logout_type(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    typ == "logout+jwt" || typ == "application/logout+jwt"
+}
+
+/// Checks a logout token's header `typ`, signature and claims.
 pub(crate) fn verify(
     token: &str,
     header: &TokenHeader,
@@ -54,6 +60,12 @@ pub(crate) fn verify(
     client_id: &str,
     now: u64,
 ) -> Result<Logout, TokenError> {
+    // BCL 2.4 and ASVS 5 10.5.5: explicitly typed, so no other JWT of Logto's (an ID token, an
+    // access token) can be replayed as a logout token. An untyped token is refused too.
+    if !header.typ.as_deref().is_some_and(is_logout_type) {
+        return Err(TokenError::WrongType);
+    }
+    // Compares the key's `alg` with the header's before the key is used.
     let decoding_key = decoding_key(key, header)?;
     let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[issuer]);
@@ -63,10 +75,12 @@ pub(crate) fn verify(
     validation.validate_exp = false;
     validation.leeway = CLOCK_LEEWAY_SECS;
     let data = decode::<Value>(token, &decoding_key, &validation).map_err(|e| token_error(&e))?;
-    if let Some(exp) = data.claims.get("exp").and_then(Value::as_u64)
-        && exp + CLOCK_LEEWAY_SECS < now
-    {
-        return Err(TokenError::Expired);
+    if let Some(exp) = data.claims.get("exp") {
+        // An `exp` that is not a whole number of seconds cannot be compared: refused.
+        let exp = exp.as_u64().ok_or(TokenError::Malformed)?;
+        if exp.saturating_add(CLOCK_LEEWAY_SECS) < now {
+            return Err(TokenError::Expired);
+        }
     }
     let claims: Claims = serde_json::from_value(data.claims).map_err(|_| TokenError::Malformed)?;
     if !claims.events.contains_key(BACKCHANNEL_LOGOUT_EVENT) {
