@@ -24,7 +24,7 @@ pub(crate) async fn sign_in(
     }
     let mut request = auth.client().sign_in(&options).await?;
     request.pending.set_return_to(return_to);
-    let session = LogtoSession::of(&req);
+    let session = LogtoSession::of_available(&req)?;
     let mut pending = session.pending();
     pending.push(request.pending);
     session.set_pending(&pending)?;
@@ -35,7 +35,7 @@ pub(crate) async fn sign_in(
 /// Logto goes to the configured page instead, still signed out.
 pub(crate) async fn callback(req: HttpRequest, auth: LogtoAuth) -> Result<HttpResponse, AuthError> {
     let params = CallbackParams::parse(req.query_string())?;
-    let session = LogtoSession::of(&req);
+    let session = LogtoSession::of_available(&req)?;
     // Taken out before anything else: whatever happens next, this callback cannot be replayed.
     let mut pending = session.pending();
     let attempt = pending.take(&params)?;
@@ -59,7 +59,7 @@ pub(crate) async fn callback(req: HttpRequest, auth: LogtoAuth) -> Result<HttpRe
 /// Ends the session (CSRF-protected), revokes the refresh token, and sends the browser to
 /// Logto's end-session endpoint, which returns it to the post sign-out URI.
 pub(crate) async fn sign_out(req: HttpRequest, body: web::Bytes, auth: LogtoAuth) -> Result<HttpResponse, AuthError> {
-    let session = LogtoSession::of(&req);
+    let session = LogtoSession::of_available(&req)?;
     if auth.current_user(&session).is_none() {
         return Ok(see_other("/"));
     }
@@ -106,7 +106,7 @@ pub(crate) async fn backchannel_logout(body: web::Bytes, auth: LogtoAuth) -> Res
         .verify_logout_token(&token)
         .await
         .map_err(AuthError::LogoutToken)?;
-    if auth.record_logout(&logout) {
+    if auth.record_logout(&logout).await? {
         log::info!(
             "back-channel logout for user {}",
             logout.sub.as_deref().unwrap_or("(by session id)")

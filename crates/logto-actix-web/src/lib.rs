@@ -56,15 +56,19 @@ mod extract;
 mod handlers;
 mod logout;
 mod middleware;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod return_to;
 mod routes;
 mod session;
 mod user;
 
-pub use auth::{LogtoAuth, LogtoAuthBuilder};
-pub use error::{AuthError, AuthErrorKind};
+pub use auth::{DEFAULT_SESSION_MAX_AGE, LogtoAuth, LogtoAuthBuilder};
+pub use error::{AuthError, AuthErrorKind, StoreError};
 pub use extract::{OptionalUser, SignedInUser};
 pub use middleware::{SESSION_TTL_DAYS, session_cookie_name, session_middleware};
+#[cfg(feature = "redis")]
+pub use redis_store::{DEFAULT_REDIS_TIMEOUT, RedisStore};
 pub use return_to::{first_param, safe_return_to};
 pub use session::SESSION_BUDGET;
 pub use user::SessionUser;
