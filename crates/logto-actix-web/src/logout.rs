@@ -2,8 +2,8 @@
 //! out elsewhere. Cookie sessions cannot be reached from the server, so the logout is remembered
 //! here and every session it covers is ended the next time its cookie comes in.
 //!
-//! The registry lives in this process: with several instances, only the one Logto called knows
-//! (the Redis store would be the place to share it).
+//! The registry lives in this process (the cookie store is for one process): a restart forgets
+//! it. With the Redis store, logouts delete the sessions in Redis instead (`redis_store.rs`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -51,12 +51,14 @@ impl LogoutRegistry {
             return false;
         }
         self.any.store(true, Ordering::Release);
-        match (&logout.sid, &logout.sub) {
-            // A session id names one Logto session; a user id alone, every session of the user.
-            (Some(sid), _) => logouts.by_sid.insert(sid.clone(), logout.issued_at),
-            (None, Some(sub)) => logouts.by_sub.insert(sub.clone(), logout.issued_at),
-            (None, None) => None,
-        };
+        // A session id names one Logto session; a user id, every session of the user that began
+        // before the token. A token with both counts for both.
+        if let Some(sid) = &logout.sid {
+            logouts.by_sid.insert(sid.clone(), logout.issued_at);
+        }
+        if let Some(sub) = &logout.sub {
+            logouts.by_sub.insert(sub.clone(), logout.issued_at);
+        }
         true
     }
 
@@ -71,5 +73,34 @@ impl LogoutRegistry {
         let by_sid = user.sid.as_ref().is_some_and(|sid| logouts.by_sid.contains_key(sid));
         let by_sub = logouts.by_sub.get(&user.sub).is_some_and(|at| user.signed_in_at <= *at);
         by_sid || by_sub
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(sid: &str, signed_in_at: u64) -> SessionUser {
+        serde_json::from_value(serde_json::json!({ "sub": "user-1", "sid": sid, "signed_in_at": signed_in_at }))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_logout_naming_both_sid_and_sub_ends_the_logto_session_and_the_users_older_sessions() {
+        let registry = LogoutRegistry::default();
+        let logout = Logout {
+            sub: Some("user-1".into()),
+            sid: Some("sid-a".into()),
+            issued_at: 1_000,
+            jti: "jti-1".into(),
+        };
+        assert!(registry.record(&logout, 1_000));
+        assert!(registry.has_ended(&user("sid-a", 1_500)), "by sid");
+        assert!(
+            registry.has_ended(&user("sid-b", 900)),
+            "by sub, begun before the logout"
+        );
+        assert!(!registry.has_ended(&user("sid-b", 1_100)), "begun after the logout");
+        assert!(!registry.record(&logout, 1_001), "a replayed token changes nothing");
     }
 }
