@@ -57,6 +57,7 @@ fn auth_page(kind: AuthErrorKind) -> (ErrorText, bool) {
         AuthErrorKind::SignInRequired => (ErrorText::SignInRequired, true),
         AuthErrorKind::BadLogoutToken => (ErrorText::BadRequest, false),
         AuthErrorKind::Misconfigured | AuthErrorKind::Session => (ErrorText::Internal, false),
+        AuthErrorKind::SessionUnavailable => (ErrorText::SessionUnavailable, false),
     }
 }
 

@@ -176,6 +176,14 @@ impl Locale {
                 "Algo salió mal",
                 "No pudimos completar tu petición. Inténtalo de nuevo.",
             ),
+            (Locale::En, SessionUnavailable) => (
+                "Temporarily unavailable",
+                "We cannot reach your session right now. Please try again in a moment.",
+            ),
+            (Locale::Es, SessionUnavailable) => (
+                "No disponible por un momento",
+                "Ahora mismo no podemos acceder a tu sesión. Inténtalo de nuevo en un momento.",
+            ),
             (Locale::En, NotFound) => ("Page not found", "There is no page at this address."),
             (Locale::Es, NotFound) => ("Página no encontrada", "No hay ninguna página en esta dirección."),
             (Locale::En, MethodNotAllowed) => ("Not allowed", "This page cannot be used that way."),
@@ -249,6 +257,8 @@ pub enum ErrorText {
     SignInRequired,
     /// Our own failure.
     Internal,
+    /// The session store (Redis) is down or does not answer.
+    SessionUnavailable,
     /// 404.
     NotFound,
     /// 405.

@@ -3,24 +3,22 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
+use actix_session::storage::{CookieSessionStore, SessionStore};
+use actix_web::body::MessageBody;
 use actix_web::cookie::Key;
-use actix_web::dev::Server;
-use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger, from_fn};
-use actix_web::{App, HttpServer, web};
-use logto_actix_web::{LogtoAuth, log_safe, session_middleware};
+use actix_web::dev::{Server, Service, ServiceResponse};
+use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger, from_fn};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use logto_actix_web::{DEFAULT_REDIS_TIMEOUT, LogtoAuth, RedisStore, log_safe, session_middleware};
 use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
 
 use crate::config::{Config, SessionStoreKind};
 use crate::error_page::render_error_page;
-use crate::i18n::{LangCookieSecure, Locale};
+use crate::i18n::{ErrorText, LangCookieSecure, Locale};
 use crate::readiness::{Readiness, readyz};
 use crate::redis_probe::RedisProbe;
 use crate::templates::Templates;
 use crate::{metrics, pages};
-
-/// How long start-up waits for Redis.
-const REDIS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long the readiness probe waits for Redis's `PING`.
 const REDIS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -85,7 +83,6 @@ impl Application {
             }
             None => None,
         };
-        let auth = logto_auth(LogtoClient::new(config.logto())?, &config);
         let redis_probe = match &config.session_store {
             SessionStoreKind::Cookie => None,
             SessionStoreKind::Redis { url } => Some(
@@ -95,6 +92,20 @@ impl Application {
         };
         // Built once, outside the per-worker closure: every worker must share the same key,
         // templates, HTTP client and caches.
+        let client = LogtoClient::new(config.logto())?;
+        let redis = match &config.session_store {
+            SessionStoreKind::Cookie => None,
+            // One clear line when Redis cannot be used: refused, wrong or missing password, no
+            // answer. Each later call is bounded the same way, so a hung Redis costs a request
+            // a 503 within seconds rather than a hang.
+            SessionStoreKind::Redis { url } => Some(
+                RedisStore::connect(url.expose(), "REDIS_URL", DEFAULT_REDIS_TIMEOUT)
+                    .await
+                    .map_err(|e| StartupError::Redis(format!("{e}; check REDIS_URL and that Redis runs")))?
+                    .with_max_age(config.session_max_age),
+            ),
+        };
+        let auth = logto_auth(client, &config, redis.clone());
         let state = SharedState {
             readiness: web::Data::new(Readiness::new(auth.clone(), redis_probe)),
             auth,
@@ -104,17 +115,9 @@ impl Application {
             https: config.is_https(),
             csp: content_security_policy(&config),
         };
-        let server = match &config.session_store {
-            SessionStoreKind::Cookie => serve(listener, state, CookieSessionStore::default)?,
-            SessionStoreKind::Redis { url } => {
-                // The connection manager retries with back-off for minutes; an operator needs a
-                // prompt answer, so start-up gives up after one timeout.
-                let store = tokio::time::timeout(REDIS_CONNECT_TIMEOUT, RedisSessionStore::new(url.expose()))
-                    .await
-                    .map_err(|_| StartupError::Redis("no answer in time; check REDIS_URL and that Redis runs".into()))?
-                    .map_err(|e| StartupError::Redis(format!("cannot connect ({e}); check REDIS_URL")))?;
-                serve(listener, state, move || store.clone())?
-            }
+        let server = match redis {
+            None => serve(listener, state, CookieSessionStore::default)?,
+            Some(store) => serve(listener, state, move || store.clone())?,
         };
         Ok(Self { port, server, metrics })
     }
@@ -171,7 +174,40 @@ where
             .app_data(state.readiness.clone())
             .app_data(web::Data::new(LangCookieSecure(state.https)))
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
+            // Keeps the request for the page below once routing is done (routing needs it
+            // unshared).
+            .wrap_fn(|req, srv| {
+                let call = srv.call(req);
+                async move {
+                    let res = call.await?;
+                    if let Some(slot) = res.request().extensions().get::<RequestSlot>() {
+                        *slot.0.borrow_mut() = Some(res.request().clone());
+                    }
+                    Ok(res)
+                }
+            })
             .wrap(session)
+            // The session middleware's own failures (the store down or hung while writing) are
+            // errors, not responses, and would pass every middleware by as an empty 500: made
+            // pages here, inside the security headers. (A store that cannot be read gives the
+            // request a session marked unavailable, and the extractors answer 503 themselves.)
+            .wrap_fn(|req, srv| {
+                let slot = RequestSlot::default();
+                req.extensions_mut().insert(slot.clone());
+                let call = srv.call(req);
+                async move {
+                    let result = call.await;
+                    // Taken out in every case: the request must not keep itself alive.
+                    let request = slot.0.borrow_mut().take();
+                    match (result, request) {
+                        (Ok(res), _) => Ok(res.map_into_left_body()),
+                        (Err(error), Some(request)) => {
+                            session_store_error_page(ServiceResponse::from_err(error, request))
+                        }
+                        (Err(error), None) => Err(error),
+                    }
+                }
+            })
             .wrap(security_headers(&state.csp, state.https))
             // Path only: queries (the callback's code and state) never reach the log; the path is
             // escaped, so no request can start a log line of its own.
@@ -224,6 +260,24 @@ async fn stop_signal() {
     }
 }
 
+/// Where the request of a response is kept for the session middleware's error page.
+#[derive(Clone, Default)]
+struct RequestSlot(std::rc::Rc<std::cell::RefCell<Option<actix_web::HttpRequest>>>);
+
+/// A failure of the session middleware as a page: 503 in the visitor's language ("try again in
+/// a moment"); the store has logged the cause.
+fn session_store_error_page<B: MessageBody + 'static>(
+    failed: ServiceResponse,
+) -> actix_web::Result<ServiceResponse<actix_web::body::EitherBody<B>>> {
+    let (req, _) = failed.into_parts();
+    let mut response = HttpResponse::ServiceUnavailable().finish();
+    response.extensions_mut().insert(ErrorText::SessionUnavailable);
+    match render_error_page(ServiceResponse::new(req, response))? {
+        ErrorHandlerResponse::Response(page) => Ok(page.map_into_boxed_body().map_into_right_body()),
+        ErrorHandlerResponse::Future(_) => unreachable!("error pages are rendered at once"),
+    }
+}
+
 /// How long browsers keep to https for this site once they saw it over https (one year).
 const HSTS: &str = "max-age=31536000";
 
@@ -272,9 +326,14 @@ fn session_key(config: &Config) -> Key {
 /// Sign-in as this app offers it: the form, registration, and Hugging Face straight away; Logto's
 /// pages in the visitor's language; a cancelled sign-in back home with a notice; the question
 /// before signing out.
-fn logto_auth(client: LogtoClient, config: &Config) -> LogtoAuth {
-    LogtoAuth::builder(client)
+fn logto_auth(client: LogtoClient, config: &Config, redis: Option<RedisStore>) -> LogtoAuth {
+    let mut builder = LogtoAuth::builder(client)
         .userinfo_max_age(config.userinfo_max_age)
+        .session_max_age(config.session_max_age);
+    if let Some(redis) = redis {
+        builder = builder.redis(redis);
+    }
+    builder
         .sign_in_route("/sign-up", SignInOptions::register())
         .sign_in_route(
             "/sign-in/huggingface",

@@ -9,6 +9,7 @@ mod example;
 mod hostile_cookies;
 mod hostile_provider;
 mod languages;
+mod many_instances;
 mod no_leaks;
 mod operations;
 mod redis_sessions;

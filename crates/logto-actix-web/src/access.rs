@@ -1,5 +1,5 @@
 //! Access tokens for the pages that need them: from the session's cache while fresh, else from a
-//! refresh (one per session at a time, see `LogtoClient::refresh`). A refused refresh token ends
+//! refresh (one per session at a time: see `LogtoClient::refresh`, and the Redis store). A refused refresh token ends
 //! the session cleanly; Logto failing keeps it.
 
 use logto_client::{AccessToken, Audience, LogtoError, UserInfo};
@@ -20,13 +20,13 @@ impl SignedInUser {
             self.session.purge();
             return Err(self.sign_in_required());
         };
-        match client.refresh(&refresh_token, audience, &self.user.sub).await {
+        match self.auth.refresh(&refresh_token, audience, &self.user.sub).await {
             Ok(refreshed) => {
                 self.session.store_refreshed(audience, &refreshed)?;
                 Ok(refreshed.access_token.token)
             }
             // Expired, revoked or replayed: the grant is gone, and so is the session.
-            Err(e) if e.is_invalid_grant() => {
+            Err(AuthError::Logto(e)) if e.is_invalid_grant() => {
                 log::info!(
                     "session of user {} ended: Logto refused its refresh token",
                     crate::log_safe(&self.user.sub)
@@ -34,7 +34,7 @@ impl SignedInUser {
                 self.session.purge();
                 Err(self.sign_in_required())
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 

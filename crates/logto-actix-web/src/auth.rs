@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{FromRequest, HttpRequest, Route, dev::Payload};
-use logto_client::{Logout, LogtoClient, SignInOptions};
+use logto_client::{Audience, Logout, LogtoClient, RefreshToken, Refreshed, SignInOptions};
 
 use crate::error::AuthError;
 use crate::logout::LogoutRegistry;
@@ -14,6 +14,10 @@ use crate::user::SessionUser;
 
 /// How old the user's userinfo may get, unless configured otherwise.
 pub const DEFAULT_USERINFO_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// How long a session lasts from sign-in, unless configured otherwise: 14 days, the lifetime of
+/// Logto's refresh tokens.
+pub const DEFAULT_SESSION_MAX_AGE: Duration = Duration::from_secs(14 * 24 * 3600);
 
 type UiLocales = Box<dyn Fn(&HttpRequest) -> Option<String> + Send + Sync>;
 type RouteFactory = Box<dyn Fn() -> Route + Send + Sync>;
@@ -29,6 +33,10 @@ pub(crate) struct Inner {
     pub(crate) cancelled_redirect: String,
     pub(crate) ui_locales: Option<UiLocales>,
     pub(crate) userinfo_max_age: Duration,
+    pub(crate) session_max_age: Duration,
+    /// The shared store, when sessions live in Redis: logouts and refreshes go through it.
+    #[cfg(feature = "redis")]
+    pub(crate) redis: Option<crate::redis_store::RedisStore>,
 }
 
 /// Sign-in with Logto for an actix-web app: the client, the routes, and what the handlers share.
@@ -55,6 +63,9 @@ impl LogtoAuth {
             cancelled_redirect: "/".to_owned(),
             ui_locales: None,
             userinfo_max_age: DEFAULT_USERINFO_MAX_AGE,
+            session_max_age: DEFAULT_SESSION_MAX_AGE,
+            #[cfg(feature = "redis")]
+            redis: None,
         })
     }
 
@@ -63,10 +74,31 @@ impl LogtoAuth {
         &self.0.client
     }
 
-    /// Ends every session a verified back-channel logout names, the next time its cookie comes
-    /// in; `false` when the same logout token was received before.
-    pub fn record_logout(&self, logout: &Logout) -> bool {
-        self.0.logouts.record(logout, self.0.client.now())
+    /// Ends every session a verified back-channel logout names (by `sid`, and every session of
+    /// its `sub` that began before it): with a Redis store at once, for every instance; otherwise
+    /// in this process, the next time its cookie comes in. `false` when the same logout token
+    /// was received before.
+    pub async fn record_logout(&self, logout: &Logout) -> Result<bool, AuthError> {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.0.redis {
+            return Ok(redis.end_sessions(logout).await?);
+        }
+        Ok(self.0.logouts.record(logout, self.0.client.now()))
+    }
+
+    /// A refresh for `audience`, one grant per session at a time: across every instance through
+    /// Redis when sessions live there, else within this process.
+    pub(crate) async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+        audience: &Audience,
+        sub: &str,
+    ) -> Result<Refreshed, AuthError> {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.0.redis {
+            return redis.refresh(&self.0.client, refresh_token, audience, sub).await;
+        }
+        Ok(self.0.client.refresh(refresh_token, audience, sub).await?)
     }
 
     /// The [`LogtoAuth`] of a request: configured with [`LogtoAuth::configure`].
@@ -74,9 +106,16 @@ impl LogtoAuth {
         req.app_data::<LogtoAuth>().cloned().ok_or(AuthError::NotConfigured)
     }
 
-    /// The user of a session, unless Logto ended that session (then the session is ended here).
+    /// The user of a session, unless it is past its maximum age or Logto ended it (then the
+    /// session is ended here). The one place where being signed in is decided.
     pub(crate) fn current_user(&self, session: &LogtoSession) -> Option<SessionUser> {
         let user = session.stored_user()?;
+        let age = self.0.client.now().saturating_sub(user.signed_in_at);
+        if age >= self.0.session_max_age.as_secs() {
+            log::info!("session of user {} ended: older than the session maximum age", user.sub);
+            session.purge();
+            return None;
+        }
         if !self.0.logouts.is_empty() && self.0.logouts.has_ended(&user) {
             log::info!(
                 "session of user {} ended by back-channel logout",
@@ -178,6 +217,21 @@ impl LogtoAuthBuilder {
     /// a process is the one used.
     pub fn log_hint(self, hint: crate::LogHint) -> Self {
         let _ = crate::error::LOG_HINT.set(hint);
+        self
+    }
+
+    /// How long a session lasts from sign-in, whatever its use (default 14 days): past it, the
+    /// session and any copy of its cookie are signed out.
+    pub fn session_max_age(mut self, max_age: Duration) -> Self {
+        self.0.session_max_age = max_age;
+        self
+    }
+
+    /// Keeps back-channel logouts and refreshes in this Redis store, the one the session
+    /// middleware uses, so that they hold for every instance and across restarts.
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, store: crate::redis_store::RedisStore) -> Self {
+        self.0.redis = Some(store);
         self
     }
 

@@ -50,6 +50,9 @@ pub enum AuthError {
     /// The session would not fit in a cookie, even after dropping what can be fetched again.
     #[error("session state of {0} bytes exceeds the cookie budget")]
     SessionTooLarge(usize),
+    /// The session store (Redis) failed or did not answer in time.
+    #[error(transparent)]
+    SessionStore(#[from] StoreError),
     /// A handler or extractor ran in an app that `LogtoAuth::configure` was not called on.
     #[error("LogtoAuth is not configured on this app")]
     NotConfigured,
@@ -88,6 +91,8 @@ pub enum AuthErrorKind {
     BadLogoutToken,
     /// The session could not be kept.
     Session,
+    /// The session store is down or does not answer: try again shortly.
+    SessionUnavailable,
 }
 
 impl AuthError {
@@ -106,6 +111,7 @@ impl AuthError {
             AuthError::LogoutToken(_) => AuthErrorKind::BadLogoutToken,
             AuthError::Session(_) | AuthError::SessionTooLarge(_) => AuthErrorKind::Session,
             AuthError::NotConfigured => AuthErrorKind::Misconfigured,
+            AuthError::SessionStore(_) => AuthErrorKind::SessionUnavailable,
         }
     }
 }
@@ -126,6 +132,7 @@ impl ResponseError for AuthError {
             ) => StatusCode::BAD_GATEWAY,
             AuthError::LogoutToken(_) => StatusCode::BAD_REQUEST,
             AuthError::Csrf => StatusCode::FORBIDDEN,
+            AuthError::SessionStore(_) => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Session(_) | AuthError::SessionTooLarge(_) | AuthError::NotConfigured => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -179,6 +186,7 @@ impl AuthError {
             AuthError::LogoutToken(_) => "logout token: logto failed",
             AuthError::Csrf => "csrf",
             AuthError::Session(_) | AuthError::SessionTooLarge(_) => "session",
+            AuthError::SessionStore(_) => "session store",
             AuthError::NotConfigured => "not configured",
         }
     }
@@ -197,4 +205,14 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     log_safe(&text).into_owned()
+}
+
+/// A failure of the shared session store: which store (its URL, without password) and why.
+#[derive(Debug, thiserror::Error)]
+#[error("session store {store}: {what}")]
+pub struct StoreError {
+    /// The store, e.g. `REDIS_URL redis://127.0.0.1:6379` (never a password).
+    pub store: String,
+    /// What failed, e.g. `no answer within 1s` or the store's own error.
+    pub what: String,
 }

@@ -31,7 +31,7 @@ impl SignedInUser {
     /// The signed-in user of a request, or `None` (after ending a session Logto ended).
     fn of(req: &HttpRequest) -> Result<Option<Self>, AuthError> {
         let auth = LogtoAuth::of(req)?;
-        let session = LogtoSession::of(req);
+        let session = LogtoSession::of_available(req)?;
         let Some(user) = auth.current_user(&session) else {
             return Ok(None);
         };

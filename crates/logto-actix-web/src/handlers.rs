@@ -27,7 +27,7 @@ pub(crate) async fn sign_in(
     let mut request = auth.client().sign_in(&options).await?;
     request.pending.set_return_to(return_to);
     request.pending.set_way_in(way_in.as_str());
-    let session = LogtoSession::of(&req);
+    let session = LogtoSession::of_available(&req)?;
     let mut pending = session.pending();
     pending.push(request.pending);
     session.set_pending(&pending)?;
@@ -39,7 +39,7 @@ pub(crate) async fn sign_in(
 /// Logto goes to the configured page instead, still signed out.
 pub(crate) async fn callback(req: HttpRequest, auth: LogtoAuth) -> Result<HttpResponse, AuthError> {
     let params = CallbackParams::parse(req.query_string())?;
-    let session = LogtoSession::of(&req);
+    let session = LogtoSession::of_available(&req)?;
     // Taken out before anything else: whatever happens next, this callback cannot be replayed.
     let mut pending = session.pending();
     let attempt = pending.take(&params)?;
@@ -64,7 +64,7 @@ pub(crate) async fn callback(req: HttpRequest, auth: LogtoAuth) -> Result<HttpRe
 /// Ends the session (CSRF-protected), revokes the refresh token, and sends the browser to
 /// Logto's end-session endpoint, which returns it to the post sign-out URI.
 pub(crate) async fn sign_out(req: HttpRequest, body: web::Bytes, auth: LogtoAuth) -> Result<HttpResponse, AuthError> {
-    let session = LogtoSession::of(&req);
+    let session = LogtoSession::of_available(&req)?;
     if auth.current_user(&session).is_none() {
         return Ok(see_other("/"));
     }
@@ -112,7 +112,7 @@ pub(crate) async fn backchannel_logout(body: web::Bytes, auth: LogtoAuth) -> Res
         .await
         .map_err(AuthError::LogoutToken)?;
     crate::telemetry::backchannel_logout();
-    if auth.record_logout(&logout) {
+    if auth.record_logout(&logout).await? {
         log::info!(
             "back-channel logout for user {}",
             crate::log_safe(logout.sub.as_deref().unwrap_or("(by session id)"))

@@ -57,20 +57,24 @@ mod handlers;
 mod log_limit;
 mod logout;
 mod middleware;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod return_to;
 mod routes;
 mod session;
 mod telemetry;
 mod user;
 
-pub use auth::{LogtoAuth, LogtoAuthBuilder};
-pub use error::{AuthError, AuthErrorKind, FAILURE_LOG_INTERVAL, LogHint};
+pub use auth::{DEFAULT_SESSION_MAX_AGE, LogtoAuth, LogtoAuthBuilder};
+pub use error::{AuthError, AuthErrorKind, FAILURE_LOG_INTERVAL, LogHint, StoreError};
 pub use extract::{OptionalUser, SignedInUser};
 pub use log_limit::{Admit, LogLimiter, log_safe, suppressed_note};
 pub use middleware::{SESSION_TTL_DAYS, session_cookie_name, session_middleware};
+#[cfg(feature = "redis")]
+pub use redis_store::{DEFAULT_REDIS_TIMEOUT, RedisStore};
 pub use return_to::{first_param, safe_return_to};
 pub use session::SESSION_BUDGET;
-pub use telemetry::{AUTH_FAILURES, BACKCHANNEL_LOGOUTS, SIGN_INS_FINISHED, SIGN_INS_STARTED};
+pub use telemetry::{AUTH_FAILURES, BACKCHANNEL_LOGOUTS, SESSION_STORE_ERRORS, SIGN_INS_FINISHED, SIGN_INS_STARTED};
 pub use user::SessionUser;
 
 /// The README's example, compiled with the doc tests so that it cannot rot.

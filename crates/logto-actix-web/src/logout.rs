@@ -2,8 +2,8 @@
 //! out elsewhere. Cookie sessions cannot be reached from the server, so the logout is remembered
 //! here and every session it covers is ended the next time its cookie comes in.
 //!
-//! The registry lives in this process: with several instances, only the one Logto called knows
-//! (the Redis store would be the place to share it).
+//! The registry lives in this process (the cookie store is for one process): a restart forgets
+//! it. With the Redis store, logouts delete the sessions in Redis instead (`redis_store.rs`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -16,9 +16,12 @@ use crate::user::SessionUser;
 pub const SESSION_BUDGET: usize = 2800;
 
 const PENDING: &str = "pending";
-const USER: &str = "user";
-const TOKENS: &str = "tokens";
+pub(crate) const USER: &str = "user";
+pub(crate) const TOKENS: &str = "tokens";
 const CSRF: &str = "csrf";
+/// Set by a store that could not read the session (e.g. Redis down): the request must not go
+/// on as if signed out, and the state must not be written back.
+pub(crate) const UNAVAILABLE: &str = "logto.unavailable";
 
 /// Tokens kept for later calls to Logto. Never rendered, never logged.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -29,6 +32,11 @@ struct SessionTokens {
     /// Access tokens by audience. A cache: any of them may be dropped to keep the cookie small.
     #[serde(rename = "access_tokens", default)]
     access: Vec<CachedAccessToken>,
+    /// Bumped each time the refresh token changes. The Redis store never lets a write of a lower
+    /// generation replace a higher one, so a request that read the session before a rotation
+    /// cannot put the old refresh token back (its replay would make Logto revoke the grant).
+    #[serde(rename = "g", default)]
+    generation: u64,
 }
 
 /// One cached access token.
@@ -66,6 +74,18 @@ impl LogtoSession {
         Self(req.get_session())
     }
 
+    /// The session of a request, or the 503 error when the store could not read it.
+    pub(crate) fn of_available(req: &HttpRequest) -> Result<Self, AuthError> {
+        let session = Self::of(req);
+        if session.0.get::<bool>(UNAVAILABLE).ok().flatten().unwrap_or(false) {
+            return Err(AuthError::SessionStore(crate::error::StoreError {
+                store: "of this request".to_owned(),
+                what: "could not be read (the store's own log line names the cause)".to_owned(),
+            }));
+        }
+        Ok(session)
+    }
+
     /// The user as stored, without any check of whether their session was ended elsewhere; state
     /// that cannot be read counts as signed out.
     pub(crate) fn stored_user(&self) -> Option<SessionUser> {
@@ -96,6 +116,9 @@ impl LogtoSession {
     /// `audience`, and what the new ID token says about the user.
     pub(crate) fn store_refreshed(&self, audience: &Audience, refreshed: &Refreshed) -> Result<(), AuthError> {
         let mut tokens = self.tokens();
+        if tokens.refresh.as_ref() != Some(&refreshed.refresh_token) {
+            tokens.generation += 1;
+        }
         tokens.refresh = Some(refreshed.refresh_token.clone());
         let key = audience.key();
         tokens.access.retain(|t| t.audience != key);
@@ -150,6 +173,7 @@ impl LogtoSession {
         let tokens = SessionTokens {
             refresh: signed_in.refresh_token.clone(),
             access: vec![CachedAccessToken::new(&Audience::Userinfo, &signed_in.access_token)],
+            generation: 1,
         };
         self.insert(TOKENS, &tokens)?;
         self.insert(CSRF, &random_token())?;

@@ -13,6 +13,8 @@ pub const SIGN_INS_FINISHED: &str = "logto_sign_ins_finished_total";
 pub const AUTH_FAILURES: &str = "logto_auth_failures_total";
 /// Back-channel logouts accepted.
 pub const BACKCHANNEL_LOGOUTS: &str = "logto_backchannel_logouts_total";
+/// Calls to the Redis session store that failed or timed out.
+pub const SESSION_STORE_ERRORS: &str = "logto_session_store_errors_total";
 
 /// Counts a started sign-in.
 pub(crate) fn sign_in_started(way_in: &str) {
@@ -55,6 +57,13 @@ impl AuthErrorKind {
             AuthErrorKind::SignInRequired => "sign_in_required",
             AuthErrorKind::BadLogoutToken => "bad_logout_token",
             AuthErrorKind::Session => "session",
+            AuthErrorKind::SessionUnavailable => "session_unavailable",
         }
     }
+}
+
+/// Counts a failed call to the session store.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn session_store_error() {
+    metrics::counter!(SESSION_STORE_ERRORS).increment(1);
 }

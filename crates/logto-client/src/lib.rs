@@ -78,6 +78,7 @@ pub use http::MAX_BODY_BYTES;
 pub use id_token::IdTokenClaims;
 pub use jwks::{KEYS_MAX_AGE, RETRY_AFTER_FAILURE};
 pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, Logout, MAX_LOGOUT_TOKEN_AGE_SECS};
+pub use refresh::SHARE_WINDOW;
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State, constant_time_eq};
 pub use telemetry::{LOGTO_REQUEST_DURATION, LOGTO_REQUESTS, REFRESH_GRANTS};
 pub use tokens::{AccessTokenClaims, IssuedAccessToken, Refreshed, needs_refresh};
@@ -493,20 +494,40 @@ impl LogtoClient {
         audience: &Audience,
         sub: &str,
     ) -> Result<Refreshed, LogtoError> {
-        match audience {
-            Audience::Userinfo => {}
-            Audience::Resource(resource) if self.config.resources.contains(resource) => {}
-            Audience::Organization(_) if self.organizations_enabled() => {}
-            other => return Err(LogtoError::NotRequested(other.key())),
-        }
+        self.check_requested(audience)?;
         self.refreshes
             .refresh(refresh_token, audience, self.now(), async |current| {
-                self.refresh_grant(&current, audience, sub).await
+                self.grant(&current, audience, sub).await
             })
             .await
     }
 
-    async fn refresh_grant(
+    /// One refresh grant, without the in-process single flight of [`LogtoClient::refresh`]: for a
+    /// coordinator outside this process (e.g. a lock in a store shared by several instances),
+    /// which must then make sure that one session sends one grant at a time, and that a rotated
+    /// refresh token is never presented again (Logto would revoke the whole grant). Checks like
+    /// [`LogtoClient::refresh`]: the audience must have been requested at sign-in, the new ID
+    /// token is verified and must be about `sub`.
+    pub async fn refresh_grant(
+        &self,
+        refresh_token: &RefreshToken,
+        audience: &Audience,
+        sub: &str,
+    ) -> Result<Refreshed, LogtoError> {
+        self.check_requested(audience)?;
+        self.grant(refresh_token, audience, sub).await
+    }
+
+    fn check_requested(&self, audience: &Audience) -> Result<(), LogtoError> {
+        match audience {
+            Audience::Userinfo => Ok(()),
+            Audience::Resource(resource) if self.config.resources.contains(resource) => Ok(()),
+            Audience::Organization(_) if self.organizations_enabled() => Ok(()),
+            other => Err(LogtoError::NotRequested(other.key())),
+        }
+    }
+
+    async fn grant(
         &self,
         refresh_token: &RefreshToken,
         audience: &Audience,

@@ -4,7 +4,9 @@
 //! So all refreshes of one session go through one slot, keyed by (a hash of) the refresh token
 //! the session holds: they run one at a time, a result is shared with every request that was
 //! waiting for it, and it is remembered for [`SHARE_WINDOW`] so that requests still carrying the
-//! old token use the rotated one instead of replaying the old one.
+//! old token use the rotated one instead of replaying the old one. The window is only what
+//! concurrent requests need: past it, a request still carrying the old token (a stale or stolen
+//! copy of a cookie) is refused as `invalid_grant` here, and is never handed the rotated token.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -18,13 +20,16 @@ use crate::error::LogtoError;
 use crate::secret::RefreshToken;
 use crate::tokens::Refreshed;
 
-/// How long a refresh result is shared with requests of the same session.
-pub(crate) const SHARE_WINDOW: Duration = Duration::from_secs(30);
+/// How long a refresh result (and a rotated refresh token) is shared with requests of the same
+/// session that still carry the old refresh token.
+pub const SHARE_WINDOW: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct SlotState {
     /// The refresh token that replaced this slot's one, once Logto rotated it.
     rotated_to: Option<RefreshToken>,
+    /// When Logto rotated it.
+    rotated_at: Option<Instant>,
     /// Recent results by audience key.
     results: HashMap<String, (Refreshed, Instant)>,
     /// The last failure and when it happened. Requests that were already waiting share it (eight
@@ -77,11 +82,19 @@ impl RefreshCoordinator {
         {
             return Err(error.clone());
         }
+        if state.rotated_at.is_some_and(|at| at.elapsed() >= SHARE_WINDOW) {
+            return Err(LogtoError::Rejected {
+                endpoint: crate::error::Endpoint::Token,
+                code: "invalid_grant".into(),
+                description: Some("refresh token already rotated".into()),
+            });
+        }
         let current = state.rotated_to.clone().unwrap_or_else(|| refresh_token.clone());
         match refresh(current.clone()).await {
             Ok(result) => {
                 if result.refresh_token != current || state.rotated_to.is_some() {
                     state.rotated_to = Some(result.refresh_token.clone());
+                    state.rotated_at.get_or_insert_with(Instant::now);
                 }
                 state.failure = None;
                 state.results.insert(key, (result.clone(), Instant::now()));
@@ -233,5 +246,21 @@ mod tests {
             .refresh(&rt("rt"), &Audience::Userinfo, NOW, async |_| panic!("no second grant"))
             .await;
         assert!(again.unwrap_err().is_invalid_grant());
+    }
+
+    #[tokio::test]
+    async fn past_the_share_window_the_old_refresh_token_is_refused_without_a_grant() {
+        let coordinator = RefreshCoordinator::default();
+        coordinator
+            .refresh(&rt("rt-1"), &Audience::Userinfo, NOW, async |_| Ok(token("rt-2")))
+            .await
+            .unwrap();
+        tokio::time::sleep(SHARE_WINDOW + Duration::from_millis(200)).await;
+        let stale = coordinator
+            .refresh(&rt("rt-1"), &Audience::Userinfo, NOW + 60, async |_| {
+                panic!("no grant for a rotated refresh token")
+            })
+            .await;
+        assert!(stale.unwrap_err().is_invalid_grant());
     }
 }

@@ -33,6 +33,9 @@ pub struct AppOptions {
     pub provider: ProviderOptions,
     /// Register `{base}/backchannel-logout` as the client's back-channel logout URI.
     pub backchannel_logout: bool,
+    /// Use this already registered client (id, secret) instead of registering one: another
+    /// instance of the same app.
+    pub client: Option<(String, String)>,
 }
 
 /// The app under test, its provider, and a browser-like HTTP client.
@@ -72,19 +75,23 @@ impl TestApp {
         } else {
             address.clone()
         };
-        let client_id = format!("app-{port}");
-        let client_secret = format!("secret-{port}-0123456789");
-        provider
-            .register_client(&TestClient {
-                client_id: client_id.clone(),
-                client_secret: client_secret.clone(),
-                redirect_uris: vec![format!("{base_url}/callback")],
-                post_logout_redirect_uris: vec![format!("{base_url}/")],
-                backchannel_logout_uri: options
-                    .backchannel_logout
-                    .then(|| format!("{address}/backchannel-logout")),
-            })
-            .await;
+        let (client_id, client_secret) = options
+            .client
+            .clone()
+            .unwrap_or_else(|| (format!("app-{port}"), format!("secret-{port}-0123456789")));
+        if options.client.is_none() {
+            provider
+                .register_client(&TestClient {
+                    client_id: client_id.clone(),
+                    client_secret: client_secret.clone(),
+                    redirect_uris: vec![format!("{base_url}/callback")],
+                    post_logout_redirect_uris: vec![format!("{base_url}/")],
+                    backchannel_logout_uri: options
+                        .backchannel_logout
+                        .then(|| format!("{address}/backchannel-logout")),
+                })
+                .await;
+        }
 
         let mut env: HashMap<String, String> = HashMap::from([
             (
@@ -187,6 +194,12 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Another instance of this app (same client, same provider) configured by `options`.
+    pub async fn another_instance(&self, mut options: AppOptions) -> TestApp {
+        options.client = Some((self.client_id.clone(), self.client_secret.clone()));
+        TestApp::spawn_on(self.provider.clone(), options).await
     }
 
     /// Whether the home page shows the signed-out view.

@@ -1,0 +1,342 @@
+//! Several instances on one real Redis: back-channel logouts that reach every instance and
+//! survive restarts, one refresh grant per session across instances, writes that never put back
+//! a rotated refresh token, Redis hung or restarted, and sessions that end at their maximum age.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix_session::storage::{SessionKey, SessionStore};
+use actix_web::cookie::time::Duration as CookieDuration;
+use logto_actix_web::RedisStore;
+use logto_test_provider::{SignWith, complete_end_session};
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT_LANGUAGE, COOKIE};
+use serde_json::{Value, json};
+
+use crate::helpers::app::{AppOptions, TestApp, cookie_pair, session_set_cookie, unescape_html};
+use crate::helpers::redis::{RedisOptions, TestRedis};
+
+fn redis_options(redis: &TestRedis) -> AppOptions {
+    AppOptions {
+        env: vec![("SESSION_STORE", "redis".into()), ("REDIS_URL", redis.url.clone())],
+        ..Default::default()
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// A browser that only has the cookie it is given.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn home_with(app: &TestApp, cookie: &str) -> String {
+    let response = browser().get(app.url("/")).header(COOKIE, cookie).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    unescape_html(&response.text().await.unwrap())
+}
+
+/// A logout token for the demo user, signed with the provider's key, as Logto sends it.
+async fn logout_token(app: &TestApp, claims: Value) -> String {
+    let mut all = json!({
+        "iss": app.provider.issuer(),
+        "aud": app.client_id,
+        "iat": now(),
+        "jti": format!("jti-{}", rand_suffix()),
+        "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+    });
+    for (k, v) in claims.as_object().unwrap() {
+        all[k] = v.clone();
+    }
+    app.provider
+        .sign_jwt(json!({ "typ": "logout+jwt" }), all, SignWith::Provider)
+        .await
+}
+
+fn rand_suffix() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos()
+}
+
+async fn post_logout(app: &TestApp, token: &str) -> StatusCode {
+    browser()
+        .post(app.url("/backchannel-logout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("logout_token={token}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_backchannel_logout_sent_to_one_instance_ends_the_session_on_the_other_and_after_a_restart() {
+    let redis = TestRedis::start().await;
+    let a = TestApp::spawn_with(redis_options(&redis)).await;
+    let b = a.another_instance(redis_options(&redis)).await;
+    let response = a.sign_in_as_demo().await;
+    let cookie = cookie_pair(&session_set_cookie(&response).unwrap()).to_owned();
+    assert!(home_with(&b, &cookie).await.contains("Signed in as Demo User"));
+
+    let token = logout_token(&a, json!({ "sub": "user-demo" })).await;
+    assert_eq!(post_logout(&b, &token).await, StatusCode::OK);
+
+    assert!(
+        !home_with(&a, &cookie).await.contains("Demo User"),
+        "the logout sent to B ended the session on A"
+    );
+    // A restarted instance (nothing in its memory) does not bring the session back.
+    let restarted = a.another_instance(redis_options(&redis)).await;
+    assert!(!home_with(&restarted, &cookie).await.contains("Demo User"));
+    // The same token again changes nothing and is still answered 200.
+    assert_eq!(post_logout(&restarted, &token).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn signing_out_at_logto_reaches_every_instance() {
+    let redis = TestRedis::start().await;
+    let a = TestApp::spawn_with(AppOptions {
+        backchannel_logout: true,
+        ..redis_options(&redis)
+    })
+    .await;
+    let b = a.another_instance(redis_options(&redis)).await;
+    let response = a.sign_in_as_demo().await;
+    let cookie = cookie_pair(&session_set_cookie(&response).unwrap()).to_owned();
+
+    // Logto posts its logout token to A (the URI registered); B must see the session end too.
+    let end_session = format!(
+        "{}/session/end?client_id={}&post_logout_redirect_uri={}",
+        a.provider.issuer(),
+        a.client_id,
+        url::form_urlencoded::byte_serialize(a.url("/").as_bytes()).collect::<String>()
+    );
+    complete_end_session(&a.http, &end_session).await;
+    assert!(!home_with(&b, &cookie).await.contains("Demo User"));
+}
+
+#[tokio::test]
+async fn eight_concurrent_requests_over_two_instances_send_one_refresh_grant() {
+    let redis = TestRedis::start().await;
+    let mut options = redis_options(&redis);
+    options.env.push(("LOGTO_USERINFO_MAX_AGE_SECS", "0".into()));
+    let a = TestApp::spawn_with(options.clone()).await;
+    let b = a.another_instance(options).await;
+    a.provider.set_ttl(Some(4), None, None).await;
+    a.provider.set_refresh_rotation(true).await;
+    a.sign_in_as_demo().await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    // One browser (one cookie jar), its requests spread over both instances.
+    let requests = (0..8).map(|i| {
+        let url = if i % 2 == 0 {
+            a.url("/profile")
+        } else {
+            b.url("/profile")
+        };
+        let http = a.http.clone();
+        async move { http.get(url).send().await.unwrap() }
+    });
+    for response in futures::future::join_all(requests).await {
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.text().await.unwrap().contains("Demo User"));
+    }
+    let grants = |stats: logto_test_provider::Stats| stats.grants.get("refresh_token").copied().unwrap_or(0);
+    assert_eq!(
+        grants(a.provider.stats().await),
+        1,
+        "one refresh grant for eight requests"
+    );
+
+    // The session carries on, on either instance, with the rotated refresh token.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for url in [b.url("/profile"), a.url("/profile")] {
+        let response = a.http.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.text().await.unwrap().contains("Demo User"));
+    }
+    assert_eq!(grants(a.provider.stats().await), 2);
+}
+
+#[tokio::test]
+async fn with_redis_hung_a_page_answers_503_within_3_s_and_the_same_cookie_works_once_it_wakes() {
+    let redis = TestRedis::start().await;
+    let app = TestApp::spawn_with(redis_options(&redis)).await;
+    let response = app.sign_in_as_demo().await;
+    let cookie = cookie_pair(&session_set_cookie(&response).unwrap()).to_owned();
+
+    redis.hang();
+    for (language, words) in [("en", "Temporarily unavailable"), ("es", "No disponible")] {
+        let started = Instant::now();
+        let response = browser()
+            .get(app.url("/"))
+            .header(COOKIE, &cookie)
+            .header(ACCEPT_LANGUAGE, language)
+            .send()
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        eprintln!("503 with Redis hung after {took:?}");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(took < Duration::from_secs(3), "answered after {took:?}");
+        assert!(response.headers().contains_key("content-security-policy"));
+        assert!(unescape_html(&response.text().await.unwrap()).contains(words));
+    }
+    let health = browser().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+
+    redis.wake();
+    assert!(eventually_signed_in(&app, &cookie).await, "the same cookie works again");
+}
+
+/// Whether `cookie` shows the signed-in home within a few seconds (a reconnecting store may
+/// answer 503 once).
+async fn eventually_signed_in(app: &TestApp, cookie: &str) -> bool {
+    for _ in 0..20 {
+        let response = browser().get(app.url("/")).header(COOKIE, cookie).send().await.unwrap();
+        if response.status() == StatusCode::OK {
+            return response.text().await.unwrap().contains("Signed in as Demo User");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn with_redis_restarted_with_persistence_the_session_is_still_there() {
+    let mut redis = TestRedis::start_with(RedisOptions {
+        persistent: true,
+        ..Default::default()
+    })
+    .await;
+    let app = TestApp::spawn_with(redis_options(&redis)).await;
+    let response = app.sign_in_as_demo().await;
+    let cookie = cookie_pair(&session_set_cookie(&response).unwrap()).to_owned();
+
+    redis.restart().await;
+    assert!(eventually_signed_in(&app, &cookie).await);
+}
+
+#[tokio::test]
+async fn a_redis_password_missing_or_wrong_is_named_at_start_up() {
+    let redis = TestRedis::start_with(RedisOptions {
+        password: Some("right-password".into()),
+        ..Default::default()
+    })
+    .await;
+    let without = redis.url_without_password();
+    let wrong = format!("redis://:wrong-password@127.0.0.1:{}", redis.port);
+    for (url, cause) in [(without.as_str(), "NOAUTH"), (wrong.as_str(), "authentication failed")] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_logto-actix"))
+            .env_clear()
+            .env("LOGTO_ENDPOINT", "http://127.0.0.1:9")
+            .env("LOGTO_APP_ID", "app")
+            .env("LOGTO_APP_SECRET", "secret")
+            .env("PORT", "0")
+            .env("SESSION_STORE", "redis")
+            .env("REDIS_URL", url)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains("REDIS_URL") && stderr.to_lowercase().contains(&cause.to_lowercase()),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("wrong-password"), "never the password: {stderr}");
+        assert!(!stderr.contains("panicked"));
+    }
+}
+
+#[tokio::test]
+async fn a_copied_cookie_is_signed_out_past_the_session_max_age_with_either_store() {
+    let redis = TestRedis::start().await;
+    let cookie_store = AppOptions {
+        env: vec![("SESSION_MAX_AGE_SECS", "5".into())],
+        ..Default::default()
+    };
+    let mut redis_store = redis_options(&redis);
+    redis_store.env.push(("SESSION_MAX_AGE_SECS", "5".into()));
+    for options in [cookie_store, redis_store] {
+        let app = TestApp::spawn_with(options).await;
+        let response = app.sign_in_as_demo().await;
+        let copied = cookie_pair(&session_set_cookie(&response).unwrap()).to_owned();
+        assert!(home_with(&app, &copied).await.contains("Signed in as Demo User"));
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert!(
+            !home_with(&app, &copied).await.contains("Demo User"),
+            "past its maximum age"
+        );
+        assert!(app.is_signed_out().await);
+    }
+}
+
+fn tokens(refresh: &str, generation: u64, access: &[(&str, &str, u64)]) -> String {
+    let access: Vec<Value> = access
+        .iter()
+        .map(|(audience, token, obtained)| json!({ "a": audience, "t": token, "o": obtained, "e": obtained + 3600 }))
+        .collect();
+    json!({ "refresh_token": refresh, "access_tokens": access, "g": generation }).to_string()
+}
+
+fn state(tokens: String) -> HashMap<String, String> {
+    let user = json!({ "sub": "user-demo", "signed_in_at": now() }).to_string();
+    HashMap::from([("user".to_owned(), user), ("tokens".to_owned(), tokens)])
+}
+
+#[tokio::test]
+async fn interleaved_writes_of_one_session_never_put_back_a_rotated_refresh_token_nor_drop_a_fresh_one() {
+    let redis = TestRedis::start().await;
+    let store = RedisStore::connect(&redis.url, "REDIS_URL", Duration::from_secs(1))
+        .await
+        .unwrap();
+    let ttl = CookieDuration::minutes(5);
+    // Both requests read the session as signed in: refresh token rt-1, generation 1.
+    let key = store
+        .save(state(tokens("rt-1", 1, &[("", "at-1", 100)])), &ttl)
+        .await
+        .unwrap();
+    let key_again = || SessionKey::try_from(key.as_ref().to_owned()).unwrap();
+    // Request 1 refreshes: rt-1 is rotated to rt-2, and it writes first.
+    store
+        .update(key_again(), state(tokens("rt-2", 2, &[("", "at-2", 200)])), &ttl)
+        .await
+        .unwrap();
+    // Request 2, which read the old state, cached a token of another audience and writes last.
+    store
+        .update(
+            key_again(),
+            state(tokens("rt-1", 1, &[("", "at-1", 100), ("https://api", "api-1", 150)])),
+            &ttl,
+        )
+        .await
+        .unwrap();
+    let kept = store.load(&key_again()).await.unwrap().unwrap();
+    let kept: Value = serde_json::from_str(&kept["tokens"]).unwrap();
+    assert_eq!(kept["refresh_token"], "rt-2", "the rotated refresh token stays");
+    assert_eq!(kept["g"], 2);
+    let access: HashMap<String, String> = kept["access_tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["a"].as_str().unwrap().to_owned(), t["t"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(access[""], "at-2", "the newer userinfo token stays");
+    assert_eq!(
+        access["https://api"], "api-1",
+        "the other request's fresh token stays too"
+    );
+
+    // A session deleted meanwhile (sign-out elsewhere) is not written back by a late request.
+    store.delete(&key_again()).await.unwrap();
+    store
+        .update(key_again(), state(tokens("rt-2", 2, &[])), &ttl)
+        .await
+        .unwrap();
+    assert!(store.load(&key_again()).await.unwrap().is_none());
+}
