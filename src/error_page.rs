@@ -8,7 +8,7 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError, web};
-use logto_actix_web::{AuthError, AuthErrorKind};
+use logto_actix_web::{ApiResponse, AuthError, AuthErrorKind};
 
 use crate::i18n::{ErrorText, Locale};
 use crate::templates::Templates;
@@ -69,8 +69,11 @@ fn status_page(status: StatusCode) -> ErrorText {
     }
 }
 
-/// Renders the error page for every 4xx/5xx response.
+/// Renders the error page for every 4xx/5xx response, except the API's: those keep their JSON.
 pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if res.response().extensions().get::<ApiResponse>().is_some() {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
     let status = res.status();
     let (text, offer_sign_in) = {
         let extensions = res.response().extensions();

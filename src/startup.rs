@@ -5,12 +5,13 @@ use std::net::TcpListener;
 use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
 use actix_web::cookie::Key;
 use actix_web::dev::Server;
-use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger};
+use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 use logto_actix_web::{LogtoAuth, session_middleware};
 use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
 
-use crate::config::{Config, SessionStoreKind};
+use crate::api;
+use crate::config::{ApiConfig, Config, SessionStoreKind};
 use crate::error_page::render_error_page;
 use crate::i18n::{LangCookieSecure, Locale};
 use crate::pages;
@@ -69,6 +70,7 @@ impl Application {
             key: session_key(&config),
             https: config.is_https(),
             csp: content_security_policy(&config),
+            api: config.api.clone(),
         };
         let server = match &config.session_store {
             SessionStoreKind::Cookie => serve(listener, state, CookieSessionStore::default)?,
@@ -103,6 +105,7 @@ struct SharedState {
     key: Key,
     https: bool,
     csp: String,
+    api: Option<ApiConfig>,
 }
 
 fn serve<S, F>(listener: TcpListener, state: SharedState, make_store: F) -> Result<Server, StartupError>
@@ -115,11 +118,13 @@ where
     let access_log = log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
     let server = HttpServer::new(move || {
         let session = session_middleware(make_store(), state.key.clone(), state.https);
-        App::new()
+        let app = App::new()
             .app_data(state.templates.clone())
             .app_data(web::Data::new(LangCookieSecure(state.https)))
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(session)
+            // Outside the session: API requests reach it without their cookies.
+            .wrap(Condition::new(state.api.is_some(), from_fn(api::without_cookies)))
             .wrap(security_headers(&state.csp))
             // Path only: queries (the callback's code and state) never reach the log.
             .wrap(Condition::new(
@@ -127,7 +132,11 @@ where
                 Logger::new("%{method}xi %U %s %Dms").custom_request_replace("method", |req| req.method().to_string()),
             ))
             .configure(state.auth.configure())
-            .configure(pages::configure)
+            .configure(pages::configure);
+        match &state.api {
+            Some(config) => app.configure(api::configure(config, &state.auth)),
+            None => app,
+        }
     })
     .listen(listener)
     .map_err(StartupError::Server)?
