@@ -67,6 +67,11 @@ LOADS = [
 
 SIGNED_IN_MARKER = "Signed in as"
 
+# This app's JSON API (`GET /api/me`), loaded with a machine-to-machine access token for it: the
+# cost of verifying an ES384 access token on every request, next to /healthz.
+API_RESOURCE = "https://api.bench.test"
+API_SCOPE = "read:messages"
+
 
 def log(message: str) -> None:
     print(f"[bench] {message}", flush=True)
@@ -241,10 +246,10 @@ def to_ms(text: str) -> float:
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(url: str, cookie: str | None, duration: int, connections: int, threads: int) -> dict:
+def run_wrk(url: str, header: str | None, duration: int, connections: int, threads: int) -> dict:
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
-    if cookie:
-        args += ["-H", f"Cookie: {cookie}"]
+    if header:
+        args += ["-H", header]
     out = subprocess.run(args + [url], capture_output=True, text=True, timeout=duration + 60).stdout
     result = {"rps": None, "p50_ms": None, "p99_ms": None, "requests": 0, "errors": 0}
     if m := re.search(r"Requests/sec:\s+([\d.]+)", out):
@@ -391,7 +396,15 @@ def main() -> int:
                 "post_logout_redirect_uris": [bases[name] + "/"],
             }
         config_file = tmp / "op.json"
-        config_file.write_text(json.dumps({"clients": list(clients.values())}))
+        m2m = {"client_id": "bench-m2m", "client_secret": secrets.token_urlsafe(32), "grant_types": ["client_credentials"]}
+        config_file.write_text(
+            json.dumps(
+                {
+                    "clients": list(clients.values()) + [m2m],
+                    "resources": {API_RESOURCE: {"scopes": [API_SCOPE]}},
+                }
+            )
+        )
         config_file.chmod(0o600)
 
         log("starting the provider")
@@ -418,6 +431,8 @@ def main() -> int:
             }
             if name == "actix":
                 args = [str(ROOT / "target/release/logto-actix")]
+                env["LOGTO_API_RESOURCE"] = API_RESOURCE
+                env["LOGTO_API_REQUIRED_SCOPES"] = API_SCOPE
                 cwd = tmp  # no stray .env from the repo's working directory
             elif name == "flask":
                 args = [
@@ -453,9 +468,24 @@ def main() -> int:
             cookie_sizes[name] = len(cookies[name])
             log(f"{name}: signed in; session cookie {cookie_sizes[name]} bytes")
 
+        headers = {name: {load: f"Cookie: {cookies[name]}" if signed_in else None for load, _, signed_in in LOADS} for name in apps}
+        loads = {name: list(LOADS) for name in apps}
+        if "actix" in apps:
+            token = requests.post(
+                endpoint + "/oidc/token",
+                auth=(m2m["client_id"], m2m["client_secret"]),
+                data={"grant_type": "client_credentials", "resource": API_RESOURCE, "scope": API_SCOPE},
+                timeout=30,
+            ).json()["access_token"]
+            me = requests.get(bases["actix"] + "/api/me", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            if me.status_code != 200 or me.json().get("client_id") != m2m["client_id"]:
+                raise RuntimeError(f"actix: /api/me refused the machine-to-machine token ({me.status_code})")
+            loads["actix"].append(("api-me", "/api/me", False))
+            headers["actix"]["api-me"] = f"Authorization: Bearer {token}"
+
         results = []
         for name in apps:
-            for load, path, signed_in in LOADS:
+            for load, path, signed_in in loads[name]:
                 path = path or APPS[name]["sign_in"]
                 cookie = cookies[name] if signed_in else None
                 log(f"{name} {load} ({path}): {opts.duration} s, {opts.connections} connections")
@@ -465,7 +495,7 @@ def main() -> int:
                 ours = [servers[name].pid, op.pid]
                 app0, ours0, busy0, wrk0 = tree_cpu_s(servers[name].pid), sum(map(tree_cpu_s, ours)), machine_busy_s(), children_cpu_s()
                 started = time.monotonic()
-                r = run_wrk(bases[name] + path, cookie, opts.duration, opts.connections, opts.threads)
+                r = run_wrk(bases[name] + path, headers[name][load], opts.duration, opts.connections, opts.threads)
                 elapsed = time.monotonic() - started
                 app_cpu = tree_cpu_s(servers[name].pid) - app0
                 other = (machine_busy_s() - busy0) - (sum(map(tree_cpu_s, ours)) - ours0) - (children_cpu_s() - wrk0)

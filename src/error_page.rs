@@ -8,7 +8,7 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError, web};
-use logto_actix_web::{AuthError, AuthErrorKind};
+use logto_actix_web::{ApiResponse, AuthError, AuthErrorKind};
 
 use crate::i18n::{ErrorText, Locale};
 use crate::templates::Templates;
@@ -74,9 +74,11 @@ fn status_page(status: StatusCode) -> ErrorText {
 /// reason): it is kept as it is, not replaced by a page.
 pub struct KeepBody;
 
-/// Renders the error page for every 4xx/5xx response.
+/// Renders the error page for every 4xx/5xx response, except those meant for machines: the API's
+/// keep their JSON, `/readyz` its plain text.
 pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    if res.response().extensions().contains::<KeepBody>() {
+    if res.response().extensions().contains::<KeepBody>() || res.response().extensions().get::<ApiResponse>().is_some()
+    {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

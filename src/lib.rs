@@ -9,6 +9,7 @@ pub mod readiness;
 pub mod redis_probe;
 pub mod startup;
 
+mod api;
 mod error_page;
 mod i18n;
 mod log_hints;

@@ -12,7 +12,8 @@ use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use logto_actix_web::{DEFAULT_REDIS_TIMEOUT, LogtoAuth, RedisStore, log_safe, session_middleware};
 use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
 
-use crate::config::{Config, SessionStoreKind};
+use crate::api;
+use crate::config::{ApiConfig, Config, SessionStoreKind};
 use crate::error_page::render_error_page;
 use crate::i18n::{ErrorText, LangCookieSecure, Locale};
 use crate::readiness::{Readiness, readyz};
@@ -114,6 +115,7 @@ impl Application {
             key: session_key(&config),
             https: config.is_https(),
             csp: content_security_policy(&config),
+            api: config.api.clone(),
         };
         let server = match redis {
             None => serve(listener, state, CookieSessionStore::default)?,
@@ -157,6 +159,7 @@ struct SharedState {
     key: Key,
     https: bool,
     csp: String,
+    api: Option<ApiConfig>,
 }
 
 fn serve<S, F>(listener: TcpListener, state: SharedState, make_store: F) -> Result<Server, StartupError>
@@ -169,7 +172,7 @@ where
     let access_log = log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
     let server = HttpServer::new(move || {
         let session = session_middleware(make_store(), state.key.clone(), state.https);
-        App::new()
+        let app = App::new()
             .app_data(state.templates.clone())
             .app_data(state.readiness.clone())
             .app_data(web::Data::new(LangCookieSecure(state.https)))
@@ -208,6 +211,8 @@ where
                     }
                 }
             })
+            // Outside the session: API requests reach it without their cookies.
+            .wrap(Condition::new(state.api.is_some(), from_fn(api::without_cookies)))
             .wrap(security_headers(&state.csp, state.https))
             // Path only: queries (the callback's code and state) never reach the log; the path is
             // escaped, so no request can start a log line of its own.
@@ -221,7 +226,11 @@ where
             .wrap(Condition::new(state.metrics, from_fn(metrics::count_requests)))
             .configure(state.auth.configure())
             .configure(pages::configure)
-            .route("/readyz", web::get().to(readyz))
+            .route("/readyz", web::get().to(readyz));
+        match &state.api {
+            Some(config) => app.configure(api::configure(config, &state.auth)),
+            None => app,
+        }
     })
     .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
     .shutdown_signal(stop_signal())

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod api;
 mod backchannel_logout;
 mod browser;
 mod callback_failures;

@@ -1,6 +1,8 @@
 //! Sign-in with [Logto](https://logto.io) for [actix-web](https://actix.rs), on
 //! [`logto_client`]: mount the sign-in, callback, sign-out and back-channel logout routes with
 //! one `configure` call, then take [`SignedInUser`] (or [`OptionalUser`]) in your handlers.
+//! An API takes Logto's access tokens instead: put a [`ProtectedApi`] on its scope and take
+//! [`BearerToken`] in its handlers.
 //!
 //! The session lives in [actix-session](https://docs.rs/actix-session): wrap the app in a
 //! `SessionMiddleware` (cookie or Redis store) — [`session_middleware`] builds one with the
@@ -51,6 +53,7 @@
 
 mod access;
 mod auth;
+mod bearer;
 mod error;
 mod extract;
 mod handlers;
@@ -66,6 +69,7 @@ mod telemetry;
 mod user;
 
 pub use auth::{DEFAULT_SESSION_MAX_AGE, LogtoAuth, LogtoAuthBuilder};
+pub use bearer::{ApiError, ApiRefusal, ApiResponse, BearerToken, NoScopes, ProtectedApi, RequireScopes, ScopeSet};
 pub use error::{AuthError, AuthErrorKind, FAILURE_LOG_INTERVAL, LogHint, StoreError};
 pub use extract::{OptionalUser, SignedInUser};
 pub use log_limit::{Admit, LogLimiter, log_safe, suppressed_note};

@@ -121,6 +121,16 @@ pub enum TokenError {
     /// A logout token naming neither `sub` nor `sid`.
     #[error("names neither sub nor sid")]
     NoSubject,
+    /// A valid access token without every scope the route requires (these are missing). Not a
+    /// bad token: RFC 6750 answers it 403, not 401.
+    #[error("lacks the scopes `{}`", .0.join(" "))]
+    InsufficientScope(Vec<String>),
+    /// An organization access token where the route accepts none.
+    #[error("is for an organization, where none is accepted")]
+    OrganizationNotAccepted,
+    /// An organization access token for another organization than the route's.
+    #[error("is for another organization")]
+    WrongOrganization,
 }
 
 /// What went wrong while talking to Logto or checking what it sent.
@@ -201,6 +211,18 @@ impl LogtoError {
     /// stale or replayed rather than Logto being at fault.
     pub fn is_invalid_grant(&self) -> bool {
         matches!(self, LogtoError::Rejected { code, .. } if code == "invalid_grant")
+    }
+
+    /// Whether this is a valid access token that lacks a required scope (RFC 6750
+    /// `insufficient_scope`, answered 403) rather than a token to refuse.
+    pub fn is_insufficient_scope(&self) -> bool {
+        matches!(
+            self,
+            LogtoError::InvalidToken {
+                reason: TokenError::InsufficientScope(_),
+                ..
+            }
+        )
     }
 
     pub(crate) fn invalid_token(kind: TokenKind, reason: TokenError) -> Self {

@@ -2,7 +2,8 @@
 //! framework: it starts sign-ins (PKCE S256, `state`, `nonce`), finishes them from the callback
 //! (every check, `state` and `iss` included), verifies ID and back-channel logout tokens against
 //! Logto's keys, reads userinfo, refreshes access tokens per audience (one refresh grant at a
-//! time per session), revokes refresh tokens and builds the end-session URL.
+//! time per session), revokes refresh tokens and builds the end-session URL. For an API, it
+//! verifies the access tokens Logto issues for it ([`LogtoClient::verify_access_token`]).
 //!
 //! Discovery and the keys are fetched lazily and cached, so an app starts (and serves its other
 //! pages) while Logto is unreachable, and recovers by itself when Logto is back.
@@ -33,6 +34,7 @@
 
 #![deny(missing_docs)]
 
+mod access_token;
 mod audience;
 mod authorize;
 mod callback;
@@ -65,6 +67,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
+pub use access_token::{AccessTokenRequirements, OrganizationRequirement, VerifiedAccessToken, bearer_token};
 pub use audience::{Audience, ORGANIZATION_AUDIENCE_PREFIX};
 pub use authorize::{
     AuthorizationRequest, DirectSignIn, FirstScreen, PENDING_SIGN_IN_TTL, PendingSignIn, PendingSignIns, SignInOptions,
@@ -464,6 +467,24 @@ impl LogtoClient {
         let metadata = self.metadata().await?;
         let (header, key) = self.signing_key(&metadata, token, kind).await?;
         logout_token::verify(token, &header, &key, &self.issuer, &self.config.app_id, self.now())
+            .map_err(|reason| LogtoError::invalid_token(kind, reason))
+    }
+
+    /// Verifies an access token presented to an API (a JWT, RFC 9068), for code outside any web
+    /// framework: allowed algorithm and the key from the JWKS (the same cache as ID tokens),
+    /// signature, `typ` `at+jwt` when present, `iss`, `aud` the required resource (or an
+    /// organization, where `required` accepts one), `exp`, `nbf`, `iat`, `client_id`, `sub`,
+    /// and every required scope. A token lacking a scope is refused with
+    /// [`TokenError::InsufficientScope`] (see [`LogtoError::is_insufficient_scope`]).
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+        required: &AccessTokenRequirements<'_>,
+    ) -> Result<VerifiedAccessToken, LogtoError> {
+        let kind = TokenKind::AccessToken;
+        let metadata = self.metadata().await?;
+        let (header, key) = self.signing_key(&metadata, token, kind).await?;
+        access_token::verify(token, &header, &key, &self.issuer, required, self.now())
             .map_err(|reason| LogtoError::invalid_token(kind, reason))
     }
 

@@ -1,5 +1,6 @@
 //! The client against a real OpenID provider configured like Logto (`tests/op`): one test binary.
 
+mod access_tokens;
 mod hostile_provider;
 mod security;
 mod sign_in;

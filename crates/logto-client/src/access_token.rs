@@ -1,0 +1,267 @@
+//! Access tokens presented to an API (a resource server): JWTs that Logto issues for an API
+//! resource or an organization (RFC 9068), verified against Logto's keys, with the scopes they
+//! grant.
+
+use jsonwebtoken::{Validation, decode};
+use serde::Deserialize;
+
+use crate::audience::ORGANIZATION_AUDIENCE_PREFIX;
+use crate::error::TokenError;
+use crate::jwt::{AudClaim, CLOCK_LEEWAY_SECS, TokenHeader, decoding_key, token_error};
+
+/// Which organization tokens a route accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OrganizationRequirement<'a> {
+    /// None: only tokens for the resource itself, outside any organization. An organization's
+    /// scopes come from the user's organization roles, not from their roles for the API.
+    #[default]
+    NotAccepted,
+    /// A token for any organization (the handler checks which, by
+    /// [`VerifiedAccessToken::organization_id`]).
+    Any,
+    /// A token for this organization only.
+    Id(&'a str),
+}
+
+/// What an access token must be for, and grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessTokenRequirements<'a> {
+    /// The API resource indicator (the `aud` of the token), as created in Logto's console.
+    pub resource: &'a str,
+    /// Scopes the token must carry, every one of them.
+    pub scopes: &'a [&'a str],
+    /// Whether (and which) organization tokens are accepted.
+    pub organization: OrganizationRequirement<'a>,
+}
+
+impl<'a> AccessTokenRequirements<'a> {
+    /// A token for `resource` carrying `scopes`, outside any organization.
+    pub fn new(resource: &'a str, scopes: &'a [&'a str]) -> Self {
+        AccessTokenRequirements {
+            resource,
+            scopes,
+            organization: OrganizationRequirement::NotAccepted,
+        }
+    }
+}
+
+/// What a verified access token says: who, through which app, may do what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAccessToken {
+    /// The user (or, for a machine-to-machine token, the app) the token was issued to.
+    pub sub: String,
+    /// The app that obtained the token.
+    pub client_id: String,
+    /// The scopes granted, in the token's order.
+    pub scopes: Vec<String>,
+    /// The organization, for an organization token.
+    pub organization_id: Option<String>,
+    /// The token's audiences.
+    pub audience: Vec<String>,
+    /// Expiry, seconds since the epoch.
+    pub expires_at: u64,
+    /// Issue time, seconds since the epoch.
+    pub issued_at: u64,
+}
+
+impl VerifiedAccessToken {
+    /// Whether the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|granted| granted == scope)
+    }
+
+    /// The scopes of `required` that the token does not grant.
+    pub fn missing_scopes(&self, required: &[&str]) -> Vec<String> {
+        required
+            .iter()
+            .filter(|scope| !self.has_scope(scope))
+            .map(|scope| (*scope).to_owned())
+            .collect()
+    }
+}
+
+/// The bearer token of an `Authorization` header value (RFC 6750 2.1: the scheme is
+/// case-insensitive, the token is `b64token` characters). `None` when the header is of another
+/// scheme or the token is empty or holds other characters.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim_matches(' ');
+    let b64token = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+    (!token.is_empty() && token.chars().all(b64token)).then_some(token)
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+    client_id: String,
+    aud: AudClaim,
+    exp: u64,
+    iat: u64,
+    #[serde(default)]
+    nbf: Option<u64>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    organization_id: Option<String>,
+}
+
+/// Checks the signature with `key`, then the header's `typ` and every claim.
+pub(crate) fn verify(
+    token: &str,
+    header: &TokenHeader,
+    key: &jsonwebtoken::jwk::Jwk,
+    issuer: &str,
+    required: &AccessTokenRequirements<'_>,
+    now: u64,
+) -> Result<VerifiedAccessToken, TokenError> {
+    // RFC 9068 2.1: `at+jwt` (or its long form); an ID or logout token carries another or none.
+    if let Some(typ) = &header.typ
+        && !typ.eq_ignore_ascii_case("at+jwt")
+        && !typ.eq_ignore_ascii_case("application/at+jwt")
+    {
+        return Err(TokenError::WrongType);
+    }
+    let decoding_key = decoding_key(key, header)?;
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    // Audience and times are checked below: the audience has two shapes, and the clock is the
+    // client's (tests move it).
+    validation.validate_aud = false;
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    let data = decode::<serde_json::Value>(token, &decoding_key, &validation).map_err(|e| token_error(&e))?;
+    if data.claims.get("client_id").is_none() {
+        return Err(TokenError::MissingClaim("client_id"));
+    }
+    let claims: Claims = serde_json::from_value(data.claims).map_err(|_| TokenError::Malformed)?;
+
+    if claims.exp + CLOCK_LEEWAY_SECS < now {
+        return Err(TokenError::Expired);
+    }
+    if claims.nbf.is_some_and(|nbf| nbf > now + CLOCK_LEEWAY_SECS) {
+        return Err(TokenError::NotYetValid);
+    }
+    if claims.iat > now + CLOCK_LEEWAY_SECS {
+        return Err(TokenError::UnlikelyIssueTime);
+    }
+    let audience = claims.aud.as_slice().to_vec();
+    let organization_id = organization(&audience, claims.organization_id, required)?;
+    let scopes: Vec<String> = claims
+        .scope
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let verified = VerifiedAccessToken {
+        sub: claims.sub,
+        client_id: claims.client_id,
+        scopes,
+        organization_id,
+        audience,
+        expires_at: claims.exp,
+        issued_at: claims.iat,
+    };
+    let missing = verified.missing_scopes(required.scopes);
+    if !missing.is_empty() {
+        return Err(TokenError::InsufficientScope(missing));
+    }
+    Ok(verified)
+}
+
+/// Checks `aud` and `organization_id` against what the route accepts; returns the organization.
+///
+/// Logto issues two shapes: a token for the resource (`aud` the resource indicator, with
+/// `organization_id` when it is for the resource within an organization), and an organization
+/// token (`aud` `urn:logto:organization:<id>`).
+fn organization(
+    audience: &[String],
+    claimed: Option<String>,
+    required: &AccessTokenRequirements<'_>,
+) -> Result<Option<String>, TokenError> {
+    let organization = if audience.iter().any(|aud| aud == required.resource) {
+        claimed
+    } else {
+        let from_aud = audience
+            .iter()
+            .find_map(|aud| aud.strip_prefix(ORGANIZATION_AUDIENCE_PREFIX))
+            .filter(|id| !id.is_empty())
+            .ok_or(TokenError::WrongAudience)?;
+        if claimed.as_deref().is_some_and(|claimed| claimed != from_aud) {
+            return Err(TokenError::WrongOrganization);
+        }
+        Some(from_aud.to_owned())
+    };
+    match (required.organization, organization.as_deref()) {
+        (OrganizationRequirement::NotAccepted, None) => Ok(None),
+        (OrganizationRequirement::NotAccepted, Some(_)) => Err(TokenError::OrganizationNotAccepted),
+        (_, None) => Err(TokenError::MissingClaim("organization_id")),
+        (OrganizationRequirement::Any, Some(_)) => Ok(organization),
+        (OrganizationRequirement::Id(wanted), Some(id)) if wanted == id => Ok(organization),
+        (OrganizationRequirement::Id(_), Some(_)) => Err(TokenError::WrongOrganization),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_only_bearer_tokens_of_token_characters() {
+        assert_eq!(bearer_token("Bearer abc.def-_~+/="), Some("abc.def-_~+/="));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer a b"), None);
+        assert_eq!(bearer_token("Bearer a\"b"), None);
+    }
+
+    fn requirements(organization: OrganizationRequirement<'static>) -> AccessTokenRequirements<'static> {
+        AccessTokenRequirements {
+            resource: "https://api.example.com",
+            scopes: &[],
+            organization,
+        }
+    }
+
+    #[test]
+    fn organization_tokens_pass_only_where_an_organization_is_asked_for() {
+        let resource = vec!["https://api.example.com".to_owned()];
+        let org = vec!["urn:logto:organization:org-a".to_owned()];
+        let other = vec!["https://other.example.com".to_owned()];
+        let none = requirements(OrganizationRequirement::NotAccepted);
+        let any = requirements(OrganizationRequirement::Any);
+        let org_a = requirements(OrganizationRequirement::Id("org-a"));
+        let org_b = requirements(OrganizationRequirement::Id("org-b"));
+
+        assert_eq!(organization(&resource, None, &none), Ok(None));
+        assert_eq!(organization(&other, None, &none), Err(TokenError::WrongAudience));
+        assert_eq!(
+            organization(&org, None, &none),
+            Err(TokenError::OrganizationNotAccepted)
+        );
+        assert_eq!(
+            organization(&resource, Some("org-a".into()), &none),
+            Err(TokenError::OrganizationNotAccepted)
+        );
+        assert_eq!(organization(&org, None, &any), Ok(Some("org-a".into())));
+        assert_eq!(organization(&org, None, &org_a), Ok(Some("org-a".into())));
+        assert_eq!(organization(&org, None, &org_b), Err(TokenError::WrongOrganization));
+        assert_eq!(
+            organization(&org, Some("org-b".into()), &any),
+            Err(TokenError::WrongOrganization)
+        );
+        assert_eq!(
+            organization(&resource, Some("org-a".into()), &org_a),
+            Ok(Some("org-a".into()))
+        );
+        assert_eq!(
+            organization(&resource, None, &any),
+            Err(TokenError::MissingClaim("organization_id"))
+        );
+    }
+}
