@@ -5,6 +5,7 @@
 pub mod config;
 pub mod startup;
 
+mod canonical_host;
 mod error_page;
 mod i18n;
 pub(crate) mod pages;

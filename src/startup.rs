@@ -5,11 +5,12 @@ use std::net::TcpListener;
 use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionStore};
 use actix_web::cookie::Key;
 use actix_web::dev::Server;
-use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger};
+use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 use logto_actix_web::{LogtoAuth, session_middleware};
 use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
 
+use crate::canonical_host::{CanonicalHost, redirect_to_canonical_host};
 use crate::config::{Config, SessionStoreKind};
 use crate::error_page::render_error_page;
 use crate::i18n::{LangCookieSecure, Locale};
@@ -69,6 +70,7 @@ impl Application {
             key: session_key(&config),
             https: config.is_https(),
             csp: content_security_policy(&config),
+            canonical_host: CanonicalHost::new(&config.app_base_url),
         };
         let server = match &config.session_store {
             SessionStoreKind::Cookie => serve(listener, state, CookieSessionStore::default)?,
@@ -103,6 +105,7 @@ struct SharedState {
     key: Key,
     https: bool,
     csp: String,
+    canonical_host: CanonicalHost,
 }
 
 fn serve<S, F>(listener: TcpListener, state: SharedState, make_store: F) -> Result<Server, StartupError>
@@ -120,6 +123,11 @@ where
             .app_data(web::Data::new(LangCookieSecure(state.https)))
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(session)
+            // Before the session: a page opened on another host name moves to APP_BASE_URL's.
+            .wrap(from_fn({
+                let canonical = state.canonical_host.clone();
+                move |req, next| redirect_to_canonical_host(canonical.clone(), req, next)
+            }))
             .wrap(security_headers(&state.csp))
             // Path only: queries (the callback's code and state) never reach the log.
             .wrap(Condition::new(
@@ -172,8 +180,8 @@ fn session_key(config: &Config) -> Key {
 }
 
 /// Sign-in as this app offers it: the form, registration, and Hugging Face straight away; Logto's
-/// pages in the visitor's language; a cancelled sign-in back home with a notice; the question
-/// before signing out.
+/// pages in the visitor's language; a cancelled sign-in, and a sign-out that could not reach Logto,
+/// back home with a notice; the question before signing out.
 fn logto_auth(client: LogtoClient, config: &Config) -> LogtoAuth {
     LogtoAuth::builder(client)
         .userinfo_max_age(config.userinfo_max_age)
@@ -182,8 +190,9 @@ fn logto_auth(client: LogtoClient, config: &Config) -> LogtoAuth {
             "/sign-in/huggingface",
             SignInOptions::direct(DirectSignIn::hugging_face()),
         )
-        .sign_out_page(|| web::get().to(pages::sign_out_page))
+        .sign_out_page(|| web::route().to(pages::sign_out_page))
         .cancelled_redirect("/?notice=cancelled")
+        .unreachable_sign_out_redirect("/?notice=signed_out_locally")
         .ui_locales(|req| Some(Locale::of_request(req).tag().to_owned()))
         .build()
 }

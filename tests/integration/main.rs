@@ -11,6 +11,7 @@ mod hostile_provider;
 mod languages;
 mod no_leaks;
 mod redis_sessions;
+mod rough_edges;
 mod sign_in;
 mod sign_out;
 mod startup;
