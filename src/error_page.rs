@@ -7,8 +7,8 @@ use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::ErrorHandlerResponse;
-use actix_web::{HttpResponse, ResponseError, web};
-use logto_actix_web::{ApiResponse, AuthError, AuthErrorKind};
+use actix_web::{FromRequest, HttpResponse, ResponseError, web};
+use logto_actix_web::{ApiResponse, AuthError, AuthErrorKind, OptionalUser, first_param, safe_return_to};
 
 use crate::i18n::{ErrorText, Locale};
 use crate::templates::Templates;
@@ -70,6 +70,17 @@ fn status_page(status: StatusCode) -> ErrorText {
     }
 }
 
+/// "Sign in again", back to the page the failed sign-in was for (its `return_to`), if any.
+fn sign_in_again(query: &str) -> String {
+    match first_param(query.as_bytes(), "return_to").map(|r| safe_return_to(Some(&r))) {
+        Some(return_to) if return_to != "/" => {
+            let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+            format!("/sign-in?return_to={encoded}")
+        }
+        _ => "/sign-in".to_owned(),
+    }
+}
+
 /// Marks an error response whose body is meant for machines (e.g. `/readyz`'s plain-text
 /// reason): it is kept as it is, not replaced by a page.
 pub struct KeepBody;
@@ -90,10 +101,17 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
             (None, None) => (status_page(status), false),
         }
     };
-    let locale = Locale::of_request(res.request());
-    let templates = res.request().app_data::<web::Data<Templates>>().cloned();
+    let request = res.request();
+    let locale = Locale::of_request(request);
+    // The header and the ways on fit who is reading: a signed-in person is not asked to sign in.
+    let signed_in = matches!(OptionalUser::extract(request).into_inner(), Ok(OptionalUser(Some(_))));
+    let sign_in_href = (offer_sign_in && !signed_in).then(|| sign_in_again(request.query_string()));
+    let templates = request.app_data::<web::Data<Templates>>().cloned();
     let body = templates
-        .and_then(|t| t.error_page(locale, status, text, offer_sign_in).ok())
+        .and_then(|t| {
+            t.error_page(locale, status, text, signed_in, sign_in_href.as_deref())
+                .ok()
+        })
         .unwrap_or_else(|| {
             let (title, message) = locale.error(text);
             format!("{title}\n\n{message}\n")

@@ -330,8 +330,10 @@ pub struct Messages {
     pub audience: &'static str,
     /// Profile: a token's scopes.
     pub scopes: &'static str,
-    /// Profile: seconds until a token expires.
+    /// Profile: time until a token expires.
     pub expires_in: &'static str,
+    /// Profile: the unit of that time, after the number.
+    pub minutes: &'static str,
     /// Button: home.
     pub home: &'static str,
     /// Sign-out page: heading.
@@ -348,6 +350,10 @@ pub struct Messages {
     pub cancelled_title: &'static str,
     /// Home notice after the user cancelled at Logto: text.
     pub cancelled_text: &'static str,
+    /// Home notice after a sign-out that could not reach Logto: heading.
+    pub signed_out_locally_title: &'static str,
+    /// Home notice after a sign-out that could not reach Logto: text.
+    pub signed_out_locally_text: &'static str,
 }
 
 const EN: Messages = Messages {
@@ -382,6 +388,7 @@ const EN: Messages = Messages {
     audience: "Audience",
     scopes: "Scopes",
     expires_in: "Expires in",
+    minutes: "min",
     home: "Home",
     sign_out_question: "Sign out?",
     stay_signed_in: "Stay signed in",
@@ -390,6 +397,9 @@ const EN: Messages = Messages {
     error_code: "Error",
     cancelled_title: "Sign-in cancelled",
     cancelled_text: "You cancelled signing in, so you are still signed out.",
+    signed_out_locally_title: "Signed out of this app",
+    signed_out_locally_text: "The sign-in service could not be reached, so you may still be signed in there. \
+                              Sign out there too when it is back, or close the browser.",
 };
 
 const ES: Messages = Messages {
@@ -424,6 +434,7 @@ const ES: Messages = Messages {
     audience: "Audiencia",
     scopes: "Permisos",
     expires_in: "Caduca en",
+    minutes: "min",
     home: "Inicio",
     sign_out_question: "¿Cerrar sesión?",
     stay_signed_in: "Seguir con la sesión iniciada",
@@ -432,6 +443,9 @@ const ES: Messages = Messages {
     error_code: "Error",
     cancelled_title: "Inicio de sesión cancelado",
     cancelled_text: "Cancelaste el inicio de sesión, así que sigues sin sesión iniciada.",
+    signed_out_locally_title: "Sesión cerrada en esta aplicación",
+    signed_out_locally_text: "No se pudo contactar con el servicio de inicio de sesión, así que puede que tu sesión \
+                              siga abierta allí. Ciérrala también cuando vuelva a funcionar, o cierra el navegador.",
 };
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod redis_probe;
 pub mod startup;
 
 mod api;
+mod canonical_host;
 mod error_page;
 mod i18n;
 mod log_hints;

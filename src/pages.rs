@@ -1,8 +1,8 @@
 //! The app's own pages: home, profile, the sign-out question, the language switcher, health and
 //! the stylesheet. Sign-in, the callback and sign-out itself are logto-actix-web's.
 
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, Route, guard, web};
 use logto_actix_web::{OptionalUser, SignedInUser, first_param, safe_return_to};
 use logto_client::Audience;
 
@@ -14,18 +14,34 @@ use crate::templates::{Notice, ProfileView, Templates, TokenSummary, UserView};
 const MAX_ORGANIZATIONS_SHOWN: usize = 10;
 
 /// Registers the app's pages (the sign-out question is given to `LogtoAuth`, which owns the path).
+/// Each path is one resource answering `GET` and `HEAD`, so another method gets 405 with `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home))
-        .route("/profile", web::get().to(profile))
-        .route("/lang/{tag}", web::get().to(switch_language))
-        .route("/healthz", web::get().to(healthz))
-        .route("/static/app.css", web::get().to(stylesheet));
+    cfg.service(web::resource("/").route(get_or_head().to(home)))
+        .service(web::resource("/profile").route(get_or_head().to(profile)))
+        .service(web::resource("/lang/{tag}").route(get_or_head().to(switch_language)))
+        .service(web::resource("/healthz").route(get_or_head().to(healthz)))
+        .service(web::resource("/static/app.css").route(get_or_head().to(stylesheet)))
+        .service(web::resource(FAVICON).route(get_or_head().to(favicon)))
+        // Asked for by clients that do not read the pages' `<link rel="icon">`.
+        .service(web::resource("/favicon.ico").route(get_or_head().to(|| async { moved(FAVICON) })))
+        .default_service(web::to(no_such_page));
+}
+
+/// Where the site's icon is served (and linked from every page).
+const FAVICON: &str = "/static/favicon.svg";
+
+/// A route for `GET` and `HEAD` (monitors use `HEAD`; actix leaves the body out).
+fn get_or_head() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 type Pages = web::Data<Templates>;
 
 async fn home(req: HttpRequest, ui: Ui, user: OptionalUser, pages: Pages) -> Result<HttpResponse, PageError> {
-    let notice = Notice::from_param(first_param(req.query_string().as_bytes(), "notice").as_deref());
+    // Notices speak to a signed-out visitor ("you are still signed out"); a reload after signing
+    // in must not contradict the page.
+    let notice = Notice::from_param(first_param(req.query_string().as_bytes(), "notice").as_deref())
+        .filter(|_| user.0.is_none());
     let view = user.0.as_ref().map(|u| UserView::of(&u.user));
     let csrf_token = user.0.as_ref().map(|u| u.csrf_token.as_str());
     html(pages.home(&ui, view.as_ref(), csrf_token, notice)?)
@@ -76,7 +92,7 @@ async fn switch_language(
     tag: web::Path<String>,
     secure: web::Data<LangCookieSecure>,
 ) -> HttpResponse {
-    let Some(locale) = Locale::from_tag(&tag).filter(|l| l.tag() == tag.as_str()) else {
+    let Some(locale) = Locale::from_tag(&tag).filter(|l| l.tag().eq_ignore_ascii_case(&tag)) else {
         return HttpResponse::NotFound().finish();
     };
     let return_to = safe_return_to(first_param(req.query_string().as_bytes(), "return_to").as_deref());
@@ -97,6 +113,45 @@ async fn stylesheet() -> HttpResponse {
         .body(include_str!("../static/app.css"))
 }
 
+async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(include_str!("../static/favicon.svg"))
+}
+
+/// No route matched: a page asked for with a trailing slash (`/profile/`) moves to the path
+/// without it; anything else is 404 (the error page says so).
+async fn no_such_page(req: HttpRequest) -> HttpResponse {
+    if matches!(*req.method(), Method::GET | Method::HEAD)
+        && let Some(target) = without_trailing_slash(req.path(), req.query_string())
+    {
+        return moved(&target);
+    }
+    HttpResponse::NotFound().finish()
+}
+
+/// `path` without its trailing slashes (and with its query), when that is another path of this
+/// site: never `/`, never a way off the site such as `//evil.example`.
+fn without_trailing_slash(path: &str, query: &str) -> Option<String> {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.len() == path.len() || trimmed.is_empty() {
+        return None;
+    }
+    let target = if query.is_empty() {
+        trimmed.to_owned()
+    } else {
+        format!("{trimmed}?{query}")
+    };
+    (safe_return_to(Some(&target)) == target).then_some(target)
+}
+
+fn moved(location: &str) -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
 fn html(body: String) -> Result<HttpResponse, PageError> {
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }
@@ -105,4 +160,21 @@ fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_trailing_slash;
+
+    #[test]
+    fn a_trailing_slash_moves_to_the_same_path_of_this_site_only() {
+        assert_eq!(without_trailing_slash("/profile/", "").as_deref(), Some("/profile"));
+        assert_eq!(
+            without_trailing_slash("/profile//", "a=1").as_deref(),
+            Some("/profile?a=1")
+        );
+        for stays in ["/", "//", "/profile", "//evil.example/", "/\\evil.example/"] {
+            assert_eq!(without_trailing_slash(stays, ""), None, "{stays}");
+        }
+    }
 }

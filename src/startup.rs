@@ -13,6 +13,7 @@ use logto_actix_web::{DEFAULT_REDIS_TIMEOUT, LogtoAuth, RedisStore, log_safe, se
 use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
 
 use crate::api;
+use crate::canonical_host::{CanonicalHost, redirect_to_canonical_host};
 use crate::config::{ApiConfig, Config, SessionStoreKind};
 use crate::error_page::render_error_page;
 use crate::i18n::{ErrorText, LangCookieSecure, Locale};
@@ -116,6 +117,7 @@ impl Application {
             https: config.is_https(),
             csp: content_security_policy(&config),
             api: config.api.clone(),
+            canonical_host: CanonicalHost::new(&config.app_base_url),
         };
         let server = match redis {
             None => serve(listener, state, CookieSessionStore::default)?,
@@ -160,6 +162,7 @@ struct SharedState {
     https: bool,
     csp: String,
     api: Option<ApiConfig>,
+    canonical_host: CanonicalHost,
 }
 
 fn serve<S, F>(listener: TcpListener, state: SharedState, make_store: F) -> Result<Server, StartupError>
@@ -211,6 +214,11 @@ where
                     }
                 }
             })
+            // Before the session: a page opened on another host name moves to APP_BASE_URL's.
+            .wrap(from_fn({
+                let canonical = state.canonical_host.clone();
+                move |req, next| redirect_to_canonical_host(canonical.clone(), req, next)
+            }))
             // Outside the session: API requests reach it without their cookies.
             .wrap(Condition::new(state.api.is_some(), from_fn(api::without_cookies)))
             .wrap(security_headers(&state.csp, state.https))
@@ -333,8 +341,8 @@ fn session_key(config: &Config) -> Key {
 }
 
 /// Sign-in as this app offers it: the form, registration, and Hugging Face straight away; Logto's
-/// pages in the visitor's language; a cancelled sign-in back home with a notice; the question
-/// before signing out.
+/// pages in the visitor's language; a cancelled sign-in, and a sign-out that could not reach Logto,
+/// back home with a notice; the question before signing out.
 fn logto_auth(client: LogtoClient, config: &Config, redis: Option<RedisStore>) -> LogtoAuth {
     let mut builder = LogtoAuth::builder(client)
         .userinfo_max_age(config.userinfo_max_age)
@@ -348,8 +356,9 @@ fn logto_auth(client: LogtoClient, config: &Config, redis: Option<RedisStore>) -
             "/sign-in/huggingface",
             SignInOptions::direct(DirectSignIn::hugging_face()),
         )
-        .sign_out_page(|| web::get().to(pages::sign_out_page))
+        .sign_out_page(|| web::route().to(pages::sign_out_page))
         .cancelled_redirect("/?notice=cancelled")
+        .unreachable_sign_out_redirect("/?notice=signed_out_locally")
         .ui_locales(|req| Some(Locale::of_request(req).tag().to_owned()))
         .log_hint(crate::log_hints::hint)
         .build()

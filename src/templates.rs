@@ -17,6 +17,8 @@ use crate::i18n::{ErrorText, Locale, Ui};
 /// What the pages show of the signed-in user.
 #[derive(Debug, Serialize)]
 pub struct UserView<'a> {
+    /// How the pages name the user: name, else username, else email, else the user id.
+    pub display_name: &'a str,
     /// Logto user id.
     pub sub: &'a str,
     /// Full name.
@@ -50,6 +52,7 @@ impl<'a> UserView<'a> {
     /// The view of a session's user.
     pub fn of(user: &'a SessionUser) -> Self {
         UserView {
+            display_name: user.display_name(),
             sub: &user.sub,
             name: user.name.as_deref(),
             email: user.email.as_deref(),
@@ -78,6 +81,8 @@ pub struct TokenSummary {
     pub scopes: Vec<String>,
     /// Seconds until it expires.
     pub expires_in: Option<u64>,
+    /// The same in whole minutes, rounded up (what the page shows).
+    pub expires_in_minutes: Option<u64>,
 }
 
 impl TokenSummary {
@@ -85,11 +90,16 @@ impl TokenSummary {
     /// token endpoint, so its claims are read without verifying it.
     pub fn of(name: &str, token: &AccessToken, now: u64) -> Self {
         let claims = AccessTokenClaims::read_unverified(token);
+        let expires_in = claims
+            .as_ref()
+            .and_then(|c| c.expires_at)
+            .map(|exp| exp.saturating_sub(now));
         TokenSummary {
             name: name.to_owned(),
             audience: claims.as_ref().map(|c| c.audience.clone()).unwrap_or_default(),
             scopes: claims.as_ref().map(|c| c.scopes.clone()).unwrap_or_default(),
-            expires_in: claims.and_then(|c| c.expires_at).map(|exp| exp.saturating_sub(now)),
+            expires_in,
+            expires_in_minutes: expires_in.map(|s| s.div_ceil(60)),
         }
     }
 }
@@ -125,6 +135,8 @@ pub struct Templates {
 pub enum Notice {
     /// The user cancelled at Logto.
     Cancelled,
+    /// The local session ended, but Logto could not be reached to end its own.
+    SignedOutLocally,
 }
 
 impl Notice {
@@ -132,6 +144,7 @@ impl Notice {
     pub fn from_param(value: Option<&str>) -> Option<Notice> {
         match value {
             Some("cancelled") => Some(Notice::Cancelled),
+            Some("signed_out_locally") => Some(Notice::SignedOutLocally),
             _ => None,
         }
     }
@@ -171,10 +184,14 @@ impl Templates {
         let mut context = page_context(ui);
         context.insert("user", &user);
         context.insert("csrf_token", &csrf_token);
-        if let Some(Notice::Cancelled) = notice {
-            let t = ui.locale.messages();
-            context.insert("notice_title", t.cancelled_title);
-            context.insert("notice_text", t.cancelled_text);
+        let t = ui.locale.messages();
+        let notice = notice.map(|notice| match notice {
+            Notice::Cancelled => (t.cancelled_title, t.cancelled_text),
+            Notice::SignedOutLocally => (t.signed_out_locally_title, t.signed_out_locally_text),
+        });
+        if let Some((title, text)) = notice {
+            context.insert("notice_title", title);
+            context.insert("notice_text", text);
         }
         self.tera(ui.locale).render("home.html", &context)
     }
@@ -198,13 +215,15 @@ impl Templates {
     }
 
     /// The one error page. Its language switcher returns home: the failed URL (a spent
-    /// callback, say) is not worth going back to.
+    /// callback, say) is not worth going back to. `signed_in` gives the signed-in header;
+    /// `sign_in_href`, when given, is offered as "Sign in again".
     pub fn error_page(
         &self,
         locale: Locale,
         status: StatusCode,
         text: ErrorText,
-        offer_sign_in: bool,
+        signed_in: bool,
+        sign_in_href: Option<&str>,
     ) -> Result<String, tera::Error> {
         let ui = Ui {
             locale,
@@ -215,7 +234,8 @@ impl Templates {
         context.insert("status", &status.as_u16());
         context.insert("title", title);
         context.insert("message", message);
-        context.insert("offer_sign_in", &offer_sign_in);
+        context.insert("user", &signed_in);
+        context.insert("sign_in_href", &sign_in_href);
         self.tera(locale).render("error.html", &context)
     }
 }
@@ -367,6 +387,7 @@ mod tests {
             audience: vec!["https://api.example.com".into()],
             scopes: vec!["read:items".into()],
             expires_in: Some(3600),
+            expires_in_minutes: Some(60),
         };
         for locale in Locale::ALL {
             let ui = Ui {
@@ -390,8 +411,15 @@ mod tests {
                     .unwrap(),
                 templates.sign_out(&ui, &view, Some("csrf")).unwrap(),
                 templates
-                    .error_page(locale, StatusCode::BAD_GATEWAY, ErrorText::ServiceDown, true)
+                    .error_page(
+                        locale,
+                        StatusCode::BAD_GATEWAY,
+                        ErrorText::ServiceDown,
+                        false,
+                        Some("/sign-in?return_to=%2Fprofile"),
+                    )
                     .unwrap(),
+                templates.home(&ui, None, None, Some(Notice::SignedOutLocally)).unwrap(),
             ];
             for page in &pages {
                 assert!(!page.contains("{{") && !page.contains("{%"), "{page}");

@@ -376,6 +376,20 @@ async fn gallery(b: Browser, w: &'static Words) {
     b.wait_for_text("@ada-hf").await;
     check("home-signed-in").await;
 
+    // On a phone the header wraps: Profile and the languages still sit on one line.
+    let edges = b
+        .eval(
+            "const r = s => document.querySelector(s).getBoundingClientRect(); \
+             const p = r('.header-links a[href=\"/profile\"]'), l = r('.languages a'); \
+             return [p.top, l.top, p.bottom, l.bottom];",
+        )
+        .await;
+    let edges: Vec<f64> = serde_json::from_value(edges).unwrap();
+    assert!(
+        (edges[0] - edges[1]).abs() < 0.5 && (edges[2] - edges[3]).abs() < 0.5,
+        "Profile link and language links line up: {edges:?}"
+    );
+
     b.goto(&app.url("/profile")).await;
     b.wait_for_text(w.your_profile).await;
     check("profile").await;
@@ -392,4 +406,27 @@ async fn every_page_in_both_languages_and_both_color_schemes() {
     with_browser(SPANISH_DARK_PHONE, &shots, |b| gallery(b, &ES)).await;
     with_browser(ENGLISH_DARK_PHONE, &shots, |b| gallery(b, &EN)).await;
     with_browser(SPANISH_LIGHT_DESKTOP, &shots, |b| gallery(b, &ES)).await;
+}
+
+#[tokio::test]
+async fn a_sign_in_started_on_another_host_name_finishes_signed_in() {
+    let shots = screenshot_dir("other_host_name");
+    with_browser(ENGLISH_LIGHT_DESKTOP, &shots, |b| async move {
+        let w = &EN;
+        // APP_BASE_URL is http://127.0.0.1:PORT; the person types localhost.
+        let app = TestApp::spawn().await;
+        b.goto(&app.url("/").replace("127.0.0.1", "localhost")).await;
+        assert_signed_out_home(&b, w).await;
+        b.screenshot("home-signed-out").await;
+        b.click_labelled(w.sign_in).await;
+        b.wait_for_text(w.op_password).await;
+        b.fill_labelled(w.op_username, "demo").await;
+        b.fill_labelled(w.op_password, "demo-password").await;
+        b.click_labelled(w.sign_in).await;
+        b.wait_for_path("/").await;
+        b.wait_for_text(&format!("{} Demo User", w.signed_in_as)).await;
+        b.screenshot("home-signed-in").await;
+        assert_eq!(b.url().await.host_str(), Some("127.0.0.1"), "on APP_BASE_URL's name");
+    })
+    .await;
 }

@@ -14,6 +14,7 @@ mod many_instances;
 mod no_leaks;
 mod operations;
 mod redis_sessions;
+mod rough_edges;
 mod sign_in;
 mod sign_out;
 mod startup;

@@ -172,6 +172,10 @@ async fn the_profile_shows_resource_and_organization_token_claims_but_no_token()
         assert!(profile.contains(&format!("urn:logto:organization:{org}")));
     }
     assert!(profile.contains("admin"), "roles shown");
+    assert!(
+        profile.contains(" min</dd>") && !profile.contains(" s</dd>"),
+        "expiry in minutes: {profile}"
+    );
     assert!(!profile.contains("eyJ"), "no JWT on the page");
 }
 

@@ -31,6 +31,7 @@ pub(crate) struct Inner {
     pub(crate) sign_out_page: Option<RouteFactory>,
     pub(crate) backchannel_logout_path: Option<String>,
     pub(crate) cancelled_redirect: String,
+    pub(crate) unreachable_sign_out_redirect: String,
     pub(crate) ui_locales: Option<UiLocales>,
     pub(crate) userinfo_max_age: Duration,
     pub(crate) session_max_age: Duration,
@@ -50,7 +51,7 @@ pub struct LogtoAuthBuilder(Inner);
 impl LogtoAuth {
     /// Starts building with the defaults: `GET /sign-in` (Logto's sign-in form), the callback at
     /// the path of the client's redirect URI, `POST /sign-out`, `POST /backchannel-logout`, and
-    /// a cancelled sign-in back to `/`.
+    /// a cancelled sign-in back to `/`, and a sign-out that could not reach Logto back to `/`.
     pub fn builder(client: LogtoClient) -> LogtoAuthBuilder {
         LogtoAuthBuilder(Inner {
             client,
@@ -61,6 +62,7 @@ impl LogtoAuth {
             sign_out_page: None,
             backchannel_logout_path: Some("/backchannel-logout".to_owned()),
             cancelled_redirect: "/".to_owned(),
+            unreachable_sign_out_redirect: "/".to_owned(),
             ui_locales: None,
             userinfo_max_age: DEFAULT_USERINFO_MAX_AGE,
             session_max_age: DEFAULT_SESSION_MAX_AGE,
@@ -147,6 +149,15 @@ impl LogtoAuth {
     pub(crate) fn cancelled_redirect(&self) -> &str {
         &self.0.cancelled_redirect
     }
+
+    pub(crate) fn unreachable_sign_out_redirect(&self) -> &str {
+        &self.0.unreachable_sign_out_redirect
+    }
+
+    /// Where a sign-out form with a stale CSRF token is asked again, if the app has that page.
+    pub(crate) fn sign_out_page_path(&self) -> Option<&str> {
+        self.0.sign_out_page.as_ref().map(|_| self.0.sign_out_path.as_str())
+    }
 }
 
 impl FromRequest for LogtoAuth {
@@ -178,8 +189,10 @@ impl LogtoAuthBuilder {
         self
     }
 
-    /// Another route on the sign-out path, e.g. `|| web::get().to(sign_out_page)` for a page
-    /// that asks before signing out. Called once per worker.
+    /// Another route on the sign-out path, e.g. `|| web::route().to(sign_out_page)` for a page
+    /// that asks before signing out; it is mounted for `GET` and `HEAD`. Called once per worker.
+    /// With such a page, a sign-out form whose CSRF token is stale (a tab older than the
+    /// session) is sent to it for a fresh form instead of being refused.
     pub fn sign_out_page(mut self, route: impl Fn() -> Route + Send + Sync + 'static) -> Self {
         self.0.sign_out_page = Some(Box::new(route));
         self
@@ -195,6 +208,14 @@ impl LogtoAuthBuilder {
     /// Where a person who cancelled at Logto is sent (default `/`).
     pub fn cancelled_redirect(mut self, path: impl Into<String>) -> Self {
         self.0.cancelled_redirect = path.into();
+        self
+    }
+
+    /// Where a sign-out goes when Logto could not be reached to revoke the refresh token or to
+    /// end its own session (default `/`): the local session has ended, Logto's may still be open,
+    /// and the browser would otherwise be sent to an end-session page that does not answer.
+    pub fn unreachable_sign_out_redirect(mut self, path: impl Into<String>) -> Self {
+        self.0.unreachable_sign_out_redirect = path.into();
         self
     }
 

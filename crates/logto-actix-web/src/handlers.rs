@@ -3,7 +3,9 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use logto_client::{CallbackParams, LogtoError, SignInError, SignInOptions, TokenError, TokenKind, constant_time_eq};
+use logto_client::{
+    CallbackError, CallbackParams, LogtoError, SignInError, SignInOptions, TokenError, TokenKind, constant_time_eq,
+};
 
 use crate::auth::LogtoAuth;
 use crate::error::AuthError;
@@ -42,7 +44,16 @@ pub(crate) async fn callback(req: HttpRequest, auth: LogtoAuth) -> Result<HttpRe
     let session = LogtoSession::of_available(&req)?;
     // Taken out before anything else: whatever happens next, this callback cannot be replayed.
     let mut pending = session.pending();
-    let attempt = pending.take(&params)?;
+    let attempt = match pending.take(&params) {
+        Ok(attempt) => attempt,
+        // Another tab's sign-in finished first and spent this one: the person is signed in, and
+        // this callback redeems nothing, so it goes home rather than to an error page.
+        Err(CallbackError::UnknownState) if auth.current_user(&session).is_some() => {
+            log::info!("callback of a sign-in already spent while signed in: sent home");
+            return Ok(see_other("/"));
+        }
+        Err(e) => return Err(e.into()),
+    };
     session.set_pending(&pending)?;
     let client = auth.client();
     let signed_in = match client.finish_sign_in(&params, &attempt).await {
@@ -74,12 +85,19 @@ pub(crate) async fn sign_out(req: HttpRequest, body: web::Bytes, auth: LogtoAuth
         (Some(expected), Some(provided)) if constant_time_eq(&expected, &provided)
     );
     if !valid {
+        // Most often a tab older than this session (signed out and in again elsewhere). Asking
+        // again with a fresh form changes nothing, so a cross-site form still signs no one out.
+        if let Some(page) = auth.sign_out_page_path() {
+            log::info!("sign-out form without this session's CSRF token: asked again");
+            return Ok(see_other(page));
+        }
         return Err(AuthError::Csrf);
     }
     let refresh_token = session.refresh_token();
     session.purge();
     // The local session is gone whatever Logto says; its failures are logged, not shown.
     let client = auth.client();
+    let mut reached = true;
     if let Some(refresh_token) = refresh_token
         && let Err(e) = client.revoke(&refresh_token).await
     {
@@ -87,16 +105,32 @@ pub(crate) async fn sign_out(req: HttpRequest, body: web::Bytes, auth: LogtoAuth
             "sign-out: the refresh token was not revoked: {}",
             crate::error::chain(&e)
         );
+        reached = !unreachable(&e);
     }
-    let target = match client.end_session_url().await {
-        Ok(Some(url)) => url.to_string(),
-        Ok(None) => "/".to_owned(),
-        Err(e) => {
-            log::warn!("sign-out: cannot end the Logto session: {}", crate::error::chain(&e));
-            "/".to_owned()
+    // Sending the browser to an end-session page that does not answer would end its visit on
+    // the browser's own error page: home, with the app's word that Logto's session may be open.
+    let target = if !reached {
+        auth.unreachable_sign_out_redirect().to_owned()
+    } else {
+        match client.end_session_url().await {
+            Ok(Some(url)) => url.to_string(),
+            Ok(None) => "/".to_owned(),
+            Err(e) => {
+                log::warn!("sign-out: cannot end the Logto session: {}", crate::error::chain(&e));
+                auth.unreachable_sign_out_redirect().to_owned()
+            }
         }
     };
     Ok(see_other(&target))
+}
+
+/// Whether Logto did not answer (or answered with a server error), as opposed to refusing.
+fn unreachable(error: &LogtoError) -> bool {
+    match error {
+        LogtoError::Unreachable { .. } => true,
+        LogtoError::HttpStatus { status, .. } => *status >= 500,
+        _ => false,
+    }
 }
 
 /// Logto's back-channel logout: a signed logout token naming who signed out. Their sessions end

@@ -1,6 +1,6 @@
 //! Mounting the handlers on an app.
 
-use actix_web::{HttpRequest, web};
+use actix_web::{HttpRequest, Route, guard, web};
 use logto_client::SignInOptions;
 
 use crate::auth::LogtoAuth;
@@ -8,7 +8,8 @@ use crate::handlers;
 
 impl LogtoAuth {
     /// Mounts the routes (and this value, for the handlers and extractors) on an app or scope:
-    /// `App::new().configure(auth.configure())`.
+    /// `App::new().configure(auth.configure())`. Each path is one resource: a method it does not
+    /// take answers 405 with an `Allow` header, and pages answer `HEAD` as they answer `GET`.
     pub fn configure(&self) -> impl FnOnce(&mut web::ServiceConfig) + 'static {
         let auth = self.clone();
         move |cfg| {
@@ -18,17 +19,18 @@ impl LogtoAuth {
             for (path, options) in sign_in_routes {
                 let way_in = path.clone();
                 cfg.service(
-                    web::resource(path).route(web::get().to(move |req: HttpRequest, auth: LogtoAuth| {
+                    web::resource(path).route(get_or_head().to(move |req: HttpRequest, auth: LogtoAuth| {
                         handlers::sign_in(req, auth, options.clone(), way_in.clone())
                     })),
                 );
             }
+            // GET only: a HEAD would spend the one-time sign-in without finishing it.
             cfg.service(
                 web::resource(inner.client.config().redirect_uri.path()).route(web::get().to(handlers::callback)),
             );
             let mut sign_out = web::resource(inner.sign_out_path.as_str()).route(web::post().to(handlers::sign_out));
             if let Some(page) = &inner.sign_out_page {
-                sign_out = sign_out.route(page());
+                sign_out = sign_out.route(page().guard(get_or_head_guard()));
             }
             cfg.service(sign_out);
             if let Some(path) = &inner.backchannel_logout_path {
@@ -37,4 +39,14 @@ impl LogtoAuth {
             cfg.app_data(auth.clone());
         }
     }
+}
+
+/// A route for `GET` and `HEAD`: monitors check pages with `HEAD`, whose answer is the `GET`
+/// answer without its body (actix leaves the body out).
+pub(crate) fn get_or_head() -> Route {
+    web::route().guard(get_or_head_guard())
+}
+
+fn get_or_head_guard() -> impl guard::Guard {
+    guard::Any(guard::Get()).or(guard::Head())
 }
