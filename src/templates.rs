@@ -3,14 +3,21 @@
 //!
 //! Templates write their texts as `{{ t.key }}`. Those are filled in once per language at
 //! start-up (HTML-escaped, as Tera would escape them), giving one compiled set per language: a
-//! page then costs no per-request copy of the ~80 texts. Every page also gets the language tag as
-//! `lang` and the switcher's links as `languages`.
+//! page then costs no per-request copy of the ~80 texts. The language switcher is written into
+//! each set at start-up too (`<!-- language links -->` in `base.html`), leaving only this page's
+//! `return_to` to fill in. Every page gets `lang`, `return_to`, `signed_in` and `on_profile`.
+//!
+//! The home page's user is handed to Tera as flat, ready-made values (`display_name`, `initial`,
+//! …) rather than as an object the template digs into: each `a.b` lookup and each filter costs
+//! Tera allocations on every render, and rendering was half of the signed-in home page's cost
+//! (bench/PROFILE.md).
 
 use actix_web::http::StatusCode;
 use logto_actix_web::SessionUser;
 use logto_client::{AccessToken, AccessTokenClaims, HUGGING_FACE};
 use serde::Serialize;
 use tera::{Context, Tera};
+use unicode_segmentation::UnicodeSegmentation;
 
 use crate::i18n::{ErrorText, Locale, Ui};
 
@@ -157,8 +164,10 @@ impl Templates {
         for &locale in Locale::ALL.iter() {
             let texts = serde_json::to_value(locale.messages()).map_err(|e| tera::Error::msg(e.to_string()))?;
             let mut tera = Tera::default();
+            let links = language_links(locale);
             for (name, source) in SOURCES {
-                tera.add_raw_template(name, &localize(name, source, &texts)?)?;
+                let source = source.replace(LANGUAGE_LINKS, &links);
+                tera.add_raw_template(name, &localize(name, &source, &texts)?)?;
             }
             by_locale.push((locale, tera));
         }
@@ -181,24 +190,34 @@ impl Templates {
         csrf_token: Option<&str>,
         notice: Option<Notice>,
     ) -> Result<String, tera::Error> {
-        let mut context = page_context(ui);
-        context.insert("user", &user);
-        context.insert("csrf_token", &csrf_token);
+        let mut context = page_context(ui, user.is_some());
+        if let Some(user) = user {
+            context.insert("initial", &initial(user.display_name));
+            context.insert("display_name", user.display_name);
+            context.insert("picture", &user.picture);
+            context.insert("email", &user.email);
+            context.insert("hf_username", &user.huggingface.as_ref().and_then(|hf| hf.username));
+            context.insert("csrf_token", &csrf_token);
+        }
         let t = ui.locale.messages();
-        let notice = notice.map(|notice| match notice {
-            Notice::Cancelled => (t.cancelled_title, t.cancelled_text),
-            Notice::SignedOutLocally => (t.signed_out_locally_title, t.signed_out_locally_text),
-        });
-        if let Some((title, text)) = notice {
-            context.insert("notice_title", title);
-            context.insert("notice_text", text);
+        match notice {
+            Some(Notice::Cancelled) => {
+                context.insert("notice_title", t.cancelled_title);
+                context.insert("notice_text", t.cancelled_text);
+            }
+            Some(Notice::SignedOutLocally) => {
+                context.insert("notice_title", t.signed_out_locally_title);
+                context.insert("notice_text", t.signed_out_locally_text);
+            }
+            None => context.insert("notice_title", &None::<&str>),
         }
         self.tera(ui.locale).render("home.html", &context)
     }
 
     /// The profile page.
     pub fn profile(&self, ui: &Ui, view: &ProfileView<'_>, csrf_token: Option<&str>) -> Result<String, tera::Error> {
-        let mut context = page_context(ui);
+        let mut context = page_context(ui, true);
+        context.insert("on_profile", &true);
         context.insert("user", &view.user);
         context.insert("resources", view.resources);
         context.insert("organizations", view.organizations);
@@ -208,7 +227,7 @@ impl Templates {
 
     /// The sign-out confirmation.
     pub fn sign_out(&self, ui: &Ui, user: &UserView<'_>, csrf_token: Option<&str>) -> Result<String, tera::Error> {
-        let mut context = page_context(ui);
+        let mut context = page_context(ui, true);
         context.insert("user", user);
         context.insert("csrf_token", &csrf_token);
         self.tera(ui.locale).render("sign_out.html", &context)
@@ -230,7 +249,7 @@ impl Templates {
             here: "/".to_owned(),
         };
         let (title, message) = locale.error(text);
-        let mut context = page_context(&ui);
+        let mut context = page_context(&ui, false);
         context.insert("status", &status.as_u16());
         context.insert("title", title);
         context.insert("message", message);
@@ -303,35 +322,51 @@ fn text_reference(source: &str) -> Option<String> {
     None
 }
 
-/// One entry of the language switcher.
-#[derive(Serialize)]
-struct LanguageLink {
-    tag: &'static str,
-    /// The language's name in that language, as people look for it.
-    name: &'static str,
-    href: String,
-    current: bool,
+/// Where `base.html` wants the language switcher's items.
+const LANGUAGE_LINKS: &str = "<!-- language links -->";
+
+/// The switcher's items for pages in `current`: one link per language, the current one marked.
+/// Only `return_to`, this page's address, is left for Tera to fill in.
+fn language_links(current: Locale) -> String {
+    let mut out = String::new();
+    for &locale in Locale::ALL.iter() {
+        let tag = locale.tag();
+        // The language's name in that language, as people look for it.
+        let name = match locale {
+            Locale::En => "English",
+            Locale::Es => "Español",
+        };
+        let marked = if locale == current {
+            r#" aria-current="true""#
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "          <li><a href=\"/lang/{tag}?return_to={{{{ return_to }}}}\" lang=\"{tag}\" hreflang=\"{tag}\" \
+             data-lang=\"{tag}\"{marked}>{}</a></li>\n",
+            tera::escape_html(name)
+        ));
+    }
+    out
 }
 
-fn page_context(ui: &Ui) -> Context {
+/// What every page gets: its language, its own address for the switcher's links, and whether
+/// someone is signed in (the header's profile link).
+fn page_context(ui: &Ui, signed_in: bool) -> Context {
     let mut context = Context::new();
     context.insert("lang", ui.locale.tag());
-    context.insert("here", &ui.here);
     let return_to: String = url::form_urlencoded::byte_serialize(ui.here.as_bytes()).collect();
-    let languages: Vec<LanguageLink> = Locale::ALL
-        .iter()
-        .map(|&locale| LanguageLink {
-            tag: locale.tag(),
-            name: match locale {
-                Locale::En => "English",
-                Locale::Es => "Español",
-            },
-            href: format!("/lang/{}?return_to={return_to}", locale.tag()),
-            current: locale == ui.locale,
-        })
-        .collect();
-    context.insert("languages", &languages);
+    context.insert("return_to", &return_to);
+    context.insert("signed_in", &signed_in);
+    // Every variable a template tests is set, if only to false or null: Tera answers a lookup of a
+    // missing one by formatting an error message, even where `{% if %}` then reads it as false.
+    context.insert("on_profile", &false);
     context
+}
+
+/// The avatar's stand-in letter: the first character as a reader sees it (a grapheme), upper case.
+fn initial(name: &str) -> String {
+    name.graphemes(true).next().unwrap_or("").to_uppercase()
 }
 
 #[cfg(test)]
@@ -427,7 +462,36 @@ mod tests {
                 assert!(!page.contains("Ada <Lovelace>"), "escaped: {page}");
             }
             let profile = pages[2].replace("&#x2F;", "/");
+            assert!(pages[1].contains(r#"data-initial="A""#) && pages[1].contains("ada-hf"));
             assert!(profile.contains("@ada-hf") && profile.contains("https://huggingface.co/ada-hf"));
         }
+    }
+
+    #[test]
+    fn the_switcher_marks_the_current_language_and_links_back_here() {
+        let templates = Templates::new().unwrap();
+        let ui = Ui {
+            locale: Locale::Es,
+            here: "/?notice=cancelled".to_owned(),
+        };
+        let page = templates.home(&ui, None, None, None).unwrap();
+        assert!(
+            page.contains(r#"<a href="/lang/en?return_to=%2F%3Fnotice%3Dcancelled" lang="en""#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"data-lang="es" aria-current="true">Español</a>"#),
+            "{page}"
+        );
+        assert!(!page.contains(r#"data-lang="en" aria-current"#), "{page}");
+    }
+
+    #[test]
+    fn initials_are_whole_characters_in_upper_case() {
+        assert_eq!(initial("ada"), "A");
+        assert_eq!(initial("\u{e9}mile"), "\u{c9}");
+        // e + combining acute accent: one grapheme, kept whole.
+        assert_eq!(initial("e\u{301}mile"), "E\u{301}");
+        assert_eq!(initial(""), "");
     }
 }

@@ -262,3 +262,25 @@ async fn the_profile_reads_userinfo_at_most_once_per_max_age() {
     assert!(app.page("/profile").await.contains("Demo User"));
     assert_eq!(userinfo_calls().await, 3);
 }
+
+#[tokio::test]
+async fn a_profile_view_that_changes_nothing_leaves_the_session_cookie_alone() {
+    let app = TestApp::spawn_with(userinfo_every_view()).await;
+    app.sign_in_as_demo().await;
+    for _ in 0..2 {
+        let response = app.get("/profile").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            set_cookies(&response).is_empty(),
+            "userinfo changed nothing: no session write, no Set-Cookie"
+        );
+    }
+
+    app.provider
+        .forge_next_userinfo(json!({ "name": "Demo Renamed" }))
+        .await;
+    let response = app.get("/profile").await;
+    assert!(!set_cookies(&response).is_empty(), "a change is written");
+    assert!(response.text().await.unwrap().contains("Demo Renamed"));
+    assert!(app.page("/").await.contains("Demo Renamed"), "and kept in the session");
+}

@@ -68,8 +68,15 @@ impl SignedInUser {
     }
 
     /// Keeps what fresh userinfo says about the user in the session (and in `self.user`).
+    ///
+    /// With a maximum age of 0 the read time is never consulted, so when userinfo changed nothing
+    /// the session is left as it is: a write re-encrypts the whole state and sends it back in a
+    /// `Set-Cookie` (bench/PROFILE.md). With a maximum age, the write remembers when it was read.
     pub fn update_user(&mut self, userinfo: &UserInfo) -> Result<(), AuthError> {
         let user = self.user.updated_from(userinfo, self.auth.client().now());
+        if self.auth.0.userinfo_max_age.is_zero() && user.same_apart_from_read_time(&self.user) {
+            return Ok(());
+        }
         self.session.set_user(&user)?;
         // What was kept: pictures go first when the session must shrink.
         self.user = self.session.stored_user().unwrap_or(user);

@@ -65,6 +65,13 @@ impl SessionUser {
         user
     }
 
+    /// Whether `other` says the same about the user, whenever each was read from userinfo.
+    pub fn same_apart_from_read_time(&self, other: &SessionUser) -> bool {
+        let mut other = other.clone();
+        other.userinfo_at = self.userinfo_at;
+        *self == other
+    }
+
     /// The account linked through the connector `target` (e.g. `huggingface`), if any.
     pub fn identity(&self, target: &str) -> Option<&SocialIdentity> {
         self.identities.iter().find(|i| i.target == target)

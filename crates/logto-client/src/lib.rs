@@ -148,6 +148,9 @@ pub struct LogtoClient {
     metadata: RwLock<Option<Arc<ProviderMetadata>>>,
     /// The last failed discovery, answered until [`RETRY_AFTER_FAILURE`] has passed.
     discovery_failure: std::sync::Mutex<Option<(std::time::Instant, LogtoError)>>,
+    /// The OAuth client and the metadata it was built from: building one parses the
+    /// authorization, token and redirect URLs, a fifth of a sign-in redirect's cost.
+    oauth: std::sync::Mutex<Option<(Arc<ProviderMetadata>, Arc<OAuthClient>)>>,
     jwks: JwksCache,
     refreshes: RefreshCoordinator,
 }
@@ -177,6 +180,7 @@ impl LogtoClient {
             clock: Arc::new(SystemClock),
             metadata: RwLock::new(None),
             discovery_failure: std::sync::Mutex::new(None),
+            oauth: std::sync::Mutex::new(None),
             jwks: JwksCache::default(),
             refreshes: RefreshCoordinator::default(),
         }
@@ -687,7 +691,22 @@ impl LogtoClient {
         }))
     }
 
-    fn oauth_client(&self, metadata: &ProviderMetadata) -> Result<OAuthClient, LogtoError> {
+    /// The OAuth client for `metadata`, built on first use and kept while the metadata is the
+    /// same (the same `Arc`: metadata fetched again builds a new one).
+    fn oauth_client(&self, metadata: &Arc<ProviderMetadata>) -> Result<Arc<OAuthClient>, LogtoError> {
+        // Never held across an await; a poisoned lock only means a build panicked elsewhere.
+        let mut kept = self.oauth.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((built_from, client)) = kept.as_ref()
+            && Arc::ptr_eq(built_from, metadata)
+        {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(self.build_oauth_client(metadata)?);
+        *kept = Some((metadata.clone(), client.clone()));
+        Ok(client)
+    }
+
+    fn build_oauth_client(&self, metadata: &ProviderMetadata) -> Result<OAuthClient, LogtoError> {
         let bad = |what: &str| LogtoError::InvalidResponse {
             endpoint: Endpoint::Discovery,
             detail: format!("unusable {what}"),
