@@ -249,11 +249,10 @@ impl Templates {
             here: "/".to_owned(),
         };
         let (title, message) = locale.error(text);
-        let mut context = page_context(&ui, false);
+        let mut context = page_context(&ui, signed_in);
         context.insert("status", &status.as_u16());
         context.insert("title", title);
         context.insert("message", message);
-        context.insert("user", &signed_in);
         context.insert("sign_in_href", &sign_in_href);
         self.tera(locale).render("error.html", &context)
     }
