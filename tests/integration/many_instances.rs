@@ -340,3 +340,97 @@ async fn interleaved_writes_of_one_session_never_put_back_a_rotated_refresh_toke
         .unwrap();
     assert!(store.load(&key_again()).await.unwrap().is_none());
 }
+
+/// The same as above with two real `logto-actix` processes on one Redis, as operators run them: a
+/// logout sent to B ends the session on A, and a restart of the only instance keeps it ended.
+#[tokio::test]
+async fn two_real_processes_share_logouts_and_keep_them_across_a_restart() {
+    use crate::helpers::app::{DEMO, location};
+    use crate::helpers::binary::{BinaryEnv, free_port};
+    use logto_test_provider::{TestClient, TestProvider, complete_authorization, http_client};
+
+    let redis = TestRedis::start().await;
+    let provider = TestProvider::start().await;
+    let mut env_a = BinaryEnv::register(&provider, "twin").await;
+    env_a.set("SESSION_STORE", "redis").set("REDIS_URL", redis.url.clone());
+    // B: the same Logto application and secrets on another port, with its own base URL.
+    let port_b = free_port();
+    let mut env_b = BinaryEnv {
+        env: env_a.env.clone(),
+        base_url: format!("http://127.0.0.1:{port_b}"),
+        port: port_b,
+    };
+    let base_b = env_b.base_url.clone();
+    env_b.set("PORT", port_b.to_string()).set("APP_BASE_URL", base_b);
+    let var = |name: &str| env_a.env.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    let (client_id, client_secret) = (var("LOGTO_APP_ID"), var("LOGTO_APP_SECRET"));
+    provider
+        .register_client(&TestClient {
+            client_id: client_id.clone(),
+            client_secret,
+            redirect_uris: vec![
+                format!("{}/callback", env_a.base_url),
+                format!("{}/callback", env_b.base_url),
+            ],
+            post_logout_redirect_uris: vec![format!("{}/", env_a.base_url), format!("{}/", env_b.base_url)],
+            backchannel_logout_uri: None,
+        })
+        .await;
+    let a = env_a.serve().await;
+    let b = env_b.serve().await;
+
+    let http = http_client();
+    let start = http.get(a.url("/sign-in")).send().await.unwrap();
+    let callback = complete_authorization(&http, &location(&start), DEMO).await;
+    let finished = http.get(callback).send().await.unwrap();
+    let cookie = cookie_pair(&session_set_cookie(&finished).expect("the session cookie")).to_owned();
+    let home = |address: String| {
+        let cookie = cookie.clone();
+        async move {
+            let response = browser()
+                .get(format!("{address}/"))
+                .header(COOKIE, cookie)
+                .send()
+                .await
+                .unwrap();
+            unescape_html(&response.text().await.unwrap())
+        }
+    };
+    assert!(
+        home(b.address.clone()).await.contains("Signed in as Demo User"),
+        "B reads A's session"
+    );
+
+    let token = provider
+        .sign_jwt(
+            json!({ "typ": "logout+jwt" }),
+            json!({
+                "iss": provider.issuer(), "aud": client_id, "iat": now(), "sub": "user-demo",
+                "jti": format!("jti-{}", rand_suffix()),
+                "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+            }),
+            SignWith::Provider,
+        )
+        .await;
+    let answer = browser()
+        .post(b.url("/backchannel-logout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("logout_token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(
+        !home(a.address.clone()).await.contains("Demo User"),
+        "the logout sent to B ended it on A"
+    );
+
+    // The only instance left, restarted: the session stays signed out.
+    drop(b);
+    drop(a);
+    let a = env_a.serve().await;
+    assert!(
+        !home(a.address.clone()).await.contains("Demo User"),
+        "still signed out after a restart"
+    );
+}
