@@ -394,11 +394,8 @@ impl LogtoClient {
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.secret().to_owned()))
             .request_async(&BoundedHttp(&self.http))
-            .await
-            .map_err(|e| token_error(&metadata.token_endpoint, e));
-        telemetry::record_call(Endpoint::Token, started, &response);
-        let response = response?;
-        check_token_type(&response)?;
+            .await;
+        let response = token_answer(&metadata.token_endpoint, started, response)?;
         let id_token = response
             .extra_fields()
             .id_token
@@ -579,13 +576,8 @@ impl LogtoClient {
             Audience::Organization(id) => request.add_extra_param("organization_id", id.clone()),
         };
         let started = Instant::now();
-        let response = request
-            .request_async(&BoundedHttp(&self.http))
-            .await
-            .map_err(|e| token_error(&metadata.token_endpoint, e));
-        telemetry::record_call(Endpoint::Token, started, &response);
-        let response = response?;
-        check_token_type(&response)?;
+        let response = request.request_async(&BoundedHttp(&self.http)).await;
+        let response = token_answer(&metadata.token_endpoint, started, response)?;
         let id_token = match response.extra_fields().id_token.as_deref() {
             Some(token) => {
                 let claims = self.verify_id_token_with(&metadata, token, None).await?;
@@ -805,10 +797,24 @@ fn check_token_type(response: &LogtoTokenResponse) -> Result<(), LogtoError> {
     }
 }
 
-fn token_error(
+/// A token endpoint's answer, timed and checked: an OAuth error or a failure as a [`LogtoError`],
+/// and a token type other than Bearer refused.
+fn token_answer(
     url: &str,
-    error: RequestTokenError<oauth2::HttpClientError<reqwest::Error>, BasicErrorResponse>,
-) -> LogtoError {
+    started: Instant,
+    answer: Result<LogtoTokenResponse, TokenRequestError>,
+) -> Result<LogtoTokenResponse, LogtoError> {
+    let response = answer.map_err(|e| token_error(url, e));
+    telemetry::record_call(Endpoint::Token, started, &response);
+    let response = response?;
+    check_token_type(&response)?;
+    Ok(response)
+}
+
+/// How a call to the token endpoint through the oauth2 crate fails.
+type TokenRequestError = RequestTokenError<oauth2::HttpClientError<reqwest::Error>, BasicErrorResponse>;
+
+fn token_error(url: &str, error: TokenRequestError) -> LogtoError {
     let endpoint = Endpoint::Token;
     match error {
         RequestTokenError::ServerResponse(err) => LogtoError::Rejected {
