@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use logto_actix_web::error_chain;
 use logto_client::{LogtoClient, LogtoError};
 use tokio::time::{Instant, timeout_at};
 
@@ -102,7 +103,7 @@ async fn logto(config: &Config, deadline: Instant) -> Vec<Outcome> {
                 Outcome::Fail(format!(
                     "LOGTO_ENDPOINT: {}; check LOGTO_ENDPOINT (e.g. https://abc123.logto.app, without /oidc) and \
                      that Logto is reachable from here",
-                    chain(&e)
+                    error_chain(&e)
                 )),
                 skipped(),
             ];
@@ -118,7 +119,7 @@ async fn logto(config: &Config, deadline: Instant) -> Vec<Outcome> {
             "LOGTO_ENDPOINT: Logto's JWKS holds no key this app can verify ID tokens with (ES384 or RS256)".into(),
         ),
         Ok(Ok(n)) => Outcome::Ok(format!("LOGTO_ENDPOINT: the JWKS holds {n} usable signing key(s)")),
-        Ok(Err(e)) => Outcome::Fail(format!("LOGTO_ENDPOINT: the JWKS does not load: {}", chain(&e))),
+        Ok(Err(e)) => Outcome::Fail(format!("LOGTO_ENDPOINT: the JWKS does not load: {}", error_chain(&e))),
         Err(_) => Outcome::Fail(too_slow("LOGTO_ENDPOINT: the JWKS")),
     };
     let credentials = match credentials {
@@ -134,7 +135,7 @@ async fn logto(config: &Config, deadline: Instant) -> Vec<Outcome> {
         Ok(Err(e)) => Outcome::Fail(format!(
             "LOGTO_APP_SECRET: the client credentials could not be checked: {}; check LOGTO_APP_ID and \
              LOGTO_APP_SECRET",
-            chain(&e)
+            error_chain(&e)
         )),
         Err(_) => Outcome::Fail(too_slow("LOGTO_APP_SECRET: the credentials check")),
     };
@@ -164,19 +165,4 @@ fn skipped() -> Outcome {
 
 fn too_slow(what: &str) -> String {
     format!("{what} did not answer in time; check that Logto is reachable from here, or raise LOGTO_HTTP_TIMEOUT_SECS")
-}
-
-/// An error with its causes on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text.replace(['\n', '\r'], " ")
 }

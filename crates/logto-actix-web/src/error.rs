@@ -192,8 +192,9 @@ impl AuthError {
     }
 }
 
-/// An error with its causes, `: `-separated, on one line.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+/// An error with its causes, `: `-separated, on one line, with control characters escaped: fit
+/// for a log line whatever the error carries.
+pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -70,7 +70,7 @@ mod user;
 
 pub use auth::{DEFAULT_SESSION_MAX_AGE, LogtoAuth, LogtoAuthBuilder};
 pub use bearer::{ApiError, ApiRefusal, ApiResponse, BearerToken, NoScopes, ProtectedApi, RequireScopes, ScopeSet};
-pub use error::{AuthError, AuthErrorKind, FAILURE_LOG_INTERVAL, LogHint, StoreError};
+pub use error::{AuthError, AuthErrorKind, FAILURE_LOG_INTERVAL, LogHint, StoreError, chain as error_chain};
 pub use extract::{OptionalUser, SignedInUser};
 pub use log_limit::{Admit, LogLimiter, log_safe, suppressed_note};
 pub use middleware::{SESSION_TTL_DAYS, session_cookie_name, session_middleware};
