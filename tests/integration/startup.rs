@@ -8,19 +8,26 @@ use reqwest::StatusCode;
 use crate::helpers::app::{AppOptions, TestApp, cookie_pair, session_set_cookie, set_cookies};
 use logto_test_provider::FailMode;
 
-#[test]
-fn bad_configuration_stops_the_app_with_one_line_per_problem() {
+/// Runs the binary with only these variables (and PATH); it must stop. Its standard error.
+fn refused_with(vars: &[(&str, &str)]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_logto-actix"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LOGTO_ENDPOINT", "ftp://logto.example")
-        .env("PORT", "not-a-port")
-        .env("SESSION_SECRET", "too-short")
+        .envs(vars.iter().copied())
         .current_dir(std::env::temp_dir())
         .output()
         .expect("the binary runs");
     assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[test]
+fn bad_configuration_stops_the_app_with_one_line_per_problem() {
+    let stderr = refused_with(&[
+        ("LOGTO_ENDPOINT", "ftp://logto.example"),
+        ("PORT", "not-a-port"),
+        ("SESSION_SECRET", "too-short"),
+    ]);
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 5, "{stderr}");
     for variable in [
@@ -325,18 +332,12 @@ fn every_line_of_env_example_parses_with_its_examples_uncommented() {
 
 #[test]
 fn plain_http_to_a_host_other_than_this_machine_stops_the_app() {
-    let output = Command::new(env!("CARGO_BIN_EXE_logto-actix"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LOGTO_ENDPOINT", "http://logto.example.test")
-        .env("APP_BASE_URL", "http://app.example.test")
-        .env("LOGTO_APP_ID", "app")
-        .env("LOGTO_APP_SECRET", "secret")
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("the binary runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = refused_with(&[
+        ("LOGTO_ENDPOINT", "http://logto.example.test"),
+        ("APP_BASE_URL", "http://app.example.test"),
+        ("LOGTO_APP_ID", "app"),
+        ("LOGTO_APP_SECRET", "secret"),
+    ]);
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 2, "{stderr}");
     assert!(
