@@ -4,19 +4,15 @@
 
 use std::time::Duration;
 
-use logto_actix_web::error_chain;
+use logto_actix_web::{DEFAULT_REDIS_TIMEOUT, RedisStore, error_chain};
 use logto_client::{LogtoClient, LogtoError};
 use tokio::time::{Instant, timeout_at};
 
 use crate::config::{Config, SessionStoreKind};
-use crate::redis_probe::RedisProbe;
 
 /// How long past `LOGTO_HTTP_TIMEOUT_SECS` the whole check may take: each call to Logto is bounded
 /// by that timeout, and the calls after discovery share this margin.
 const MARGIN: Duration = Duration::from_secs(3);
-
-/// The bound on Redis's answer.
-const REDIS_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,15 +142,13 @@ async fn redis(config: &Config) -> Option<Outcome> {
     let SessionStoreKind::Redis { url } = &config.session_store else {
         return None;
     };
-    let outcome = match RedisProbe::new(url.expose(), REDIS_TIMEOUT) {
-        Err(e) => Outcome::Fail(format!("REDIS_URL: {e}; set REDIS_URL like redis://127.0.0.1:6379")),
-        Ok(probe) => match probe.ping().await {
-            Ok(()) => Outcome::Ok("REDIS_URL: Redis answers PING".into()),
-            Err(e) => Outcome::Fail(format!(
-                "REDIS_URL: Redis does not answer ({e}); check REDIS_URL and that Redis runs and is reachable \
-                 from here"
-            )),
-        },
+    // As the server connects at start-up: connection and PING, each bounded (3 s at most).
+    let outcome = match RedisStore::connect(url.expose(), "REDIS_URL", DEFAULT_REDIS_TIMEOUT).await {
+        Ok(_) => Outcome::Ok("REDIS_URL: Redis answers PING".into()),
+        Err(e) => Outcome::Fail(format!(
+            "REDIS_URL: Redis does not answer ({e}); check REDIS_URL and that Redis runs and is reachable \
+             from here"
+        )),
     };
     Some(outcome)
 }

@@ -6,7 +6,6 @@ pub mod check;
 pub mod config;
 pub mod metrics;
 pub mod readiness;
-pub mod redis_probe;
 pub mod startup;
 
 mod api;

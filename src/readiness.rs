@@ -5,10 +5,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpResponse, web};
-use logto_actix_web::LogtoAuth;
+use logto_actix_web::{LogtoAuth, RedisStore};
 
 use crate::error_page::KeepBody;
-use crate::redis_probe::RedisProbe;
 
 /// Shortest time between two discovery fetches started by the probe, so that a load balancer
 /// polling a broken instance does not turn into a stream of requests to Logto.
@@ -17,13 +16,13 @@ pub const DISCOVERY_RETRY_INTERVAL: Duration = Duration::from_secs(2);
 /// What the readiness probe looks at; built once at start-up.
 pub struct Readiness {
     auth: LogtoAuth,
-    redis: Option<RedisProbe>,
+    redis: Option<RedisStore>,
     last_discovery_attempt: Mutex<Option<Instant>>,
 }
 
 impl Readiness {
-    /// Readiness of the app signing in through `auth`, with the Redis probe when Redis is used.
-    pub fn new(auth: LogtoAuth, redis: Option<RedisProbe>) -> Self {
+    /// Readiness of the app signing in through `auth`, with its Redis session store when used.
+    pub fn new(auth: LogtoAuth, redis: Option<RedisStore>) -> Self {
         Self {
             auth,
             redis,

@@ -18,12 +18,8 @@ use crate::config::{ApiConfig, Config, SessionStoreKind};
 use crate::error_page::render_error_page;
 use crate::i18n::{ErrorText, LangCookieSecure, Locale};
 use crate::readiness::{Readiness, readyz};
-use crate::redis_probe::RedisProbe;
 use crate::templates::Templates;
 use crate::{metrics, pages};
-
-/// How long the readiness probe waits for Redis's `PING`.
-const REDIS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// On SIGTERM or SIGINT, how long requests in flight may still take before the process exits.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -85,13 +81,6 @@ impl Application {
             }
             None => None,
         };
-        let redis_probe = match &config.session_store {
-            SessionStoreKind::Cookie => None,
-            SessionStoreKind::Redis { url } => Some(
-                RedisProbe::new(url.expose(), REDIS_PROBE_TIMEOUT)
-                    .map_err(|e| StartupError::Redis(format!("{e}; check REDIS_URL")))?,
-            ),
-        };
         // Built once, outside the per-worker closure: every worker must share the same key,
         // templates, HTTP client and caches.
         let client = LogtoClient::new(config.logto())?;
@@ -109,7 +98,8 @@ impl Application {
         };
         let auth = logto_auth(client, &config, redis.clone());
         let state = SharedState {
-            readiness: web::Data::new(Readiness::new(auth.clone(), redis_probe)),
+            // The readiness probe pings the session store's own connection.
+            readiness: web::Data::new(Readiness::new(auth.clone(), redis.clone())),
             auth,
             metrics: metrics.is_some(),
             templates: web::Data::new(Templates::new()?),
