@@ -88,9 +88,14 @@ pub struct KeepBody;
 /// Renders the error page for every 4xx/5xx response, except those meant for machines: the API's
 /// keep their JSON, `/readyz` its plain text.
 pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    Ok(ErrorHandlerResponse::Response(error_page(res)))
+}
+
+/// The response with its page (or as it is, when it is meant for machines).
+pub fn error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B, BoxBody>> {
     if res.response().extensions().contains::<KeepBody>() || res.response().extensions().get::<ApiResponse>().is_some()
     {
-        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        return res.map_into_left_body();
     }
     let status = res.status();
     let (text, offer_sign_in) = {
@@ -129,5 +134,5 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
         header::HeaderValue::from_static("text/html; charset=utf-8"),
     );
     let response: HttpResponse<EitherBody<B, BoxBody>> = response.map_into_right_body();
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response)))
+    ServiceResponse::new(req, response)
 }

@@ -7,7 +7,7 @@ use actix_session::storage::{CookieSessionStore, SessionStore};
 use actix_web::body::MessageBody;
 use actix_web::cookie::Key;
 use actix_web::dev::{Server, Service, ServiceResponse};
-use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger, from_fn};
+use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use logto_actix_web::{DEFAULT_REDIS_TIMEOUT, LogtoAuth, RedisStore, log_safe, session_middleware};
 use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
@@ -15,7 +15,7 @@ use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
 use crate::api;
 use crate::canonical_host::{CanonicalHost, redirect_to_canonical_host};
 use crate::config::{ApiConfig, Config, SessionStoreKind};
-use crate::error_page::render_error_page;
+use crate::error_page::{error_page, render_error_page};
 use crate::i18n::{ErrorText, LangCookieSecure, Locale};
 use crate::readiness::{Readiness, readyz};
 use crate::templates::Templates;
@@ -279,10 +279,9 @@ fn session_store_error_page<B: MessageBody + 'static>(
     let (req, _) = failed.into_parts();
     let mut response = HttpResponse::ServiceUnavailable().finish();
     response.extensions_mut().insert(ErrorText::SessionUnavailable);
-    match render_error_page(ServiceResponse::new(req, response))? {
-        ErrorHandlerResponse::Response(page) => Ok(page.map_into_boxed_body().map_into_right_body()),
-        ErrorHandlerResponse::Future(_) => unreachable!("error pages are rendered at once"),
-    }
+    Ok(error_page(ServiceResponse::new(req, response))
+        .map_into_boxed_body()
+        .map_into_right_body())
 }
 
 /// How long browsers keep to https for this site once they saw it over https (one year).
