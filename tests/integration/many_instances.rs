@@ -425,9 +425,11 @@ async fn two_real_processes_share_logouts_and_keep_them_across_a_restart() {
         "the logout sent to B ended it on A"
     );
 
-    // The only instance left, restarted: the session stays signed out.
-    drop(b);
-    drop(a);
+    // The only instance left, restarted: the session stays signed out. Both processes are gone
+    // (killed and reaped) before A starts again on its port.
+    let (mut a, mut b) = (a, b);
+    b.child.kill().await.unwrap();
+    a.child.kill().await.unwrap();
     let a = env_a.serve().await;
     assert!(
         !home(a.address.clone()).await.contains("Demo User"),
