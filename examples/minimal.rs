@@ -9,10 +9,8 @@
 
 use std::net::TcpListener;
 
-use actix_session::storage::CookieSessionStore;
 use actix_web::{App, HttpResponse, HttpServer, cookie::Key, dev::Server, web};
-use logto_actix_web::{LogtoAuth, OptionalUser, SignedInUser, session_middleware};
-use logto_client::{ClientSecret, LogtoClient, LogtoConfig, Url};
+use logto_actix_web::{ClientSecret, LogtoAuth, LogtoClient, LogtoConfig, OptionalUser, SignedInUser, Url};
 
 async fn home(user: OptionalUser) -> HttpResponse {
     let body = match user.0 {
@@ -39,7 +37,7 @@ pub fn serve(listener: TcpListener, config: LogtoConfig, key: Key) -> std::io::R
     let auth = LogtoAuth::builder(LogtoClient::new(config).map_err(std::io::Error::other)?).build();
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(session_middleware(CookieSessionStore::default(), key.clone(), secure))
+            .wrap(auth.session_middleware(key.clone(), secure))
             .configure(auth.configure())
             .route("/", web::get().to(home))
             .route("/profile", web::get().to(profile))

@@ -8,7 +8,9 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{FromRequest, HttpResponse, ResponseError, web};
-use logto_actix_web::{ApiResponse, AuthError, AuthErrorKind, OptionalUser, first_param, safe_return_to};
+use logto_actix_web::{
+    ApiResponse, AuthError, AuthErrorKind, AuthErrorResponse, OptionalUser, first_param, safe_return_to,
+};
 
 use crate::i18n::{ErrorText, Locale};
 use crate::templates::Templates;
@@ -18,10 +20,16 @@ use crate::templates::Templates;
 pub enum PageError {
     /// Sign-in, the session or Logto failed.
     #[error(transparent)]
-    Auth(#[from] AuthError),
+    Auth(#[from] AuthErrorResponse),
     /// A page could not be rendered.
     #[error("template: {0}")]
     Template(#[from] tera::Error),
+}
+
+impl From<AuthError> for PageError {
+    fn from(error: AuthError) -> Self {
+        PageError::Auth(error.into())
+    }
 }
 
 impl ResponseError for PageError {
@@ -58,6 +66,7 @@ fn auth_page(kind: AuthErrorKind) -> (ErrorText, bool) {
         AuthErrorKind::BadLogoutToken => (ErrorText::BadRequest, false),
         AuthErrorKind::Misconfigured | AuthErrorKind::Session => (ErrorText::Internal, false),
         AuthErrorKind::SessionUnavailable => (ErrorText::SessionUnavailable, false),
+        _ => (ErrorText::Internal, false),
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpResponse, web};
-use logto_actix_web::{LogtoAuth, RedisStore};
+use logto_actix_web::{LogtoAuth, RedisStore, SessionStore};
 
 use crate::error_page::KeepBody;
 

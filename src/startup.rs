@@ -1,15 +1,17 @@
 //! Assembles the server: shared state built once, middleware, routes, and the listener.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix_session::storage::{CookieSessionStore, SessionStore};
 use actix_web::body::MessageBody;
 use actix_web::cookie::Key;
 use actix_web::dev::{Server, Service, ServiceResponse};
 use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
-use logto_actix_web::{DEFAULT_REDIS_TIMEOUT, LogtoAuth, RedisStore, log_safe, session_middleware};
+use logto_actix_web::{
+    ActixStore, CookieStore, DEFAULT_REDIS_TIMEOUT, LogtoAuth, RedisStore, SessionStore, log_safe, session_middleware,
+};
 use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
 
 use crate::api;
@@ -96,7 +98,12 @@ impl Application {
                     .with_max_age(config.session_max_age),
             ),
         };
-        let auth = logto_auth(client, &config, redis.clone());
+        // One store for the session middleware and for sign-in's logouts and refreshes.
+        let store: Arc<dyn SessionStore> = match &redis {
+            Some(redis) => Arc::new(redis.clone()),
+            None => Arc::new(CookieStore::new(config.session_max_age)),
+        };
+        let auth = logto_auth(client, &config, store.clone());
         let state = SharedState {
             // The readiness probe pings the session store's own connection.
             readiness: web::Data::new(Readiness::new(auth.clone(), redis.clone())),
@@ -109,10 +116,7 @@ impl Application {
             api: config.api.clone(),
             canonical_host: CanonicalHost::new(&config.app_base_url),
         };
-        let server = match redis {
-            None => serve(listener, state, CookieSessionStore::default)?,
-            Some(store) => serve(listener, state, move || store.clone())?,
-        };
+        let server = serve(listener, state, ActixStore::new(store))?;
         Ok(Self { port, server, metrics })
     }
 
@@ -155,16 +159,12 @@ struct SharedState {
     canonical_host: CanonicalHost,
 }
 
-fn serve<S, F>(listener: TcpListener, state: SharedState, make_store: F) -> Result<Server, StartupError>
-where
-    S: SessionStore + 'static,
-    F: Fn() -> S + Clone + Send + 'static,
-{
+fn serve(listener: TcpListener, state: SharedState, store: ActixStore) -> Result<Server, StartupError> {
     // The access log's line is formatted for every request even when the logger then drops it
     // (~1.5 us a request, see bench/): leave the middleware out when RUST_LOG hides its lines.
     let access_log = log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
     let server = HttpServer::new(move || {
-        let session = session_middleware(make_store(), state.key.clone(), state.https);
+        let session = session_middleware(store.clone(), state.key.clone(), state.https);
         let app = App::new()
             .app_data(state.templates.clone())
             .app_data(state.readiness.clone())
@@ -332,14 +332,11 @@ fn session_key(config: &Config) -> Key {
 /// Sign-in as this app offers it: the form, registration, and Hugging Face straight away; Logto's
 /// pages in the visitor's language; a cancelled sign-in, and a sign-out that could not reach Logto,
 /// back home with a notice; the question before signing out.
-fn logto_auth(client: LogtoClient, config: &Config, redis: Option<RedisStore>) -> LogtoAuth {
-    let mut builder = LogtoAuth::builder(client)
+fn logto_auth(client: LogtoClient, config: &Config, store: Arc<dyn SessionStore>) -> LogtoAuth {
+    LogtoAuth::builder(client)
         .userinfo_max_age(config.userinfo_max_age)
-        .session_max_age(config.session_max_age);
-    if let Some(redis) = redis {
-        builder = builder.redis(redis);
-    }
-    builder
+        .session_max_age(config.session_max_age)
+        .store(store)
         .sign_in_route("/sign-up", SignInOptions::register())
         .sign_in_route(
             "/sign-in/huggingface",

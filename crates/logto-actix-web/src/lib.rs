@@ -1,18 +1,17 @@
-//! Sign-in with [Logto](https://logto.io) for [actix-web](https://actix.rs), on
-//! [`logto_client`]: mount the sign-in, callback, sign-out and back-channel logout routes with
-//! one `configure` call, then take [`SignedInUser`] (or [`OptionalUser`]) in your handlers.
-//! An API takes Logto's access tokens instead: put a [`ProtectedApi`] on its scope and take
-//! [`BearerToken`] in its handlers.
+//! Sign-in with [Logto](https://logto.io) for [actix-web](https://actix.rs): thin glue over the
+//! framework-free web core [`logto_web`] and the client [`logto_client`], both re-exported, so
+//! this one dependency is enough. Mount the sign-in, callback, sign-out and back-channel logout
+//! routes with one `configure` call, then take [`SignedInUser`] (or [`OptionalUser`]) in your
+//! handlers. An API takes Logto's access tokens instead: put a [`ProtectedApi`] on its scope
+//! and take [`BearerToken`] in its handlers.
 //!
-//! The session lives in [actix-session](https://docs.rs/actix-session): wrap the app in a
-//! `SessionMiddleware` (cookie or Redis store) — [`session_middleware`] builds one with the
-//! settings sign-in needs.
+//! The session lives in [actix-session](https://docs.rs/actix-session) over one of the core's
+//! stores ([`CookieStore`], or `RedisStore` with the `redis` feature):
+//! [`LogtoAuth::session_middleware`] builds the middleware with the settings sign-in needs.
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer, web, cookie::Key};
-//! use actix_session::storage::CookieSessionStore;
-//! use logto_actix_web::{LogtoAuth, OptionalUser, SignedInUser, session_middleware};
-//! use logto_client::{ClientSecret, LogtoClient, LogtoConfig, Url};
+//! use logto_actix_web::{ClientSecret, LogtoAuth, LogtoClient, LogtoConfig, OptionalUser, SignedInUser, Url};
 //!
 //! async fn home(user: OptionalUser) -> String {
 //!     match user.0 {
@@ -22,7 +21,7 @@
 //! }
 //!
 //! async fn profile(user: SignedInUser) -> String {
-//!     format!("You are {}", user.user.sub)
+//!     format!("You are {}", user.user.display_name())
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,7 +36,7 @@
 //! let key = Key::generate(); // in production: the same key on every instance, from a secret
 //! HttpServer::new(move || {
 //!     App::new()
-//!         .wrap(session_middleware(CookieSessionStore::default(), key.clone(), false))
+//!         .wrap(auth.session_middleware(key.clone(), false))
 //!         .configure(auth.configure())
 //!         .route("/", web::get().to(home))
 //!         .route("/profile", web::get().to(profile))
@@ -51,35 +50,33 @@
 
 #![deny(missing_docs)]
 
-mod access;
 mod auth;
 mod bearer;
 mod error;
 mod extract;
 mod handlers;
-mod log_limit;
-mod logout;
 mod middleware;
-#[cfg(feature = "redis")]
-mod redis_store;
-mod return_to;
 mod routes;
 mod session;
-mod telemetry;
-mod user;
 
-pub use auth::{DEFAULT_SESSION_MAX_AGE, LogtoAuth, LogtoAuthBuilder};
-pub use bearer::{ApiError, ApiRefusal, ApiResponse, BearerToken, NoScopes, ProtectedApi, RequireScopes, ScopeSet};
-pub use error::{AuthError, AuthErrorKind, FAILURE_LOG_INTERVAL, LogHint, StoreError, chain as error_chain};
+pub use auth::{LogtoAuth, LogtoAuthBuilder};
+pub use bearer::BearerToken;
+pub use error::{ApiErrorResponse, ApiResponse, AuthErrorResponse};
 pub use extract::{OptionalUser, SignedInUser};
-pub use log_limit::{Admit, LogLimiter, log_safe, suppressed_note};
-pub use middleware::{SESSION_TTL_DAYS, session_cookie_name, session_middleware};
+pub use handlers::see_other;
+pub use middleware::{session_cookie_name, session_middleware};
+pub use routes::get_or_head;
+pub use session::{ActixSession, ActixStore};
+
+pub use logto_client::{
+    self, Audience, ClientSecret, DirectSignIn, LogtoClient, LogtoConfig, LogtoError, SignInOptions, Url,
+};
+pub use logto_web::{
+    self, ApiError, AuthError, AuthErrorKind, CookieStore, FAILURE_LOG_INTERVAL, NoScopes, ProtectedApi, RequireScopes,
+    ScopeSet, SessionStore, SessionUser, error_chain, first_param, log_safe, safe_return_to,
+};
 #[cfg(feature = "redis")]
-pub use redis_store::{DEFAULT_REDIS_TIMEOUT, RedisStore};
-pub use return_to::{first_param, safe_return_to};
-pub use session::SESSION_BUDGET;
-pub use telemetry::{AUTH_FAILURES, BACKCHANNEL_LOGOUTS, SESSION_STORE_ERRORS, SIGN_INS_FINISHED, SIGN_INS_STARTED};
-pub use user::SessionUser;
+pub use logto_web::{DEFAULT_REDIS_TIMEOUT, RedisStore};
 
 /// The README's example, compiled with the doc tests so that it cannot rot.
 #[cfg(doctest)]

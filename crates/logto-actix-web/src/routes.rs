@@ -1,7 +1,6 @@
 //! Mounting the handlers on an app.
 
 use actix_web::{HttpRequest, Route, guard, web};
-use logto_client::SignInOptions;
 
 use crate::auth::LogtoAuth;
 use crate::handlers;
@@ -13,10 +12,8 @@ impl LogtoAuth {
     pub fn configure(&self) -> impl FnOnce(&mut web::ServiceConfig) + 'static {
         let auth = self.clone();
         move |cfg| {
-            let inner = &auth.0;
-            let sign_in_routes = std::iter::once((inner.sign_in_path.clone(), SignInOptions::sign_in()))
-                .chain(inner.sign_in_routes.clone());
-            for (path, options) in sign_in_routes {
+            let core = auth.web();
+            for (path, options) in core.sign_in_routes() {
                 let way_in = path.clone();
                 cfg.service(
                     web::resource(path).route(get_or_head().to(move |req: HttpRequest, auth: LogtoAuth| {
@@ -25,16 +22,14 @@ impl LogtoAuth {
                 );
             }
             // GET only: a HEAD would spend the one-time sign-in without finishing it.
-            cfg.service(
-                web::resource(inner.client.config().redirect_uri.path()).route(web::get().to(handlers::callback)),
-            );
-            let mut sign_out = web::resource(inner.sign_out_path.as_str()).route(web::post().to(handlers::sign_out));
-            if let Some(page) = &inner.sign_out_page {
+            cfg.service(web::resource(core.callback_path().to_owned()).route(web::get().to(handlers::callback)));
+            let mut sign_out = web::resource(core.sign_out_path().to_owned()).route(web::post().to(handlers::sign_out));
+            if let Some(page) = &auth.0.sign_out_page {
                 sign_out = sign_out.route(page().guard(get_or_head_guard()));
             }
             cfg.service(sign_out);
-            if let Some(path) = &inner.backchannel_logout_path {
-                cfg.service(web::resource(path.as_str()).route(web::post().to(handlers::backchannel_logout)));
+            if let Some(path) = core.backchannel_logout_path() {
+                cfg.service(web::resource(path.to_owned()).route(web::post().to(handlers::backchannel_logout)));
             }
             cfg.app_data(auth.clone());
         }
@@ -43,7 +38,7 @@ impl LogtoAuth {
 
 /// A route for `GET` and `HEAD`: monitors check pages with `HEAD`, whose answer is the `GET`
 /// answer without its body (actix leaves the body out).
-pub(crate) fn get_or_head() -> Route {
+pub fn get_or_head() -> Route {
     web::route().guard(get_or_head_guard())
 }
 

@@ -1,238 +1,110 @@
-//! The typed session: what sign-in keeps between requests, and nothing more.
-//!
-//! With a cookie store everything here travels in one encrypted cookie, so the state is kept
-//! small and its size is checked against [`SESSION_BUDGET`] before it is written.
+//! actix-session under the web core: [`ActixSession`] gives the core a request's session
+//! entries, and [`ActixStore`] serves any [`logto_web::SessionStore`] as actix-session's store.
 
+use std::sync::Arc;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore as ActixSessionStore, UpdateError};
 use actix_session::{Session, SessionExt};
 use actix_web::HttpRequest;
-use logto_client::{AccessToken, Audience, IssuedAccessToken, PendingSignIns, RefreshToken, Refreshed, SignedIn};
-use serde::{Deserialize, Serialize};
+use actix_web::cookie::time::Duration as CookieDuration;
+use logto_web::{AuthError, SessionEntries, SessionState, SessionStore};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::error::AuthError;
-use crate::user::SessionUser;
-
-/// Largest serialized session state. Encryption and base64 make the cookie about 1.39× larger;
-/// browsers drop cookies over 4096 bytes, so the plain state must stay near 2.9 KB.
-pub const SESSION_BUDGET: usize = 2800;
-
-const PENDING: &str = "pending";
-pub(crate) const USER: &str = "user";
-pub(crate) const TOKENS: &str = "tokens";
-const CSRF: &str = "csrf";
-/// Set by a store that could not read the session (e.g. Redis down): the request must not go
-/// on as if signed out, and the state must not be written back.
-pub(crate) const UNAVAILABLE: &str = "logto.unavailable";
-
-/// Tokens kept for later calls to Logto. Never rendered, never logged.
-#[derive(Clone, Default, Serialize, Deserialize)]
-struct SessionTokens {
-    /// Refresh token: the source of every other token; revoked at sign-out.
-    #[serde(rename = "refresh_token", default)]
-    refresh: Option<RefreshToken>,
-    /// Access tokens by audience. A cache: any of them may be dropped to keep the cookie small.
-    #[serde(rename = "access_tokens", default)]
-    access: Vec<CachedAccessToken>,
-    /// Bumped each time the refresh token changes. The Redis store never lets a write of a lower
-    /// generation replace a higher one, so a request that read the session before a rotation
-    /// cannot put the old refresh token back (its replay would make Logto revoke the grant).
-    #[serde(rename = "g", default)]
-    generation: u64,
-}
-
-/// One cached access token.
-#[derive(Clone, Serialize, Deserialize)]
-struct CachedAccessToken {
-    /// [`Audience::key`]: `""` for userinfo, else the resource or organization URN.
-    #[serde(rename = "a")]
-    audience: String,
-    #[serde(rename = "t")]
-    token: AccessToken,
-    #[serde(rename = "o")]
-    obtained_at: u64,
-    #[serde(rename = "e")]
-    expires_at: u64,
-}
-
-impl CachedAccessToken {
-    fn new(audience: &Audience, issued: &IssuedAccessToken) -> Self {
-        Self {
-            audience: audience.key(),
-            token: issued.token.clone(),
-            obtained_at: issued.obtained_at,
-            expires_at: issued.expires_at,
-        }
-    }
-}
-
-/// The sign-in state of the current request's session.
+/// A request's actix-session `Session`, as the web core sees it.
 #[derive(Clone)]
-pub(crate) struct LogtoSession(Session);
+pub struct ActixSession(Session);
 
-impl LogtoSession {
+impl ActixSession {
     /// The session of a request (the session middleware must be in place).
-    pub(crate) fn of(req: &HttpRequest) -> Self {
-        Self(req.get_session())
+    pub fn of(req: &HttpRequest) -> Self {
+        ActixSession(req.get_session())
+    }
+}
+
+impl SessionEntries for ActixSession {
+    fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.0.get::<T>(key).ok().flatten()
     }
 
-    /// The session of a request, or the 503 error when the store could not read it.
-    pub(crate) fn of_available(req: &HttpRequest) -> Result<Self, AuthError> {
-        let session = Self::of(req);
-        if session.0.get::<bool>(UNAVAILABLE).ok().flatten().unwrap_or(false) {
-            return Err(AuthError::SessionStore(crate::error::StoreError {
-                store: "of this request".to_owned(),
-                what: "could not be read (the store's own log line names the cause)".to_owned(),
-            }));
-        }
-        Ok(session)
+    fn insert<T: Serialize>(&self, key: &str, value: &T) -> Result<(), AuthError> {
+        self.0.insert(key, value).map_err(|e| AuthError::Session(e.into()))
     }
 
-    /// The user as stored, without any check of whether their session was ended elsewhere; state
-    /// that cannot be read counts as signed out.
-    pub(crate) fn stored_user(&self) -> Option<SessionUser> {
-        self.0.get::<SessionUser>(USER).ok().flatten()
+    fn remove(&self, key: &str) {
+        self.0.remove(key);
     }
 
-    /// The CSRF token of the signed-in session.
-    pub(crate) fn csrf_token(&self) -> Option<String> {
-        self.0.get::<String>(CSRF).ok().flatten()
-    }
-
-    /// The refresh token, if the session has one.
-    pub(crate) fn refresh_token(&self) -> Option<RefreshToken> {
-        self.tokens().refresh
-    }
-
-    /// A cached access token for `audience` that is not about to expire at `now`.
-    pub(crate) fn cached_access_token(&self, audience: &Audience, now: u64) -> Option<AccessToken> {
-        let key = audience.key();
-        self.tokens()
-            .access
-            .into_iter()
-            .find(|t| t.audience == key && !logto_client::needs_refresh(t.obtained_at, t.expires_at, now))
-            .map(|t| t.token)
-    }
-
-    /// Keeps the result of a refresh: the (maybe rotated) refresh token, the access token for
-    /// `audience`, and what the new ID token says about the user.
-    pub(crate) fn store_refreshed(&self, audience: &Audience, refreshed: &Refreshed) -> Result<(), AuthError> {
-        let mut tokens = self.tokens();
-        if tokens.refresh.as_ref() != Some(&refreshed.refresh_token) {
-            tokens.generation += 1;
-        }
-        tokens.refresh = Some(refreshed.refresh_token.clone());
-        let key = audience.key();
-        tokens.access.retain(|t| t.audience != key);
-        tokens
-            .access
-            .push(CachedAccessToken::new(audience, &refreshed.access_token));
-        self.insert(TOKENS, &tokens)?;
-        if let (Some(claims), Some(mut user)) = (&refreshed.id_token, self.stored_user()) {
-            user.name = claims.name.clone().or(user.name);
-            user.email = claims.email.clone().or(user.email);
-            user.username = claims.username.clone().or(user.username);
-            self.insert(USER, &user)?;
-        }
-        self.fit_budget(&key)
-    }
-
-    /// Forgets a cached access token that Logto no longer accepts.
-    pub(crate) fn forget_access_token(&self, audience: &Audience) -> Result<(), AuthError> {
-        let mut tokens = self.tokens();
-        let key = audience.key();
-        tokens.access.retain(|t| t.audience != key);
-        self.insert(TOKENS, &tokens)
-    }
-
-    /// Replaces what the session keeps of the user.
-    pub(crate) fn set_user(&self, user: &SessionUser) -> Result<(), AuthError> {
-        self.insert(USER, user)?;
-        self.fit_budget("")
-    }
-
-    /// The sign-ins this browser started and has not finished.
-    pub(crate) fn pending(&self) -> PendingSignIns {
-        self.0.get::<PendingSignIns>(PENDING).ok().flatten().unwrap_or_default()
-    }
-
-    /// Keeps the sign-ins this browser started (none: the entry goes).
-    pub(crate) fn set_pending(&self, pending: &PendingSignIns) -> Result<(), AuthError> {
-        if pending.is_empty() {
-            self.0.remove(PENDING);
-            Ok(())
-        } else {
-            self.insert(PENDING, pending)
-        }
-    }
-
-    /// Starts the signed-in session: a new session id (no fixation), the user, the tokens and a
-    /// fresh CSRF token; then trims to the size budget.
-    pub(crate) fn sign_in(&self, user: &SessionUser, signed_in: &SignedIn) -> Result<(), AuthError> {
+    fn renew(&self) {
         self.0.renew();
-        self.0.remove(PENDING);
-        self.insert(USER, user)?;
-        let tokens = SessionTokens {
-            refresh: signed_in.refresh_token.clone(),
-            access: vec![CachedAccessToken::new(&Audience::Userinfo, &signed_in.access_token)],
-            generation: 1,
-        };
-        self.insert(TOKENS, &tokens)?;
-        self.insert(CSRF, &random_token())?;
-        self.fit_budget("")
     }
 
-    /// Ends the session everywhere this app keeps it.
-    pub(crate) fn purge(&self) {
+    fn purge(&self) {
         self.0.purge();
     }
 
-    /// Size of the serialized state, as the cookie store will see it.
-    fn state_size(&self) -> usize {
+    fn serialized_size(&self) -> usize {
         serde_json::to_string(&*self.0.entries())
             .map(|s| s.len())
             .unwrap_or(usize::MAX)
     }
+}
 
-    /// Drops what can be fetched again until the state fits: cached access tokens first (the one
-    /// for `keep_audience` last), then the pictures. A state that still does not fit is refused
-    /// rather than silently lost by the browser.
-    fn fit_budget(&self, keep_audience: &str) -> Result<(), AuthError> {
-        if self.state_size() <= SESSION_BUDGET {
-            return Ok(());
-        }
-        let mut tokens = self.tokens();
-        // Oldest first, the one in use now last.
-        tokens
-            .access
-            .sort_by_key(|t| (t.audience == keep_audience, t.obtained_at));
-        while !tokens.access.is_empty() {
-            tokens.access.remove(0);
-            self.insert(TOKENS, &tokens)?;
-            if self.state_size() <= SESSION_BUDGET {
-                return Ok(());
-            }
-        }
-        if let Some(user) = self.stored_user() {
-            self.insert(USER, &user.without_pictures())?;
-        }
-        let size = self.state_size();
-        if size <= SESSION_BUDGET {
-            return Ok(());
-        }
-        self.0.purge();
-        Err(AuthError::SessionTooLarge(size))
-    }
+/// Any [`SessionStore`] of the web core as actix-session's store: put it in
+/// [`session_middleware`](crate::session_middleware), and the same store in
+/// [`LogtoAuthBuilder::store`](crate::LogtoAuthBuilder::store).
+#[derive(Clone)]
+pub struct ActixStore(Arc<dyn SessionStore>);
 
-    fn tokens(&self) -> SessionTokens {
-        self.0.get::<SessionTokens>(TOKENS).ok().flatten().unwrap_or_default()
-    }
-
-    fn insert<T: Serialize>(&self, key: &str, value: &T) -> Result<(), AuthError> {
-        self.0.insert(key, value).map_err(AuthError::Session)
+impl ActixStore {
+    /// actix-session's view of `store`.
+    pub fn new(store: Arc<dyn SessionStore>) -> Self {
+        ActixStore(store)
     }
 }
 
-/// 256 random bits, hex-encoded: the CSRF token.
-fn random_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+fn ttl(ttl: &CookieDuration) -> std::time::Duration {
+    std::time::Duration::from_secs(ttl.whole_seconds().max(1) as u64)
+}
+
+impl ActixSessionStore for ActixStore {
+    async fn load(&self, key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
+        // A store's failure here would reach the browser as actix-session's empty 500; stores
+        // answer with a state marked unavailable instead, which the extractors answer with 503.
+        self.0
+            .load(key.as_ref())
+            .await
+            .map_err(|e| LoadError::Other(anyhow::Error::new(e)))
+    }
+
+    async fn save(&self, state: SessionState, time: &CookieDuration) -> Result<SessionKey, SaveError> {
+        let id = self
+            .0
+            .save(&state, ttl(time))
+            .await
+            .map_err(|e| SaveError::Other(anyhow::Error::new(e)))?;
+        SessionKey::try_from(id).map_err(|e| SaveError::Other(e.into()))
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: SessionState,
+        time: &CookieDuration,
+    ) -> Result<SessionKey, UpdateError> {
+        let id = self
+            .0
+            .update(key.as_ref(), &state, ttl(time))
+            .await
+            .map_err(|e| UpdateError::Other(anyhow::Error::new(e)))?;
+        SessionKey::try_from(id).map_err(|e| UpdateError::Other(e.into()))
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, time: &CookieDuration) -> Result<(), anyhow::Error> {
+        Ok(self.0.update_ttl(key.as_ref(), ttl(time)).await?)
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        Ok(self.0.delete(key.as_ref()).await?)
+    }
 }

@@ -87,11 +87,11 @@ impl JwksCache {
     }
 
     /// Finds the key for a token of `kind`, fetching or refetching the JWKS as needed.
-    pub(crate) async fn find(
+    pub(crate) async fn find<Fetch: Future<Output = Result<JwkSet, LogtoError>>>(
         &self,
         lookup: KeyLookup<'_>,
         kind: TokenKind,
-        fetch: impl AsyncFn() -> Result<JwkSet, LogtoError>,
+        fetch: impl Fn() -> Fetch,
     ) -> Result<Jwk, LogtoError> {
         let (keys, attempts) = {
             let state = self.state();

@@ -60,12 +60,12 @@ impl RefreshCoordinator {
     /// Runs `refresh` for `audience` unless a recent result for this session can be shared.
     /// `refresh` receives the refresh token to present (the rotated one, if rotation happened);
     /// `now` is the current time in seconds, to tell whether a shared result is still fresh.
-    pub(crate) async fn refresh(
+    pub(crate) async fn refresh<Grant: Future<Output = Result<Refreshed, LogtoError>>>(
         &self,
         refresh_token: &RefreshToken,
         audience: &Audience,
         now: u64,
-        refresh: impl AsyncFnOnce(RefreshToken) -> Result<Refreshed, LogtoError>,
+        refresh: impl FnOnce(RefreshToken) -> Grant,
     ) -> Result<Refreshed, LogtoError> {
         let arrived = Instant::now();
         let slot = self.slot(refresh_token);

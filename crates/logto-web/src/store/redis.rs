@@ -1,6 +1,6 @@
 //! Sessions in Redis, shared by every instance and kept across restarts (feature `redis`).
 //!
-//! [`RedisStore`] is actix-session's [`SessionStore`] over the `redis` crate, and more:
+//! [`RedisStore`] is a [`SessionStore`] over the `redis` crate, and more:
 //! - every call to Redis is bounded by a timeout, and a failure is one log line naming the store
 //!   (its URL without password) and the cause, and a [`StoreError`] (503) for the request;
 //! - an index from Logto's `sid` and `sub` to session keys, so a back-channel logout deletes the
@@ -15,20 +15,24 @@
 //! index and logout token ids with the maximum age, refresh results with the share window.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
-use actix_web::cookie::time::Duration as CookieDuration;
 use logto_client::{Audience, IssuedAccessToken, Logout, LogtoClient, RefreshToken, Refreshed, SHARE_WINDOW};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::auth::DEFAULT_SESSION_MAX_AGE;
-use crate::error::{AuthError, StoreError};
-use crate::session::{TOKENS, UNAVAILABLE, USER};
+use super::{SessionState, SessionStore, StoreFuture};
+use crate::error::{AuthError, FAILURE_LOG_INTERVAL, StoreError};
+use crate::keys::{TOKENS, UNAVAILABLE, USER};
+use crate::limits::DEFAULT_SESSION_MAX_AGE;
+use crate::log_limit::{Admit, LogLimiter, suppressed_note};
 use crate::user::SessionUser;
+
+/// One line per interval for the store's failures: an outage must not flood the log.
+static STORE_LOG: LazyLock<LogLimiter> = LazyLock::new(|| LogLimiter::new(FAILURE_LOG_INTERVAL));
 
 /// Default bound of each call to Redis: a request that needs the session answers within a few
 /// of them even when Redis hangs.
@@ -135,16 +139,11 @@ impl RedisStore {
     }
 
     /// Caps every session's life at `max_age` from sign-in (the same as
-    /// [`LogtoAuthBuilder::session_max_age`](crate::LogtoAuthBuilder::session_max_age)), so that
+    /// [`LogtoWebBuilder::session_max_age`](crate::LogtoWebBuilder::session_max_age)), so that
     /// nothing is kept longer than it can be used.
     pub fn with_max_age(mut self, max_age: Duration) -> Self {
         self.max_age = max_age;
         self
-    }
-
-    /// Whether Redis answers now (within the timeout).
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.call::<String>(&mut redis::cmd("PING"), "ping").await.map(|_| ())
     }
 
     /// Runs one command within the timeout; a failure is logged once, naming the store.
@@ -155,12 +154,7 @@ impl RedisStore {
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
         };
-        let error = StoreError {
-            store: self.name.clone(),
-            what: format!("{what}: {}", outcome.replace(['\n', '\r'], " ")),
-        };
-        log::error!("{error} (sessions cannot be read or written until Redis answers)");
-        Err(error)
+        Err(self.logged(format!("{what}: {outcome}")))
     }
 
     fn max_age_secs(&self) -> u64 {
@@ -200,13 +194,19 @@ impl RedisStore {
         }
     }
 
+    /// A failure: counted every time, logged at most once per interval.
     fn logged(&self, what: String) -> StoreError {
         crate::telemetry::session_store_error();
         let error = StoreError {
             store: self.name.clone(),
             what: what.replace(['\n', '\r'], " "),
         };
-        log::error!("{error} (sessions cannot be read or written until Redis answers)");
+        if let Admit::Log { suppressed } = STORE_LOG.admit("redis") {
+            log::error!(
+                "{error} (sessions cannot be read or written until Redis answers){}",
+                suppressed_note(suppressed, FAILURE_LOG_INTERVAL)
+            );
+        }
         error
     }
 
@@ -215,7 +215,7 @@ impl RedisStore {
     /// also names a `sid`, only the user's sessions that carry none (another Logto session of the
     /// user stays, as Back-Channel Logout 1.0 section 2.7 asks). `false` when the same logout token
     /// was received before.
-    pub(crate) async fn end_sessions(&self, logout: &Logout) -> Result<bool, StoreError> {
+    async fn end_sessions(&self, logout: &Logout) -> Result<bool, StoreError> {
         let ttl = self.max_age_secs();
         let first: Option<String> = self
             .call(
@@ -273,7 +273,7 @@ impl RedisStore {
     /// A refresh for `audience`, one grant per refresh token at a time across every instance: the
     /// request that takes the lock asks Logto, the others wait for its result in Redis. A request
     /// for another audience that comes within the share window presents the rotated token.
-    pub(crate) async fn refresh(
+    async fn refresh_coordinated(
         &self,
         client: &LogtoClient,
         refresh_token: &RefreshToken,
@@ -384,8 +384,8 @@ impl RedisStore {
     }
 
     /// Seconds a session written now may live: its TTL, never past its maximum age.
-    fn ttl_for(&self, state: &HashMap<String, String>, ttl: &CookieDuration) -> u64 {
-        let ttl = ttl.whole_seconds().max(1) as u64;
+    fn ttl_for(&self, state: &SessionState, ttl: Duration) -> u64 {
+        let ttl = ttl.as_secs().max(1);
         match user_of(state) {
             Some(user) => {
                 let now = std::time::SystemTime::now()
@@ -400,7 +400,7 @@ impl RedisStore {
     }
 }
 
-fn user_of(state: &HashMap<String, String>) -> Option<SessionUser> {
+fn user_of(state: &SessionState) -> Option<SessionUser> {
     state.get(USER).and_then(|json| serde_json::from_str(json).ok())
 }
 
@@ -425,54 +425,44 @@ fn redacted(url: &str) -> String {
     }
 }
 
-impl SessionStore for RedisStore {
-    async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
-        // An error here would reach the browser as actix-session's empty 500, past every error
-        // page: the request gets a session marked unavailable instead, which the extractors and
-        // handlers answer with a 503 page, and which is never written back.
+impl RedisStore {
+    async fn load_state(&self, id: &str) -> Result<Option<SessionState>, StoreError> {
+        // An error here must not read as "signed out": the request gets a session marked
+        // unavailable instead, which the flows answer with a 503, and which is never written back.
         let Ok(json) = self
-            .call::<Option<String>>(redis::cmd("GET").arg(session_key(key.as_ref())), "load session")
+            .call::<Option<String>>(redis::cmd("GET").arg(session_key(id)), "load session")
             .await
         else {
             return Ok(Some(HashMap::from([(UNAVAILABLE.to_owned(), "true".to_owned())])));
         };
-        match json {
-            None => Ok(None),
-            Some(json) => serde_json::from_str(&json)
-                .map(Some)
-                .map_err(|e| LoadError::Deserialization(e.into())),
-        }
+        // A value that does not parse is a session of another version: signed out.
+        Ok(json.and_then(|json| serde_json::from_str(&json).ok()))
     }
 
-    async fn save(&self, state: HashMap<String, String>, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
-        let json = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
+    async fn save_state(&self, state: &SessionState, ttl: Duration) -> Result<String, StoreError> {
+        let json = serde_json::to_string(state).map_err(|e| self.logged(format!("save session: {e}")))?;
         let key = hex(&rand::random::<[u8; 32]>());
-        let ttl = self.ttl_for(&state, ttl);
+        let ttl = self.ttl_for(state, ttl);
         self.call::<()>(
             redis::cmd("SET").arg(session_key(&key)).arg(json).arg("EX").arg(ttl),
             "save session",
         )
-        .await
-        .map_err(|e| SaveError::Other(e.into()))?;
-        if let Some(user) = user_of(&state) {
-            self.index(&key, &user).await.map_err(|e| SaveError::Other(e.into()))?;
+        .await?;
+        if let Some(user) = user_of(state) {
+            self.index(&key, &user).await?;
         }
-        SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
+        Ok(key)
     }
 
-    async fn update(
-        &self,
-        key: SessionKey,
-        state: HashMap<String, String>,
-        ttl: &CookieDuration,
-    ) -> Result<SessionKey, UpdateError> {
+    async fn update_state(&self, id: &str, state: &SessionState, ttl: Duration) -> Result<String, StoreError> {
         if state.contains_key(UNAVAILABLE) {
-            return Err(UpdateError::Other(anyhow::anyhow!(
-                "the session could not be read, so it is not written"
-            )));
+            return Err(StoreError {
+                store: self.name.clone(),
+                what: "the session could not be read, so it is not written".to_owned(),
+            });
         }
-        let json = serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
-        let ttl = self.ttl_for(&state, ttl);
+        let json = serde_json::to_string(state).map_err(|e| self.logged(format!("update session: {e}")))?;
+        let ttl = self.ttl_for(state, ttl);
         let has_user = if state.contains_key(USER) || state.contains_key(TOKENS) {
             "1"
         } else {
@@ -483,35 +473,75 @@ impl SessionStore for RedisStore {
                 redis::cmd("EVAL")
                     .arg(UPDATE_SCRIPT)
                     .arg(1)
-                    .arg(session_key(key.as_ref()))
+                    .arg(session_key(id))
                     .arg(json)
                     .arg(ttl)
                     .arg(has_user),
                 "update session",
             )
-            .await
-            .map_err(|e| UpdateError::Other(e.into()))?;
+            .await?;
         if written == 0 {
             log::info!("a session ended meanwhile (sign-out or logout) was not written back");
         }
-        Ok(key)
+        Ok(id.to_owned())
+    }
+}
+
+impl SessionStore for RedisStore {
+    fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Result<Option<SessionState>, StoreError>> {
+        Box::pin(self.load_state(id))
     }
 
-    async fn update_ttl(&self, key: &SessionKey, ttl: &CookieDuration) -> Result<(), anyhow::Error> {
-        let ttl = ttl.whole_seconds().max(1);
+    fn save<'a>(&'a self, state: &'a SessionState, ttl: Duration) -> StoreFuture<'a, Result<String, StoreError>> {
+        Box::pin(self.save_state(state, ttl))
+    }
+
+    fn update<'a>(
+        &'a self,
+        id: &'a str,
+        state: &'a SessionState,
+        ttl: Duration,
+    ) -> StoreFuture<'a, Result<String, StoreError>> {
+        Box::pin(self.update_state(id, state, ttl))
+    }
+
+    fn update_ttl<'a>(&'a self, id: &'a str, ttl: Duration) -> StoreFuture<'a, Result<(), StoreError>> {
         // Never extends a session past its maximum age: the shorter TTL set at write time wins.
-        self.call::<()>(
-            redis::cmd("EXPIRE").arg(session_key(key.as_ref())).arg(ttl).arg("LT"),
-            "extend session",
-        )
-        .await
-        .map_err(Into::into)
+        Box::pin(async move {
+            let mut cmd = redis::cmd("EXPIRE");
+            cmd.arg(session_key(id)).arg(ttl.as_secs().max(1)).arg("LT");
+            self.call::<()>(&mut cmd, "extend session").await
+        })
     }
 
-    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
-        self.call::<()>(redis::cmd("DEL").arg(session_key(key.as_ref())), "delete session")
-            .await
-            .map_err(Into::into)
+    fn delete<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.call::<()>(redis::cmd("DEL").arg(session_key(id)), "delete session")
+                .await
+        })
+    }
+
+    fn record_logout<'a>(&'a self, logout: &'a Logout, _: u64) -> StoreFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.end_sessions(logout))
+    }
+
+    fn is_ended(&self, _: &SessionUser) -> bool {
+        // Logouts delete the sessions they name: what is still here was not ended.
+        false
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        client: &'a LogtoClient,
+        refresh_token: &'a RefreshToken,
+        audience: &'a Audience,
+        sub: &'a str,
+    ) -> StoreFuture<'a, Result<Refreshed, AuthError>> {
+        Box::pin(self.refresh_coordinated(client, refresh_token, audience, sub))
+    }
+
+    fn ping(&self) -> StoreFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { self.call::<String>(&mut redis::cmd("PING"), "ping").await.map(|_| ()) })
     }
 }
 

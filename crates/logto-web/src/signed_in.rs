@@ -1,18 +1,66 @@
-//! Access tokens for the pages that need them: from the session's cache while fresh, else from a
-//! refresh (one per session at a time: see `LogtoClient::refresh`, and the Redis store). A refused refresh token ends
-//! the session cleanly; Logto failing keeps it.
+//! [`SignedInUser`]: who is signed in on this request, and the tokens their session holds: from
+//! the session's cache while fresh, else from a refresh (one grant per session at a time, through
+//! the store). A refused refresh token ends the session cleanly; Logto failing keeps it.
 
-use logto_client::{AccessToken, Audience, LogtoError, UserInfo};
+use logto_client::{AccessToken, Audience, LogtoClient, LogtoError, UserInfo};
 
 use crate::error::AuthError;
-use crate::extract::SignedInUser;
+use crate::return_to::safe_return_to;
+use crate::session::{LogtoSession, SessionEntries};
+use crate::user::SessionUser;
+use crate::web::LogtoWeb;
 
-impl SignedInUser {
+/// A signed-in user of one request, over the framework's session `S`.
+pub struct SignedInUser<S: SessionEntries> {
+    /// Who is signed in.
+    pub user: SessionUser,
+    /// The session's CSRF token, for the sign-out form.
+    pub csrf_token: String,
+    /// This page's path and query, to come back to after signing in again.
+    pub here: String,
+    session: LogtoSession<S>,
+    web: LogtoWeb,
+}
+
+impl LogtoWeb {
+    /// The signed-in user of a request's session, or `None` (after ending a session that is past
+    /// its maximum age or that Logto ended). `here` is the request's path and query. A session
+    /// the store could not read is the 503 error, never "signed out".
+    pub fn signed_in_user<S: SessionEntries>(
+        &self,
+        entries: S,
+        here: Option<&str>,
+    ) -> Result<Option<SignedInUser<S>>, AuthError> {
+        let session = LogtoSession::new(entries)?;
+        let Some(user) = self.current_user(&session) else {
+            return Ok(None);
+        };
+        Ok(Some(SignedInUser {
+            user,
+            csrf_token: session.csrf_token().unwrap_or_default(),
+            here: safe_return_to(here),
+            session,
+            web: self.clone(),
+        }))
+    }
+}
+
+impl<S: SessionEntries> SignedInUser<S> {
+    /// The Logto client, for calls of the app's own.
+    pub fn client(&self) -> &LogtoClient {
+        self.web.client()
+    }
+
+    /// The error that sends the browser to sign in and back to this page.
+    pub fn sign_in_required(&self) -> AuthError {
+        self.web.sign_in_required(&self.here)
+    }
+
     /// An access token for `audience`, refreshed when it is missing or about to expire. When
     /// Logto refuses the refresh token (expired, revoked, replayed), the session ends and the
     /// error sends the browser to sign in again.
     pub async fn access_token(&self, audience: &Audience) -> Result<AccessToken, AuthError> {
-        let client = self.auth.client();
+        let client = self.web.client();
         if let Some(token) = self.session.cached_access_token(audience, client.now()) {
             return Ok(token);
         }
@@ -20,7 +68,12 @@ impl SignedInUser {
             self.session.purge();
             return Err(self.sign_in_required());
         };
-        match self.auth.refresh(&refresh_token, audience, &self.user.sub).await {
+        let refreshed = self
+            .web
+            .store()
+            .refresh(client, &refresh_token, audience, &self.user.sub)
+            .await;
+        match refreshed {
             Ok(refreshed) => {
                 self.session.store_refreshed(audience, &refreshed)?;
                 Ok(refreshed.access_token.token)
@@ -41,7 +94,7 @@ impl SignedInUser {
     /// Userinfo read from Logto now, checked to describe the signed-in user. A cached token that
     /// Logto no longer accepts is replaced once.
     pub async fn fresh_userinfo(&self) -> Result<UserInfo, AuthError> {
-        let client = self.auth.client();
+        let client = self.web.client();
         let token = self.access_token(&Audience::Userinfo).await?;
         match client.fetch_userinfo(&token, &self.user.sub).await {
             Err(LogtoError::Rejected { code, .. }) if code == "invalid_token" => {
@@ -54,12 +107,12 @@ impl SignedInUser {
     }
 
     /// Reads userinfo again when what the session holds of the user is older than the
-    /// configured maximum age ([`LogtoAuthBuilder::userinfo_max_age`](crate::LogtoAuthBuilder::userinfo_max_age)),
+    /// configured maximum age ([`LogtoWebBuilder::userinfo_max_age`](crate::LogtoWebBuilder::userinfo_max_age)),
     /// and keeps it; `self.user` is then at most that old. Sign-in reads it too, so right after
     /// signing in nothing is asked.
     pub async fn revalidate_user(&mut self) -> Result<(), AuthError> {
-        let max_age = self.auth.0.userinfo_max_age.as_secs();
-        let age = self.auth.client().now().saturating_sub(self.user.userinfo_at);
+        let max_age = self.web.0.userinfo_max_age.as_secs();
+        let age = self.web.client().now().saturating_sub(self.user.userinfo_at);
         if max_age > 0 && age < max_age {
             return Ok(());
         }
@@ -73,8 +126,8 @@ impl SignedInUser {
     /// the session is left as it is: a write re-encrypts the whole state and sends it back in a
     /// `Set-Cookie` (bench/PROFILE.md). With a maximum age, the write remembers when it was read.
     pub fn update_user(&mut self, userinfo: &UserInfo) -> Result<(), AuthError> {
-        let user = self.user.updated_from(userinfo, self.auth.client().now());
-        if self.auth.0.userinfo_max_age.is_zero() && user.same_apart_from_read_time(&self.user) {
+        let user = self.user.updated_from(userinfo, self.web.client().now());
+        if self.web.0.userinfo_max_age.is_zero() && user.same_apart_from_read_time(&self.user) {
             return Ok(());
         }
         self.session.set_user(&user)?;

@@ -1,0 +1,15 @@
+//! The limits every part of sign-in agrees on, in one place.
+
+use std::time::Duration;
+
+/// How long a session lasts from sign-in, unless configured otherwise: 14 days, the lifetime of
+/// Logto's refresh tokens.
+pub const DEFAULT_SESSION_MAX_AGE: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// How old what the session holds of the user may get before it is read from userinfo again,
+/// unless configured otherwise.
+pub const DEFAULT_USERINFO_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// Largest serialized session state. Encryption and base64 make a cookie about 1.39× larger;
+/// browsers drop cookies over 4096 bytes, so the plain state must stay near 2.9 KB.
+pub const SESSION_BUDGET: usize = 2800;
