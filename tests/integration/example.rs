@@ -1,5 +1,5 @@
-//! The minimal example in `examples/` signs in and out against the provider, as a newcomer who
-//! copies it would.
+//! The minimal examples in `examples/` (actix-web and axum) sign in and out against the provider,
+//! as a newcomer who copies one would: one story, run against each.
 
 use std::net::TcpListener;
 
@@ -14,11 +14,33 @@ use crate::helpers::app::{DEMO, hidden_input, location};
 #[path = "../../examples/minimal.rs"]
 mod minimal;
 
+#[allow(dead_code)]
+#[path = "../../examples/axum_minimal.rs"]
+mod axum_minimal;
+
 #[tokio::test]
-async fn the_minimal_example_signs_in_shows_the_profile_and_signs_out() {
+async fn the_minimal_actix_example_signs_in_shows_the_profile_and_signs_out() {
     let provider = TestProvider::start().await;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let config = register(&provider, &base).await;
+    tokio::spawn(minimal::serve(listener, config, Key::generate()).unwrap());
+    signs_in_shows_the_profile_and_signs_out(&provider, &base).await;
+}
+
+#[tokio::test]
+async fn the_minimal_axum_example_signs_in_shows_the_profile_and_signs_out() {
+    let provider = TestProvider::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let config = register(&provider, &base).await;
+    let app = axum_minimal::app(config, logto_axum::Key::generate()).unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    signs_in_shows_the_profile_and_signs_out(&provider, &base).await;
+}
+
+/// Registers the example at `base` with the provider; its configuration.
+async fn register(provider: &TestProvider, base: &str) -> LogtoConfig {
     let app = TestClient {
         client_id: "example-app".into(),
         client_secret: "example-secret-0123456789".into(),
@@ -34,8 +56,10 @@ async fn the_minimal_example_signs_in_shows_the_profile_and_signs_out() {
         Url::parse(&app.redirect_uris[0]).unwrap(),
     );
     config.post_sign_out_redirect_uri = Some(Url::parse(&app.post_logout_redirect_uris[0]).unwrap());
-    tokio::spawn(minimal::serve(listener, config, Key::generate()).unwrap());
+    config
+}
 
+async fn signs_in_shows_the_profile_and_signs_out(provider: &TestProvider, base: &str) {
     let browser = http_client();
     let profile = browser.get(format!("{base}/profile")).send().await.unwrap();
     assert_eq!(

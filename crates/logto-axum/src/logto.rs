@@ -1,0 +1,77 @@
+//! [`LogtoAxum`]: the web core's [`LogtoWeb`] and the session cookie's settings: what the router,
+//! the session layer and the extractors share.
+
+use std::sync::Arc;
+
+use cookie::Key;
+use logto_web::LogtoWeb;
+
+pub(crate) struct Inner {
+    pub(crate) web: LogtoWeb,
+    pub(crate) key: Key,
+    pub(crate) secure: bool,
+    pub(crate) ui_locales: Option<UiLocales>,
+}
+
+type UiLocales = Box<dyn Fn(&axum::http::request::Parts) -> Option<String> + Send + Sync>;
+
+/// Sign-in with Logto for an axum app. Cheap to clone; build it once.
+///
+/// `key` encrypts and authenticates the session cookie: the same on every instance and at every
+/// start (`Key::derive_from(secret)` of at least 32 random bytes), or sessions end. `secure`:
+/// the app is served over https (the cookie is then `Secure` and named `__Host-logto-session`).
+#[derive(Clone)]
+pub struct LogtoAxum(pub(crate) Arc<Inner>);
+
+impl LogtoAxum {
+    /// Sign-in through `web`, with sessions in a cookie encrypted with `key`.
+    pub fn new(web: LogtoWeb, key: Key, secure: bool) -> Self {
+        LogtoAxum(Arc::new(Inner {
+            web,
+            key,
+            secure,
+            ui_locales: None,
+        }))
+    }
+
+    /// The same, with the languages of Logto's pages (`ui_locales`) read from each request.
+    pub fn with_ui_locales(
+        self,
+        from_request: impl Fn(&axum::http::request::Parts) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        let inner = Arc::try_unwrap(self.0).unwrap_or_else(|shared| Inner {
+            web: shared.web.clone(),
+            key: shared.key.clone(),
+            secure: shared.secure,
+            ui_locales: None,
+        });
+        LogtoAxum(Arc::new(Inner {
+            ui_locales: Some(Box::new(from_request)),
+            ..inner
+        }))
+    }
+
+    /// The web core: flows, settings, the session store.
+    pub fn web(&self) -> &LogtoWeb {
+        &self.0.web
+    }
+
+    /// The Logto client.
+    pub fn client(&self) -> &logto_client::LogtoClient {
+        self.0.web.client()
+    }
+
+    /// The session cookie's name: `__Host-logto-session` behind https, `logto-session` otherwise.
+    pub fn cookie_name(&self) -> &'static str {
+        // `__Host-` makes the browser refuse the cookie unless it is Secure, host-only and Path=/.
+        if self.0.secure {
+            "__Host-logto-session"
+        } else {
+            "logto-session"
+        }
+    }
+
+    pub(crate) fn ui_locales(&self, parts: &axum::http::request::Parts) -> Option<String> {
+        self.0.ui_locales.as_ref().and_then(|f| f(parts))
+    }
+}

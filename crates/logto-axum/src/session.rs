@@ -1,0 +1,263 @@
+//! The session layer: the session id (for the cookie store, the whole state) in a private
+//! cookie — encrypted and authenticated with the app's key — loaded from the web core's store
+//! before the handler and written back after it, only when it changed. Built here rather than on
+//! a session crate so that the cookie has exactly the settings sign-in needs (`SameSite=Lax`,
+//! `HttpOnly`, `__Host-` behind https), the store is the core's own [`SessionStore`] (one for
+//! both frameworks), and a session the store could not read is never written back.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Request, header};
+use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, CookieJar, SameSite};
+use logto_web::{AuthError, SessionEntries, SessionState, StoreError, UNAVAILABLE};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::error::AuthRejection;
+use crate::logto::LogtoAxum;
+
+/// What happened to a session during a request.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Status {
+    Unchanged,
+    Changed,
+    Renewed,
+    Purged,
+}
+
+struct State {
+    id: Option<String>,
+    entries: SessionState,
+    status: Status,
+}
+
+/// One request's session, as the web core sees it ([`SessionEntries`]). Taken by the extractors
+/// from the request's extensions, where the session layer puts it; clones share the state.
+#[derive(Clone)]
+pub struct AxumSession(Arc<Mutex<State>>);
+
+impl AxumSession {
+    fn new(id: Option<String>, entries: SessionState) -> Self {
+        AxumSession(Arc::new(Mutex::new(State {
+            id,
+            entries,
+            status: Status::Unchanged,
+        })))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl SessionEntries for AxumSession {
+    fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let state = self.state();
+        state.entries.get(key).and_then(|json| serde_json::from_str(json).ok())
+    }
+
+    fn insert<T: Serialize>(&self, key: &str, value: &T) -> Result<(), AuthError> {
+        let json = serde_json::to_string(value).map_err(|e| AuthError::Session(e.into()))?;
+        let mut state = self.state();
+        state.entries.insert(key.to_owned(), json);
+        if state.status == Status::Unchanged {
+            state.status = Status::Changed;
+        }
+        Ok(())
+    }
+
+    fn remove(&self, key: &str) {
+        let mut state = self.state();
+        if state.entries.remove(key).is_some() && state.status == Status::Unchanged {
+            state.status = Status::Changed;
+        }
+    }
+
+    fn renew(&self) {
+        let mut state = self.state();
+        if state.status != Status::Purged {
+            state.status = Status::Renewed;
+        }
+    }
+
+    fn purge(&self) {
+        let mut state = self.state();
+        state.entries.clear();
+        state.status = Status::Purged;
+    }
+
+    fn serialized_size(&self) -> usize {
+        serde_json::to_string(&self.state().entries)
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AxumSession {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<AxumSession>()
+            .cloned()
+            .ok_or(AuthRejection(AuthError::NotConfigured))
+    }
+}
+
+/// The layer that gives every request its session: `router.layer(logto.session_layer())`.
+#[derive(Clone)]
+pub struct SessionLayer(pub(crate) LogtoAxum);
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> SessionService<S> {
+        SessionService {
+            inner,
+            logto: self.0.clone(),
+        }
+    }
+}
+
+/// The service of [`SessionLayer`].
+#[derive(Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    logto: LogtoAxum,
+}
+
+impl<S> Service<Request<Body>> for SessionService<S>
+where
+    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        // The clone that was made ready goes into the future; a fresh clone stays for next time.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let logto = self.logto.clone();
+        Box::pin(async move {
+            let session = logto.load_session(req.headers()).await;
+            req.extensions_mut().insert(session.clone());
+            req.extensions_mut().insert(logto.clone());
+            let mut response = inner.call(req).await?;
+            if let Err(error) = logto.save_session(&session, response.headers_mut()).await {
+                // The session could not be kept: the page must not pretend it was.
+                return Ok(AuthRejection(AuthError::SessionStore(error)).into_response());
+            }
+            Ok(response)
+        })
+    }
+}
+
+impl LogtoAxum {
+    /// The layer that loads and saves each request's session: put it around every route that
+    /// uses sign-in (`router.layer(logto.session_layer())`).
+    pub fn session_layer(&self) -> SessionLayer {
+        SessionLayer(self.clone())
+    }
+
+    /// The session of a request with these headers: empty when it has no (valid) cookie, marked
+    /// unavailable when the store could not read it.
+    async fn load_session(&self, headers: &HeaderMap) -> AxumSession {
+        let Some(id) = self.session_id(headers) else {
+            return AxumSession::new(None, HashMap::new());
+        };
+        match self.web().store().load(&id).await {
+            Ok(Some(entries)) => AxumSession::new(Some(id), entries),
+            Ok(None) => AxumSession::new(None, HashMap::new()),
+            // The store logged the cause; the flows answer 503, and nothing is written back.
+            Err(_) => AxumSession::new(Some(id), HashMap::from([(UNAVAILABLE.to_owned(), "true".to_owned())])),
+        }
+    }
+
+    /// The decrypted session cookie of a request, if it has one that this key opens.
+    fn session_id(&self, headers: &HeaderMap) -> Option<String> {
+        let name = self.cookie_name();
+        let mut jar = CookieJar::new();
+        for value in headers.get_all(header::COOKIE) {
+            let Ok(value) = value.to_str() else { continue };
+            for cookie in Cookie::split_parse(value.to_owned()).flatten() {
+                if cookie.name() == name {
+                    jar.add_original(cookie.into_owned());
+                }
+            }
+        }
+        jar.private(&self.0.key).get(name).map(|c| c.value().to_owned())
+    }
+
+    /// Writes the session back when it changed, and sets or clears the cookie.
+    async fn save_session(&self, session: &AxumSession, headers: &mut HeaderMap) -> Result<(), StoreError> {
+        let (id, entries, status) = {
+            let state = session.state();
+            (state.id.clone(), state.entries.clone(), state.status)
+        };
+        if entries.contains_key(UNAVAILABLE) {
+            return Ok(());
+        }
+        let store = self.web().store();
+        let ttl = self.web().session_max_age();
+        let new_id = match (status, id) {
+            (Status::Unchanged, _) => return Ok(()),
+            (Status::Purged, id) => {
+                if let Some(id) = id {
+                    store.delete(&id).await?;
+                }
+                self.set_cookie(headers, None, ttl);
+                return Ok(());
+            }
+            (_, None) if entries.is_empty() => return Ok(()),
+            (Status::Renewed, Some(old)) => {
+                store.delete(&old).await?;
+                store.save(&entries, ttl).await?
+            }
+            (Status::Changed, Some(id)) => store.update(&id, &entries, ttl).await?,
+            (_, None) => store.save(&entries, ttl).await?,
+        };
+        self.set_cookie(headers, Some(new_id), ttl);
+        Ok(())
+    }
+
+    /// Adds the `Set-Cookie` of the encrypted session id (or its removal).
+    fn set_cookie(&self, headers: &mut HeaderMap, id: Option<String>, ttl: Duration) {
+        let name = self.cookie_name();
+        let mut builder = Cookie::build((name, id.clone().unwrap_or_default()))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .path("/")
+            .secure(self.0.secure);
+        builder = match id {
+            Some(_) => builder.max_age(cookie::time::Duration::seconds(
+                i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
+            )),
+            None => builder.max_age(cookie::time::Duration::ZERO),
+        };
+        let mut jar = CookieJar::new();
+        jar.private_mut(&self.0.key).add(builder.build());
+        for cookie in jar.delta() {
+            if let Ok(value) = HeaderValue::try_from(cookie.to_string()) {
+                headers.append(header::SET_COOKIE, value);
+            }
+        }
+    }
+}
