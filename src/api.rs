@@ -9,13 +9,13 @@ use actix_web::{HttpResponse, web};
 use logto_actix_web::{ApiResponse, BearerToken, LogtoAuth, ProtectedApi, RequireScopes};
 use serde::Serialize;
 
-use crate::config::ApiConfig;
+use crate::config::ApiSettings;
 
 /// Where the API lives.
 pub const API_PREFIX: &str = "/api";
 
 /// Mounts `/api/me` for `config`'s resource, sharing the sign-in client's cache of Logto's keys.
-pub fn configure(config: &ApiConfig, auth: &LogtoAuth) -> impl FnOnce(&mut web::ServiceConfig) + 'static {
+pub fn configure(config: &ApiSettings, auth: &LogtoAuth) -> impl FnOnce(&mut web::ServiceConfig) + 'static {
     let api = ProtectedApi::with_web(auth.web(), config.resource.clone());
     let me_requires = RequireScopes::new(config.required_scopes.clone());
     move |cfg| {

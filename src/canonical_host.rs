@@ -9,6 +9,8 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse};
 use url::Url;
 
+use crate::config::is_loopback;
+
 /// The origin pages are served on, from `APP_BASE_URL`.
 #[derive(Clone, Debug)]
 pub struct CanonicalHost {
@@ -65,15 +67,6 @@ fn is_page(path: &str) -> bool {
     matches!(path, "/" | "/sign-in" | "/sign-up" | "/profile" | "/sign-out")
         || path.starts_with("/sign-in/")
         || path.starts_with("/lang/")
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 /// The middleware (`actix_web::middleware::from_fn`): a 302 to `APP_BASE_URL` for a page request

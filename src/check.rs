@@ -63,7 +63,7 @@ pub async fn run(config: &Config) -> bool {
 /// Every check, in the order they are printed.
 pub async fn checks(config: &Config) -> Vec<Outcome> {
     let mut outcomes = base_url(config);
-    let deadline = Instant::now() + config.http_timeout + MARGIN;
+    let deadline = Instant::now() + config.logto.http_timeout + MARGIN;
     let (logto, redis) = tokio::join!(logto(config, deadline), redis(config));
     outcomes.extend(logto);
     outcomes.extend(redis);
@@ -71,7 +71,7 @@ pub async fn checks(config: &Config) -> Vec<Outcome> {
 }
 
 fn base_url(config: &Config) -> Vec<Outcome> {
-    let url = config.app_base_url.origin().ascii_serialization();
+    let url = config.server.base_url.origin().ascii_serialization();
     let mut outcomes = vec![if config.is_https() {
         Outcome::Ok(format!(
             "APP_BASE_URL {url}: https, so cookies are Secure and HSTS is sent"
@@ -87,7 +87,7 @@ fn base_url(config: &Config) -> Vec<Outcome> {
 }
 
 async fn logto(config: &Config, deadline: Instant) -> Vec<Outcome> {
-    let client = match LogtoClient::new(config.logto()) {
+    let client = match LogtoClient::new(config.client_config()) {
         Ok(client) => client,
         Err(e) => return vec![Outcome::Fail(format!("cannot build the HTTP client for Logto: {e}"))],
     };
@@ -121,7 +121,7 @@ async fn logto(config: &Config, deadline: Instant) -> Vec<Outcome> {
     let credentials = match credentials {
         Ok(Ok(())) => Outcome::Ok(format!(
             "LOGTO_APP_ID and LOGTO_APP_SECRET: Logto accepts the credentials of app {}",
-            config.app_id.escape_debug()
+            config.logto.app_id.escape_debug()
         )),
         Ok(Err(LogtoError::Rejected { code, .. })) if code == "invalid_client" => Outcome::Fail(
             "LOGTO_APP_SECRET: Logto refused the client credentials (invalid_client); copy LOGTO_APP_ID and \
@@ -139,10 +139,10 @@ async fn logto(config: &Config, deadline: Instant) -> Vec<Outcome> {
 }
 
 async fn redis(config: &Config) -> Option<Outcome> {
-    let SessionStoreKind::Redis { url } = &config.session_store else {
+    let SessionStoreKind::Redis { url } = &config.session.store else {
         return None;
     };
-    // As the server connects at start-up: connection and PING, each bounded (3 s at most).
+    // As the server connects at start-up: connection and PING, each bounded (3 s at most in all).
     let outcome = match RedisStore::connect(url.expose(), "REDIS_URL", DEFAULT_REDIS_TIMEOUT).await {
         Ok(_) => Outcome::Ok("REDIS_URL: Redis answers PING".into()),
         Err(e) => Outcome::Fail(format!(

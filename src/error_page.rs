@@ -132,7 +132,8 @@ pub fn error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B, B
         });
     let (req, res) = res.into_parts();
     let mut response = HttpResponse::with_body(status, body).map_into_boxed_body();
-    // Keep what middleware set so far (cookies, security headers); replace the body's type.
+    // Keep the headers the response already has (`Allow` on a 405, cookies a handler set);
+    // replace the body's type. The security headers are added outside, after this.
     for (name, value) in res.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             response.headers_mut().append(name.clone(), value.clone());

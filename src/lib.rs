@@ -14,4 +14,6 @@ mod error_page;
 mod i18n;
 mod log_hints;
 pub(crate) mod pages;
+mod security_headers;
+mod session_errors;
 mod templates;

@@ -53,13 +53,14 @@ async fn main() -> ExitCode {
     for warning in config.warnings() {
         log::warn!("{warning}");
     }
-    let base_url = config.app_base_url.clone();
-    let store = match config.session_store {
+    let base_url = config.server.base_url.clone();
+    let store = match config.session.store {
         SessionStoreKind::Cookie => "cookie",
         SessionStoreKind::Redis { .. } => "redis",
     };
     let issuer = config.issuer();
-    let host = config.host;
+    // PORT=0 binds any free port: the address logged is the one bound.
+    let host = config.server.listen.ip();
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(e) => {

@@ -4,11 +4,10 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
 use actix_web::cookie::Key;
-use actix_web::dev::{Server, Service, ServiceResponse};
-use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger, from_fn};
-use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use actix_web::dev::Server;
+use actix_web::middleware::{Condition, ErrorHandlers, Logger, from_fn};
+use actix_web::{App, HttpServer, web};
 use logto_actix_web::{
     ActixStore, CookieStore, DEFAULT_REDIS_TIMEOUT, LogtoAuth, RedisStore, SessionStore, log_safe, session_middleware,
 };
@@ -16,12 +15,13 @@ use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
 
 use crate::api;
 use crate::canonical_host::{CanonicalHost, redirect_to_canonical_host};
-use crate::config::{ApiConfig, Config, SessionStoreKind};
-use crate::error_page::{error_page, render_error_page};
-use crate::i18n::{ErrorText, LangCookieSecure, Locale};
+use crate::config::{ApiSettings, Config, SessionStoreKind};
+use crate::error_page::render_error_page;
+use crate::i18n::{LangCookieSecure, Locale};
 use crate::readiness::{Readiness, readyz};
+use crate::security_headers::SecurityHeaders;
 use crate::templates::Templates;
-use crate::{metrics, pages};
+use crate::{metrics, pages, session_errors};
 
 /// On SIGTERM or SIGINT, how long requests in flight may still take before the process exits.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -61,8 +61,11 @@ pub struct Application {
 impl Application {
     /// Binds `HOST:PORT` from the configuration and builds the server.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let address = format!("{}:{}", config.host, config.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind { address, source })?;
+        let address = config.server.listen;
+        let listener = TcpListener::bind(address).map_err(|source| StartupError::Bind {
+            address: address.to_string(),
+            source,
+        })?;
         Self::build_with_listener(config, listener).await
     }
 
@@ -85,8 +88,8 @@ impl Application {
         };
         // Built once, outside the per-worker closure: every worker must share the same key,
         // templates, HTTP client and caches.
-        let client = LogtoClient::new(config.logto())?;
-        let redis = match &config.session_store {
+        let client = LogtoClient::new(config.client_config())?;
+        let redis = match &config.session.store {
             SessionStoreKind::Cookie => None,
             // One clear line when Redis cannot be used: refused, wrong or missing password, no
             // answer. Each later call is bounded the same way, so a hung Redis costs a request
@@ -95,13 +98,13 @@ impl Application {
                 RedisStore::connect(url.expose(), "REDIS_URL", DEFAULT_REDIS_TIMEOUT)
                     .await
                     .map_err(|e| StartupError::Redis(format!("{e}; check REDIS_URL and that Redis runs")))?
-                    .with_max_age(config.session_max_age),
+                    .with_max_age(config.session.max_age),
             ),
         };
         // One store for the session middleware and for sign-in's logouts and refreshes.
         let store: Arc<dyn SessionStore> = match &redis {
             Some(redis) => Arc::new(redis.clone()),
-            None => Arc::new(CookieStore::new(config.session_max_age)),
+            None => Arc::new(CookieStore::new(config.session.max_age)),
         };
         let auth = logto_auth(client, &config, store.clone());
         let state = SharedState {
@@ -112,9 +115,9 @@ impl Application {
             templates: web::Data::new(Templates::new()?),
             key: session_key(&config),
             https: config.is_https(),
-            csp: content_security_policy(&config),
+            security_headers: SecurityHeaders::new(&config.logto.endpoint, config.is_https()),
             api: config.api.clone(),
-            canonical_host: CanonicalHost::new(&config.app_base_url),
+            canonical_host: CanonicalHost::new(&config.server.base_url),
         };
         let server = serve(listener, state, ActixStore::new(store))?;
         Ok(Self { port, server, metrics })
@@ -154,8 +157,8 @@ struct SharedState {
     templates: web::Data<Templates>,
     key: Key,
     https: bool,
-    csp: String,
-    api: Option<ApiConfig>,
+    security_headers: SecurityHeaders,
+    api: Option<ApiSettings>,
     canonical_host: CanonicalHost,
 }
 
@@ -170,40 +173,11 @@ fn serve(listener: TcpListener, state: SharedState, store: ActixStore) -> Result
             .app_data(state.readiness.clone())
             .app_data(web::Data::new(LangCookieSecure(state.https)))
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
-            // Keeps the request for the page below once routing is done (routing needs it
-            // unshared).
-            .wrap_fn(|req, srv| {
-                let call = srv.call(req);
-                async move {
-                    let res = call.await?;
-                    if let Some(slot) = res.request().extensions().get::<RequestSlot>() {
-                        *slot.0.borrow_mut() = Some(res.request().clone());
-                    }
-                    Ok(res)
-                }
-            })
+            // The session middleware's own failures (the store down while writing) become pages,
+            // inside the security headers: the request is kept inside it, the page made outside.
+            .wrap(from_fn(session_errors::keep_request))
             .wrap(session)
-            // The session middleware's own failures (the store down or hung while writing) are
-            // errors, not responses, and would pass every middleware by as an empty 500: made
-            // pages here, inside the security headers. (A store that cannot be read gives the
-            // request a session marked unavailable, and the extractors answer 503 themselves.)
-            .wrap_fn(|req, srv| {
-                let slot = RequestSlot::default();
-                req.extensions_mut().insert(slot.clone());
-                let call = srv.call(req);
-                async move {
-                    let result = call.await;
-                    // Taken out in every case: the request must not keep itself alive.
-                    let request = slot.0.borrow_mut().take();
-                    match (result, request) {
-                        (Ok(res), _) => Ok(res.map_into_left_body()),
-                        (Err(error), Some(request)) => {
-                            session_store_error_page(ServiceResponse::from_err(error, request))
-                        }
-                        (Err(error), None) => Err(error),
-                    }
-                }
-            })
+            .wrap(from_fn(session_errors::store_errors_as_pages))
             // Before the session: a page opened on another host name moves to APP_BASE_URL's.
             .wrap(from_fn({
                 let canonical = state.canonical_host.clone();
@@ -211,7 +185,7 @@ fn serve(listener: TcpListener, state: SharedState, store: ActixStore) -> Result
             }))
             // Outside the session: API requests reach it without their cookies.
             .wrap(Condition::new(state.api.is_some(), from_fn(api::without_cookies)))
-            .wrap(security_headers(&state.csp, state.https))
+            .wrap(state.security_headers.middleware())
             // Path only: queries (the callback's code and state) never reach the log; the path is
             // escaped, so no request can start a log line of its own.
             .wrap(Condition::new(
@@ -267,56 +241,10 @@ async fn stop_signal() {
     }
 }
 
-/// Where the request of a response is kept for the session middleware's error page.
-#[derive(Clone, Default)]
-struct RequestSlot(std::rc::Rc<std::cell::RefCell<Option<actix_web::HttpRequest>>>);
-
-/// A failure of the session middleware as a page: 503 in the visitor's language ("try again in
-/// a moment"); the store has logged the cause.
-fn session_store_error_page<B: MessageBody + 'static>(
-    failed: ServiceResponse,
-) -> actix_web::Result<ServiceResponse<actix_web::body::EitherBody<B>>> {
-    let (req, _) = failed.into_parts();
-    let mut response = HttpResponse::ServiceUnavailable().finish();
-    response.extensions_mut().insert(ErrorText::SessionUnavailable);
-    Ok(error_page(ServiceResponse::new(req, response))
-        .map_into_boxed_body()
-        .map_into_right_body())
-}
-
-/// How long browsers keep to https for this site once they saw it over https (one year).
-const HSTS: &str = "max-age=31536000";
-
-fn security_headers(csp: &str, https: bool) -> DefaultHeaders {
-    let headers = if https {
-        // Only behind https: over plain http (loopback development) browsers ignore it anyway.
-        DefaultHeaders::new().add(("Strict-Transport-Security", HSTS))
-    } else {
-        DefaultHeaders::new()
-    };
-    headers
-        .add(("Content-Security-Policy", csp.to_owned()))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("X-Frame-Options", "DENY"))
-        // The callback URL carries a code: never send it on as a referrer.
-        .add(("Referrer-Policy", "no-referrer"))
-        .add(("Cache-Control", "no-store"))
-}
-
-/// No scripts at all; styles and forms only from this site, except that the sign-out form's
-/// redirect goes on to Logto, which `form-action` must allow.
-fn content_security_policy(config: &Config) -> String {
-    let logto_origin = config.logto_endpoint.origin().ascii_serialization();
-    format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self' {logto_origin}; \
-         frame-ancestors 'none'; base-uri 'none'"
-    )
-}
-
 /// The key that encrypts and signs session cookies, derived from the whole `SESSION_SECRET`
 /// (HKDF-SHA256), so that every character of it counts.
 fn session_key(config: &Config) -> Key {
-    match &config.session_secret {
+    match &config.session.secret {
         // At least 64 characters, so at least 64 bytes: above the 32 bytes `derive_from` needs.
         Some(secret) => Key::derive_from(secret.expose().as_bytes()),
         None => {
@@ -334,8 +262,8 @@ fn session_key(config: &Config) -> Key {
 /// back home with a notice; the question before signing out.
 fn logto_auth(client: LogtoClient, config: &Config, store: Arc<dyn SessionStore>) -> LogtoAuth {
     LogtoAuth::builder(client)
-        .userinfo_max_age(config.userinfo_max_age)
-        .session_max_age(config.session_max_age)
+        .userinfo_max_age(config.logto.userinfo_max_age)
+        .session_max_age(config.session.max_age)
         .store(store)
         .sign_in_route("/sign-up", SignInOptions::register())
         .sign_in_route(

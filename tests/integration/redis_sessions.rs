@@ -1,10 +1,12 @@
 //! `SESSION_STORE=redis`: the cookie holds only a session id, sessions survive a restart and
 //! are shared by every instance, and signing out deletes the session server-side.
 
-use reqwest::StatusCode;
-use reqwest::header::COOKIE;
+use std::time::{Duration, Instant};
 
-use crate::helpers::app::{AppOptions, DEMO, TestApp, cookie_pair, location, session_set_cookie};
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT_LANGUAGE, COOKIE};
+
+use crate::helpers::app::{AppOptions, DEMO, TestApp, cookie_pair, location, session_set_cookie, unescape_html};
 use crate::helpers::redis::TestRedis;
 
 fn redis_options(redis: &TestRedis) -> AppOptions {
@@ -117,4 +119,29 @@ async fn signing_in_gives_the_session_a_new_id_so_a_planted_one_opens_nothing() 
         .await
         .unwrap();
     assert!(!planted.contains("Signed in as"), "the old id opens nothing");
+}
+
+#[tokio::test]
+async fn with_redis_hung_a_session_that_cannot_be_written_gets_the_503_page() {
+    let redis = TestRedis::start().await;
+    let app = TestApp::spawn_with(redis_options(&redis)).await;
+    redis.hang();
+    // No cookie, so nothing is read; starting a sign-in writes a new session, and that write is
+    // what fails: the session middleware's own error, which must still become a page.
+    let started = Instant::now();
+    let response = app
+        .http
+        .get(app.url("/sign-in"))
+        .header(ACCEPT_LANGUAGE, "es")
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    redis.wake();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(took < Duration::from_secs(3), "answered after {took:?}");
+    assert!(response.headers().contains_key("content-security-policy"));
+    assert!(response.headers().get("set-cookie").is_none());
+    let page = unescape_html(&response.text().await.unwrap());
+    assert!(page.contains("No disponible"), "{page}");
 }

@@ -105,7 +105,7 @@ impl TestApp {
         ]);
         env.extend(options.env.iter().map(|(k, v)| (k.to_string(), v.clone())));
         let mut config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test configuration");
-        config.http_timeout = options.http_timeout.unwrap_or(Duration::from_secs(5));
+        config.logto.http_timeout = options.http_timeout.unwrap_or(Duration::from_secs(5));
 
         let app = Application::build_with_listener(config, listener)
             .await
