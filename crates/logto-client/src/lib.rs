@@ -32,6 +32,26 @@
 //! # }
 //! ```
 
+//!
+//! Every future the client returns is `Send`, so its calls work in axum handlers and in spawned
+//! tasks (the client itself is `Send + Sync`; share it in an `Arc`):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use logto_client::{Audience, LogtoClient, RefreshToken};
+//!
+//! # async fn example(client: Arc<LogtoClient>, refresh_token: RefreshToken) -> Result<(), Box<dyn std::error::Error>> {
+//! let task = tokio::spawn({
+//!     let client = client.clone();
+//!     async move { client.refresh(&refresh_token, &Audience::Userinfo, "user-id").await }
+//! });
+//! let refreshed = task.await??;
+//! println!("valid until {}", refreshed.access_token.expires_at);
+//! # Ok(())
+//! # }
+//! ```
+
 #![deny(missing_docs)]
 
 mod access_token;
