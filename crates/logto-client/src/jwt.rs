@@ -171,8 +171,9 @@ fn split(token: &str) -> Result<Parts<'_>, TokenError> {
     if claims.contains('.') {
         return Err(TokenError::Malformed);
     }
-    // Base64 makes 3 bytes of 4 characters: refused before anything is decoded or verified.
-    if claims.len() > MAX_CLAIMS_BYTES / 3 * 4 + 4 || header.len() > 4096 {
+    // Base64 makes 3 bytes of 4 characters: refused before anything is decoded or verified. The
+    // largest signature (RSA 8192) is 1,024 bytes.
+    if claims.len() > MAX_CLAIMS_BYTES / 3 * 4 + 4 || header.len() > 4096 || signature.len() > 2048 {
         return Err(TokenError::TooLarge);
     }
     Ok(Parts {
@@ -358,6 +359,11 @@ mod tests {
         let claims = "a".repeat(MAX_CLAIMS_BYTES * 2);
         assert_eq!(
             read_header(&format!("eyJhbGciOiJFUzM4NCJ9.{claims}.sig"), &[Alg::ES384]).err(),
+            Some(TokenError::TooLarge)
+        );
+        let signature = "A".repeat(4096);
+        assert_eq!(
+            read_header(&format!("eyJhbGciOiJFUzM4NCJ9.e30.{signature}"), &[Alg::ES384]).err(),
             Some(TokenError::TooLarge)
         );
     }

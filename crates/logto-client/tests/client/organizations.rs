@@ -4,9 +4,9 @@
 
 use logto_client::{
     AccessTokenRequirements, Audience, LogtoError, ORGANIZATIONS_SCOPE, OrganizationMembership,
-    OrganizationRequirement, RefreshToken, SignedIn,
+    OrganizationRequirement, OrganizationRole, RefreshToken, SignedIn,
 };
-use logto_test_provider::{Login, ProviderOptions};
+use logto_test_provider::{ForgedIdToken, Login, ProviderOptions};
 use serde_json::json;
 
 use crate::support::Fixture;
@@ -81,7 +81,24 @@ fn membership(id: &str, name: &str, description: Option<&str>, roles: &[&str]) -
 #[tokio::test]
 async fn userinfo_names_each_organization_with_the_users_roles() {
     let fixture = fixture().await;
-    let (signed_in, _) = signed_in(&fixture).await;
+    let (params, pending) = fixture.authorize_as(MEMBER).await;
+    // A tenant that puts organizations in the ID token too (Logto leaves them out by default).
+    fixture
+        .provider
+        .forge_next_id_token(&ForgedIdToken::with_claims(json!({
+            "organizations": ["org-acme", "org-beta"],
+            "organization_roles": ["org-acme:admin", "org-beta:viewer"],
+        })))
+        .await;
+    let signed_in = fixture.client.finish_sign_in(&params, &pending).await.unwrap();
+    assert_eq!(signed_in.id_token.organizations, ["org-acme", "org-beta"]);
+    assert_eq!(
+        signed_in.id_token.organization_roles(),
+        [
+            OrganizationRole::parse("org-acme:admin").unwrap(),
+            OrganizationRole::parse("org-beta:viewer").unwrap()
+        ]
+    );
     assert_eq!(
         signed_in.userinfo.organization_memberships(),
         vec![
