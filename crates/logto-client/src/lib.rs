@@ -316,9 +316,11 @@ impl LogtoClient {
             .await
     }
 
-    /// Starts a sign-in: PKCE (S256), a random `state` and `nonce`, the configured `prompt`,
-    /// every scope and resource, and the options of this sign-in. Send the browser to the URL;
-    /// keep the pending sign-in (never in clear in the browser) until the callback.
+    /// Starts a sign-in: PKCE (S256), a random `state` and `nonce`, the configured `prompt` (or
+    /// this sign-in's), every scope and resource, and the options of this sign-in, checked first
+    /// ([`SignInOptions::check`]: an unfit one is [`LogtoError::InvalidSignInOptions`], and
+    /// nothing is sent). Send the browser to the URL; keep the pending sign-in (never in clear in
+    /// the browser) until the callback.
     pub async fn sign_in(&self, options: &SignInOptions) -> Result<AuthorizationRequest, LogtoError> {
         let metadata = self.metadata().await?;
         let client = self.oauth_client(&metadata)?;
@@ -366,7 +368,9 @@ impl LogtoClient {
     /// Finishes a sign-in from its callback: the `state` must be this pending sign-in's, the
     /// sign-in not older than [`PENDING_SIGN_IN_TTL`], `iss` Logto's (RFC 9207 mix-up defence),
     /// and no OAuth error; then the code is exchanged (client_secret_basic, PKCE), the ID token
-    /// verified (nonce included) and userinfo read, whose `sub` must match.
+    /// verified (nonce included; `auth_time` against `max_age` when the sign-in asked for one:
+    /// [`TokenError::AuthenticationTooOld`], or [`TokenError::MissingClaim`]) and userinfo read,
+    /// whose `sub` must match.
     pub async fn finish_sign_in(
         &self,
         params: &CallbackParams,

@@ -75,6 +75,17 @@ send_check!(end_session_url_is_send, |c| c.end_session_url());
 send_check!(end_session_url_for_is_send, |c| c
     .end_session_url_for(&IdToken::new("t")));
 
+/// The client and what its calls give back cross threads too.
+#[test]
+fn the_client_and_its_results_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<LogtoClient>();
+    send_sync::<logto_client::SignedIn>();
+    send_sync::<logto_client::Refreshed>();
+    send_sync::<logto_client::LogtoError>();
+    send_sync::<logto_client::SignInError>();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_and_refresh_run_in_spawned_tasks() {
     let options = ProviderOptions::default();
