@@ -31,7 +31,6 @@
 //! # Ok(())
 //! # }
 //! ```
-
 //!
 //! Every future the client returns is `Send`, so its calls work in axum handlers and in spawned
 //! tasks (the client itself is `Send + Sync`; share it in an `Arc`):
@@ -728,8 +727,9 @@ impl LogtoClient {
     /// Where to send the browser to end the Logto session of the user this ID token was issued
     /// to: the end-session URL with `id_token_hint` (the raw ID token the sign-in gave, see
     /// [`SignedIn::raw_id_token`]), `client_id` and the configured post sign-out redirect URI.
-    /// With the hint, Logto ends that session without asking the user. `None` when Logto
-    /// announces no end-session endpoint.
+    /// With the hint, Logto ends that session without asking the user. The sign-in's ID token
+    /// serves for as long as the session lives: Logto takes an expired one as a hint. `None` when
+    /// Logto announces no end-session endpoint.
     ///
     /// The URL carries the ID token: redirect the browser to it, and never log it.
     pub async fn end_session_url_for(&self, id_token: &IdToken) -> Result<Option<Url>, LogtoError> {

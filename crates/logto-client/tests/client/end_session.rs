@@ -31,6 +31,24 @@ async fn the_end_session_url_carries_the_id_token_as_a_hint() {
 }
 
 #[tokio::test]
+async fn an_expired_id_token_is_still_a_good_hint() {
+    let fixture = Fixture::start().await;
+    // A session keeps the sign-in's ID token for as long as it lives, past the token's expiry.
+    fixture.provider.set_ttl(None, Some(1), None).await;
+    let signed_in = fixture.sign_in().await.expect("signed in");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let url = fixture
+        .client
+        .end_session_url_for(&signed_in.raw_id_token)
+        .await
+        .unwrap()
+        .unwrap();
+    let back = complete_end_session(&fixture.browser, url.as_str()).await;
+    assert_eq!(back.as_str(), "http://127.0.0.1:9/");
+    assert_eq!(fixture.provider.stats().await.end_sessions, 1);
+}
+
+#[tokio::test]
 async fn logto_refuses_a_hint_it_did_not_sign() {
     let fixture = Fixture::start().await;
     let signed_in = fixture.sign_in().await.expect("signed in");
