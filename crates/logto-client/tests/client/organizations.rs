@@ -256,6 +256,48 @@ async fn membership_changed_at_logto_shows_in_userinfo_and_tokens() {
         .unwrap();
     assert_eq!(verified.scopes, ["read:items"]);
 
+    // Added to a new organization after sign-in: its token comes at once, no new sign-in.
+    fixture
+        .provider
+        .add_organization(json!({
+            "id": "org-gamma", "name": "Gamma",
+            "roles": { "admin": { "scopes": ["manage:billing"] } },
+        }))
+        .await;
+    fixture
+        .provider
+        .set_user_organizations(
+            "user-grace",
+            &["org-acme", "org-gamma"],
+            &["org-acme:member", "org-gamma:admin"],
+        )
+        .await;
+    let gamma = fixture
+        .client
+        .refresh_grant(
+            &refresh_token,
+            &Audience::Organization("org-gamma".into()),
+            "user-grace",
+        )
+        .await
+        .expect("a member of Gamma now");
+    let verified = fixture
+        .client
+        .verify_access_token(gamma.access_token.token.secret(), &required)
+        .await
+        .unwrap();
+    assert_eq!(verified.organization_id.as_deref(), Some("org-gamma"));
+    assert_eq!(verified.scopes, ["manage:billing"]);
+    let userinfo = fixture
+        .client
+        .fetch_userinfo(&signed_in.access_token.token, "user-grace")
+        .await
+        .unwrap();
+    assert_eq!(
+        userinfo.organization_memberships()[1],
+        membership("org-gamma", "Gamma", None, &["admin"])
+    );
+
     // Still signed in: the userinfo token refreshes.
     fixture
         .client
