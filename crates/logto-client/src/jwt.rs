@@ -154,6 +154,10 @@ struct RawHeader {
     kid: Option<String>,
     #[serde(default)]
     typ: Option<String>,
+    /// Extensions the signer says must be understood (RFC 7515 4.1.11): this client knows none,
+    /// so a token naming any is refused. Logto's never do.
+    #[serde(default)]
+    crit: Option<Value>,
 }
 
 /// The three parts of a compact JWS, bounded in size.
@@ -192,6 +196,9 @@ fn decode_part(part: &str) -> Result<Vec<u8>, TokenError> {
 pub(crate) fn read_header(token: &str, algorithms: &[Alg]) -> Result<TokenHeader, TokenError> {
     let parts = split(token)?;
     let raw: RawHeader = serde_json::from_slice(&decode_part(parts.header)?).map_err(|_| TokenError::Malformed)?;
+    if raw.crit.is_some() {
+        return Err(TokenError::Malformed);
+    }
     let alg = Alg::from_name(&raw.alg)
         .filter(|alg| algorithms.contains(alg))
         .ok_or_else(|| TokenError::AlgorithmNotAllowed(raw.alg.escape_debug().to_string()))?;
@@ -332,6 +339,14 @@ mod tests {
             Some(TokenError::Malformed)
         );
         assert_eq!(read_header("a.b.c.d", &[Alg::ES384]).err(), Some(TokenError::Malformed));
+        // {"alg":"ES384","crit":["b64"]} . {} . sig
+        let crit = URL_SAFE_NO_PAD.encode(r#"{"alg":"ES384","crit":["b64"],"b64":false}"#);
+        assert_eq!(
+            read_header(&format!("{crit}.e30.c2ln"), &[Alg::ES384]).err(),
+            Some(TokenError::Malformed)
+        );
+        let plain = URL_SAFE_NO_PAD.encode(r#"{"alg":"ES384"}"#);
+        assert!(read_header(&format!("{plain}.e30.c2ln"), &[Alg::ES384]).is_ok());
     }
 
     fn key(kty: &str, crv: Option<&str>, alg: Option<&str>) -> Jwk {
