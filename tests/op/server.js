@@ -14,7 +14,7 @@ for (const level of ['info', 'log', 'warn']) {
 }
 
 const { default: Provider, errors: oidcErrors } = await import('oidc-provider');
-const { generateKeyPair, exportJWK, importJWK, SignJWT } = await import('jose');
+const { generateKeyPair, exportJWK } = await import('jose');
 const http = await import('node:http');
 const crypto = await import('node:crypto');
 const fs = await import('node:fs');
@@ -63,6 +63,11 @@ const settings = {
   // Logto's defaults: access and ID tokens 1 h, refresh tokens 14 days.
   ttl: { AccessToken: 3600, IdToken: 3600, RefreshToken: 14 * 24 * 3600, ...(fileConfig.ttl ?? {}) },
   refreshRotation: fileConfig.refresh_rotation ?? 'seventy_percent',
+  // The JWKS publishes each key's `alg` (Logto does); off, a client must tell the algorithm a
+  // key is for from its type and curve alone.
+  jwksAlg: true,
+  // Logto's custom JWT claims (Console > Custom JWT): added to every access token.
+  customJwt: null,
 };
 
 // resource indicator -> { scopes: [...] }
@@ -71,6 +76,51 @@ const resources = new Map(Object.entries(fileConfig.resources ?? {}).map(([k, v]
 const ORG_RESOURCE = 'urn:logto:resource:organizations';
 const ORG_SCOPE = 'urn:logto:scope:organizations';
 const ORG_AUDIENCE_PREFIX = 'urn:logto:organization:';
+const ORG_ROLES_SCOPE = 'urn:logto:scope:organization_roles';
+
+// Organizations, as an organization template gives them: id -> { name, description, roles }, where
+// roles is role name -> { scopes: [organization permission], resource_scopes: {indicator: [scope]} }.
+const organizations = new Map();
+
+function addOrganization(input) {
+  if (typeof input.id !== 'string' || input.id === '') throw new Error('organization id is required');
+  const roles = {};
+  for (const [name, role] of Object.entries(input.roles ?? {})) {
+    roles[name] = { scopes: [...(role.scopes ?? [])], resource_scopes: checkPermissions(role.resource_scopes ?? {}) };
+  }
+  const organization = { id: input.id, name: input.name ?? input.id, description: input.description ?? null, roles };
+  organizations.set(organization.id, organization);
+  return organization;
+}
+
+// Every organization permission the template defines: the scopes of Logto's organizations resource.
+function organizationScopes() {
+  const all = new Set();
+  for (const organization of organizations.values()) {
+    for (const role of Object.values(organization.roles)) for (const scope of role.scopes) all.add(scope);
+  }
+  return [...all];
+}
+
+// The roles `user` has in `organizationId` (from "<org id>:<role>" entries).
+function rolesIn(user, organizationId) {
+  const prefix = `${organizationId}:`;
+  return user.organization_roles.filter((entry) => entry.startsWith(prefix)).map((entry) => entry.slice(prefix.length));
+}
+
+// What `user`'s roles in `organizationId` grant: organization permissions, or with `indicator`,
+// that API resource's permissions.
+function organizationGrants(user, organizationId, indicator) {
+  const organization = organizations.get(organizationId);
+  const out = new Set();
+  for (const name of rolesIn(user, organizationId)) {
+    const role = organization?.roles[name];
+    if (!role) continue;
+    const scopes = indicator === undefined ? role.scopes : (role.resource_scopes[indicator] ?? []);
+    for (const scope of scopes) out.add(scope);
+  }
+  return [...out];
+}
 
 // ---------------------------------------------------------------------------------------------
 // Storage: module level, so it outlives provider rebuilds (key rotation).
@@ -293,11 +343,12 @@ function seedUsers() {
 }
 
 seedUsers();
+for (const o of fileConfig.organizations ?? []) addOrganization(o);
 for (const c of fileConfig.clients ?? []) registerClient(c);
 for (const u of fileConfig.users ?? []) addUser(u);
 
 // Claims Logto keeps out of ID tokens by default; userinfo still returns them.
-const USERINFO_ONLY = new Set(['custom_data', 'identities', 'sso_identities', 'roles', 'organizations', 'organization_roles']);
+const USERINFO_ONLY = new Set(['custom_data', 'identities', 'sso_identities', 'roles', 'organizations', 'organization_data', 'organization_roles']);
 
 function claimsOf(user) {
   return {
@@ -316,6 +367,11 @@ function claimsOf(user) {
     sso_identities: [],
     roles: user.roles,
     organizations: user.organizations,
+    // Logto 1.12+: each organization's name and description beside the ids.
+    organization_data: user.organizations.map((id) => {
+      const organization = organizations.get(id);
+      return { id, name: organization?.name ?? id, description: organization?.description ?? null };
+    }),
     organization_roles: user.organization_roles,
   };
 }
@@ -325,8 +381,13 @@ function claimsOf(user) {
 
 const keys = []; // private JWKs, newest (the one used for signing) first
 
+// What Logto's discovery announces; Logto makes P-384 or RSA keys itself, and takes P-256, P-521
+// and RSA (for PS256 too) keys from OIDC_PRIVATE_KEYS.
+const SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'ES384', 'ES512'];
+const HASH_OF = { RS256: 'sha256', PS256: 'sha256', ES256: 'sha256', ES384: 'sha384', ES512: 'sha512' };
+
 async function newSigningKey(alg) {
-  if (alg !== 'ES384' && alg !== 'RS256') throw new Error(`unsupported signing alg ${alg}`);
+  if (!SIGNING_ALGS.includes(alg)) throw new Error(`unsupported signing alg ${alg}; use one of ${SIGNING_ALGS.join(', ')}`);
   const { privateKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
   const jwk = await exportJWK(privateKey);
   return { ...jwk, alg, use: 'sig', kid: crypto.randomBytes(12).toString('base64url') };
@@ -345,6 +406,7 @@ const stats = {
   revocations: 0,
   end_sessions: 0,
   authorize_params: [],
+  end_session_params: [],
 };
 const AUTHORIZE_PARAMS_KEPT = 20;
 
@@ -354,6 +416,7 @@ function resetStats() {
   stats.revocations = 0;
   stats.end_sessions = 0;
   stats.authorize_params = [];
+  stats.end_session_params = [];
 }
 
 let failures = []; // { path, mode, remaining (number | null) }
@@ -466,9 +529,11 @@ function signJwt(header, payload, signWith, key, secret) {
     return `${signingInput}.${mac}`;
   }
   const keyObject = crypto.createPrivateKey({ key, format: 'jwk' });
-  const signature = key.alg === 'ES384'
-    ? crypto.sign('sha384', Buffer.from(signingInput), { key: keyObject, dsaEncoding: 'ieee-p1363' })
-    : crypto.sign('sha256', Buffer.from(signingInput), keyObject);
+  const hash = HASH_OF[key.alg];
+  let options = keyObject;
+  if (key.alg.startsWith('ES')) options = { key: keyObject, dsaEncoding: 'ieee-p1363' };
+  if (key.alg.startsWith('PS')) options = { key: keyObject, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 };
+  const signature = crypto.sign(hash, Buffer.from(signingInput), options);
   return `${signingInput}.${signature.toString('base64url')}`;
 }
 
@@ -606,14 +671,23 @@ ${body}
 // and for machine-to-machine tokens, every scope the resource defines is available.
 function allowedScopes(ctx, indicator, defined) {
   const sub = ctx?.oidc?.session?.accountId ?? ctx?.oidc?.entities?.Account?.accountId;
-  const allowed = sub === undefined ? undefined : users.get(sub)?.permissions?.[indicator];
-  return allowed === undefined ? defined : defined.filter((scope) => allowed.includes(scope));
+  const user = sub === undefined ? undefined : users.get(sub);
+  const allowed = user?.permissions?.[indicator];
+  if (allowed === undefined) return defined;
+  // At consent, what the user's organization roles allow for the resource is granted too, for
+  // organization-scoped tokens; a plain token for the resource (at the token endpoint) never
+  // carries it.
+  const fromOrganizations = ctx?.oidc?.route === 'token' || !user
+    ? []
+    : user.organizations.flatMap((id) => organizationGrants(user, id, indicator));
+  return defined.filter((scope) => allowed.includes(scope) || fromOrganizations.includes(scope));
 }
 
 function resourceServerInfo(indicator, ctx) {
   const alg = currentAlg();
   if (indicator === ORG_RESOURCE) {
-    return { scope: ORG_SCOPE, audience: ORG_RESOURCE, accessTokenFormat: 'jwt', accessTokenTTL: settings.ttl.AccessToken, jwt: { sign: { alg } } };
+    // Logto's organizations resource holds the organization permissions of the template.
+    return { scope: [ORG_SCOPE, ...organizationScopes()].join(' '), audience: ORG_RESOURCE, accessTokenFormat: 'jwt', accessTokenTTL: settings.ttl.AccessToken, jwt: { sign: { alg } } };
   }
   if (indicator.startsWith(ORG_AUDIENCE_PREFIX)) {
     return { scope: '', audience: indicator, accessTokenFormat: 'jwt', accessTokenTTL: settings.ttl.AccessToken, jwt: { sign: { alg } } };
@@ -630,7 +704,6 @@ function resourceServerInfo(indicator, ctx) {
 }
 
 function buildProvider() {
-  const algs = [...new Set(keys.map((k) => k.alg))];
   const configuration = {
     adapter: Adapter,
     jwks: { keys },
@@ -641,8 +714,9 @@ function buildProvider() {
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: currentAlg(),
     },
-    enabledJWA: { idTokenSigningAlgValues: algs },
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'custom_data', 'identities', 'roles', ORG_SCOPE, 'urn:logto:scope:organization_roles'],
+    // Logto announces every algorithm it can sign with, whatever its current key.
+    enabledJWA: { idTokenSigningAlgValues: SIGNING_ALGS },
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'custom_data', 'identities', 'roles', ORG_SCOPE, ORG_ROLES_SCOPE],
     claims: {
       openid: ['sub'],
       profile: ['name', 'picture', 'username', 'created_at', 'updated_at'],
@@ -651,11 +725,14 @@ function buildProvider() {
       custom_data: ['custom_data'],
       identities: ['identities', 'sso_identities'],
       roles: ['roles'],
-      [ORG_SCOPE]: ['organizations'],
-      'urn:logto:scope:organization_roles': ['organization_roles'],
+      [ORG_SCOPE]: ['organizations', 'organization_data'],
+      [ORG_ROLES_SCOPE]: ['organization_roles'],
     },
     // The ID token carries the scope's claims even when an access token is issued too (Logto).
     conformIdTokenClaims: false,
+    async extraTokenClaims() {
+      return settings.customJwt ?? undefined;
+    },
     extraParams: LOGTO_PARAMS,
     async findAccount(_ctx, sub) {
       const user = users.get(sub);
@@ -834,22 +911,49 @@ async function organizationToken(req, res, form) {
   }
   const user = users.get(refreshToken.accountId);
   if (!user || !user.organizations.includes(organizationId)) {
+    // Logto's answer for an organization the user is not (or no longer) a member of.
     return tokenError(res, 403, 'access_denied', 'user is not a member of the organization');
   }
+  const resource = form.get('resource');
+  let audience = `${ORG_AUDIENCE_PREFIX}${organizationId}`;
+  let scopes;
+  const claims = { client_id: auth.client.client_id };
+  if (resource) {
+    // An organization-scoped API resource token (Logto 1.16+): audience the resource, claim
+    // organization_id, scopes what the user's roles in the organization allow for the resource
+    // among those granted at sign-in.
+    if (!resources.has(resource) || grant.resources?.[resource] === undefined) {
+      return tokenError(res, 400, 'invalid_target', 'resource indicator is missing, or unknown');
+    }
+    const granted = String(grant.resources[resource]).split(' ');
+    scopes = organizationGrants(user, organizationId, resource).filter((scope) => granted.includes(scope));
+    audience = resource;
+    claims.organization_id = organizationId;
+  } else {
+    // An organization token: the user's organization permissions among those asked at sign-in.
+    scopes = organizationGrants(user, organizationId).filter((scope) => orgScopes.includes(scope));
+  }
+  claims.scope = scopes.join(' ');
   const key = keys[0];
   const now = Math.floor(Date.now() / 1000);
   const ttl = settings.ttl.AccessToken;
-  const accessToken = await new SignJWT({ client_id: auth.client.client_id, scope: '' })
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-    .setIssuer(issuer)
-    .setSubject(user.sub)
-    .setAudience(`${ORG_AUDIENCE_PREFIX}${organizationId}`)
-    .setJti(crypto.randomBytes(16).toString('base64url'))
-    .setIssuedAt(now)
-    .setExpirationTime(now + ttl)
-    .sign(await importJWK(key, key.alg));
+  const accessToken = signJwt(
+    { alg: key.alg, typ: 'at+jwt', kid: key.kid },
+    {
+      ...(settings.customJwt ?? {}),
+      jti: crypto.randomBytes(16).toString('base64url'),
+      sub: user.sub,
+      iat: now,
+      exp: now + ttl,
+      ...claims,
+      iss: issuer,
+      aud: audience,
+    },
+    'provider',
+    key,
+  );
   stats.grants.refresh_token = (stats.grants.refresh_token ?? 0) + 1;
-  return sendJson(res, 200, { access_token: accessToken, expires_in: ttl, token_type: 'Bearer', scope: '' });
+  return sendJson(res, 200, { access_token: accessToken, expires_in: ttl, token_type: 'Bearer', scope: claims.scope });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -893,6 +997,22 @@ async function controlApi(req, res, path) {
       const user = addUser(input);
       return sendJson(res, 201, { ok: true, sub: user.sub });
     }
+    case 'POST /__op/organizations': {
+      const organization = addOrganization(input);
+      return sendJson(res, 201, { ok: true, id: organization.id });
+    }
+    case 'POST /__op/users/organizations': {
+      // Replaces the user's memberships and organization roles; userinfo and organization tokens
+      // follow at once (as Logto's do).
+      const user = users.get(String(input.sub ?? ''));
+      if (!user) return sendJson(res, 404, { error: 'no such user' });
+      for (const name of ['organizations', 'organization_roles']) {
+        if (!Array.isArray(input[name]) || !input[name].every((v) => typeof v === 'string')) throw new Error(`${name} must be a list of strings`);
+      }
+      user.organizations = [...input.organizations];
+      user.organization_roles = [...input.organization_roles];
+      return sendJson(res, 200, { ok: true });
+    }
     case 'POST /__op/users/permissions': {
       // Replaces what the user's roles allow; tokens issued from now on follow it.
       const user = users.get(String(input.sub ?? ''));
@@ -915,6 +1035,11 @@ async function controlApi(req, res, path) {
       }
       return sendJson(res, 200, { ok: true, ttl: settings.ttl });
     case 'POST /__op/settings':
+      if (input.jwks_alg !== undefined) settings.jwksAlg = Boolean(input.jwks_alg);
+      if (input.custom_jwt !== undefined) {
+        if (input.custom_jwt !== null && (typeof input.custom_jwt !== 'object' || Array.isArray(input.custom_jwt))) throw new Error('custom_jwt must be an object or null');
+        settings.customJwt = input.custom_jwt;
+      }
       if (input.refresh_rotation !== undefined) {
         if (!['always', 'seventy_percent'].includes(input.refresh_rotation)) throw new Error('refresh_rotation must be "always" or "seventy_percent"');
         settings.refreshRotation = input.refresh_rotation;
@@ -1120,6 +1245,20 @@ async function handle(req, res) {
     }
     stats.authorize_params.push(params);
     if (stats.authorize_params.length > AUTHORIZE_PARAMS_KEPT) stats.authorize_params.shift();
+  }
+  if (path === '/oidc/session/end' && req.method === 'GET') {
+    stats.end_session_params.push(Object.fromEntries(url.searchParams));
+    if (stats.end_session_params.length > AUTHORIZE_PARAMS_KEPT) stats.end_session_params.shift();
+  }
+  if (path === '/oidc/.well-known/openid-configuration') {
+    // oidc-provider lists only the algorithms of its keys; Logto announces all it can sign with.
+    interceptJson(res, (json) => ({ ...json, id_token_signing_alg_values_supported: SIGNING_ALGS }));
+  }
+  if (path === '/oidc/jwks' && !settings.jwksAlg) {
+    interceptJson(res, (json) => {
+      for (const key of json.keys ?? []) delete key.alg;
+      return json;
+    });
   }
 
   if (path === '/oidc/token/revocation') {

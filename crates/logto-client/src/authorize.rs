@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::callback::CallbackParams;
+use crate::config::Prompt;
 use crate::error::CallbackError;
 use crate::secret::{Nonce, PkceVerifier, State};
 
@@ -77,7 +78,79 @@ fn valid_target(target: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// What one sign-in asks Logto for, beyond the client's configured scopes and resources.
+/// A kind of identifier Logto's sign-in form may ask for (`identifier`, Logto 1.20+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Identifier {
+    /// An email address.
+    Email,
+    /// A phone number.
+    Phone,
+    /// A username.
+    Username,
+}
+
+impl Identifier {
+    /// The value Logto expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Identifier::Email => "email",
+            Identifier::Phone => "phone",
+            Identifier::Username => "username",
+        }
+    }
+}
+
+/// Authorization parameters the client sets itself, or through a typed option of
+/// [`SignInOptions`] (whose values are checked): [`SignInOptions::with_extra_param`] refuses them.
+pub const RESERVED_PARAMETERS: [&str; 18] = [
+    // The protocol's own.
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "redirect_uri",
+    "client_id",
+    "response_type",
+    "scope",
+    "resource",
+    // Typed options: one invalid Logto value makes Logto ignore all of them.
+    "prompt",
+    "max_age",
+    "login_hint",
+    "ui_locales",
+    "first_screen",
+    "interaction_mode",
+    "identifier",
+    "direct_sign_in",
+    "organization_id",
+];
+
+/// Why sign-in options cannot be sent: Logto would refuse them or, worse, silently ignore every
+/// one of its parameters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignInOptionError {
+    /// An extra parameter names one the client sets itself or a typed option covers.
+    #[error("the extra parameter `{0}` is reserved (set by the client, or a typed option)")]
+    ReservedParameter(String),
+    /// An extra parameter's name is empty, too long, or not of letters, digits, `_`, `-`, `.`.
+    #[error("`{}` is not a parameter name", .0.escape_debug())]
+    InvalidParameterName(String),
+    /// An extra parameter appears twice.
+    #[error("the extra parameter `{0}` is given twice")]
+    RepeatedParameter(String),
+    /// A value is empty, longer than 2,048 bytes, or holds control characters.
+    #[error("the value of `{0}` is empty, too long or has control characters")]
+    InvalidValue(String),
+    /// An organization id that is empty, longer than 128 bytes, or not of letters, digits, `_`, `-`.
+    #[error("not an organization id")]
+    InvalidOrganizationId,
+}
+
+/// What one sign-in asks Logto for, beyond the client's configured scopes and resources. Built
+/// with its `with_*` methods; checked by [`SignInOptions::check`] (and by
+/// [`crate::LogtoClient::sign_in`]), so that only values Logto accepts are sent: one invalid Logto
+/// parameter makes Logto ignore all of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignInOptions {
     /// The screen Logto opens with.
@@ -86,8 +159,20 @@ pub struct SignInOptions {
     pub direct_sign_in: Option<DirectSignIn>,
     /// Languages for Logto's pages, space-separated BCP 47 tags (e.g. `es`).
     pub ui_locales: Option<String>,
-    /// An identifier to pre-fill (`login_hint`).
+    /// An identifier to pre-fill (`login_hint`), e.g. an email address.
     pub login_hint: Option<String>,
+    /// The identifiers Logto's form asks for (`identifier`, Logto 1.20+); empty: the tenant's.
+    pub identifiers: Vec<Identifier>,
+    /// The `prompt` of this sign-in, replacing the configured one; empty: the configured one.
+    /// Without [`Prompt::Consent`] Logto issues no refresh token.
+    pub prompt: Vec<Prompt>,
+    /// Most seconds since the user last authenticated at Logto (`max_age`): older, Logto asks
+    /// again, and the ID token's `auth_time` is checked at the callback.
+    pub max_age: Option<u64>,
+    /// The organization to sign in to (`organization_id`, Logto 1.19+).
+    pub organization_id: Option<String>,
+    /// Further parameters, sent as given (never one of [`RESERVED_PARAMETERS`]).
+    pub extra_params: Vec<(String, String)>,
 }
 
 impl SignInOptions {
@@ -117,6 +202,140 @@ impl SignInOptions {
         self.ui_locales = Some(ui_locales.into());
         self
     }
+
+    /// The same options, opening Logto on `screen`.
+    pub fn with_first_screen(mut self, screen: FirstScreen) -> Self {
+        self.first_screen = Some(screen);
+        self
+    }
+
+    /// The same options, going straight to `target`.
+    pub fn with_direct_sign_in(mut self, target: DirectSignIn) -> Self {
+        self.direct_sign_in = Some(target);
+        self
+    }
+
+    /// The same options, pre-filling `hint` (an email address, phone number or username).
+    pub fn with_login_hint(mut self, hint: impl Into<String>) -> Self {
+        self.login_hint = Some(hint.into());
+        self
+    }
+
+    /// The same options, with Logto's form asking for these identifiers (each sent once).
+    pub fn with_identifiers(mut self, identifiers: impl IntoIterator<Item = Identifier>) -> Self {
+        for identifier in identifiers {
+            if !self.identifiers.contains(&identifier) {
+                self.identifiers.push(identifier);
+            }
+        }
+        self
+    }
+
+    /// The same options, adding `prompt` to this sign-in's prompts (which replace the
+    /// configured one). E.g. [`Prompt::Login`] and [`Prompt::Consent`] to make the user sign in
+    /// again and still get a refresh token.
+    pub fn with_prompt(mut self, prompt: Prompt) -> Self {
+        if !self.prompt.contains(&prompt) {
+            self.prompt.push(prompt);
+        }
+        self
+    }
+
+    /// The same options, asking that the user authenticated at most `max_age` ago (whole
+    /// seconds); the callback refuses an ID token whose `auth_time` is older, or missing.
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age.as_secs());
+        self
+    }
+
+    /// The same options, signing in to the organization `id`.
+    pub fn with_organization_id(mut self, id: impl Into<String>) -> Self {
+        self.organization_id = Some(id.into());
+        self
+    }
+
+    /// The same options, with one more authorization parameter. [`SignInOptions::check`]
+    /// refuses the protocol's own and those a typed option covers ([`RESERVED_PARAMETERS`]).
+    pub fn with_extra_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Checks every value before anything is sent: the free-form ones (`login_hint`,
+    /// `ui_locales`, the organization id, extra parameters) must be fit to send, and an extra
+    /// parameter must not be reserved or repeated.
+    pub fn check(&self) -> Result<(), SignInOptionError> {
+        let fit = |name: &str, value: &str| {
+            if value.is_empty() || value.len() > 2048 || value.chars().any(char::is_control) {
+                Err(SignInOptionError::InvalidValue(name.to_owned()))
+            } else {
+                Ok(())
+            }
+        };
+        // Empty ones are simply not sent, as before they were checked.
+        if let Some(hint) = self.login_hint.as_deref().filter(|h| !h.is_empty()) {
+            fit("login_hint", hint)?;
+        }
+        if let Some(locales) = self.ui_locales.as_deref().filter(|l| !l.is_empty()) {
+            fit("ui_locales", locales)?;
+        }
+        if let Some(id) = &self.organization_id
+            && !valid_target(id)
+        {
+            return Err(SignInOptionError::InvalidOrganizationId);
+        }
+        for (i, (name, value)) in self.extra_params.iter().enumerate() {
+            let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+            if name.is_empty() || name.len() > 64 || !name.bytes().all(plain) {
+                return Err(SignInOptionError::InvalidParameterName(name.clone()));
+            }
+            if RESERVED_PARAMETERS.contains(&name.as_str()) {
+                return Err(SignInOptionError::ReservedParameter(name.clone()));
+            }
+            if self.extra_params[..i].iter().any(|(earlier, _)| earlier == name) {
+                return Err(SignInOptionError::RepeatedParameter(name.clone()));
+            }
+            fit(name, value)?;
+        }
+        Ok(())
+    }
+
+    /// The authorization parameters of these options, checked, in a fixed order (extra ones
+    /// last). The prompt is left to the client, which knows the configured one.
+    pub(crate) fn parameters(&self) -> Result<Vec<(&'static str, String)>, SignInOptionError> {
+        self.check()?;
+        let mut params: Vec<(&'static str, String)> = Vec::new();
+        if let Some(screen) = self.first_screen {
+            params.push(("first_screen", screen.as_str().to_owned()));
+        }
+        if let Some(target) = &self.direct_sign_in {
+            params.push(("direct_sign_in", target.as_str().to_owned()));
+        }
+        if !self.identifiers.is_empty() {
+            let names: Vec<&str> = self.identifiers.iter().map(|i| i.as_str()).collect();
+            params.push(("identifier", names.join(" ")));
+        }
+        if let Some(id) = &self.organization_id {
+            params.push(("organization_id", id.clone()));
+        }
+        if let Some(locales) = self.ui_locales.as_deref().filter(|l| !l.is_empty()) {
+            params.push(("ui_locales", locales.to_owned()));
+        }
+        if let Some(hint) = self.login_hint.as_deref().filter(|h| !h.is_empty()) {
+            params.push(("login_hint", hint.to_owned()));
+        }
+        if let Some(max_age) = self.max_age {
+            params.push(("max_age", max_age.to_string()));
+        }
+        Ok(params)
+    }
+
+    /// The extra parameters, once [`SignInOptions::check`] passed.
+    pub(crate) fn extra(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.extra_params
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
 }
 
 /// A sign-in this client started, kept (server-side or in an encrypted cookie) until its
@@ -136,12 +355,20 @@ pub struct PendingSignIn {
     pub(crate) return_to: Option<String>,
     #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
     pub(crate) way_in: Option<String>,
+    /// The `max_age` asked for, which the ID token's `auth_time` must honour.
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_age: Option<u64>,
 }
 
 impl PendingSignIn {
     /// When it started, seconds since the epoch.
     pub fn started_at(&self) -> u64 {
         self.started_at
+    }
+
+    /// The `max_age` this sign-in asked for, in seconds.
+    pub fn max_age(&self) -> Option<u64> {
+        self.max_age
     }
 
     /// Where the app wants to go once this sign-in finishes (the client does not read it).
@@ -236,6 +463,7 @@ mod tests {
             started_at: 0,
             return_to: None,
             way_in: None,
+            max_age: None,
         }
     }
 
@@ -266,6 +494,40 @@ mod tests {
         assert_eq!(all.len(), PendingSignIns::MAX);
         assert_eq!(all.take(&callback(Some("1"))).unwrap_err(), CallbackError::UnknownState);
         assert!(all.take(&callback(Some("4"))).is_ok());
+    }
+
+    #[test]
+    fn only_fit_options_are_sent() {
+        let options = SignInOptions::sign_in()
+            .with_identifiers([Identifier::Email, Identifier::Username, Identifier::Email])
+            .with_login_hint("ada@example.com")
+            .with_organization_id("org-a")
+            .with_max_age(Duration::from_secs(300))
+            .with_extra_param("one_time_token", "abc");
+        let params = options.parameters().unwrap();
+        assert!(params.contains(&("identifier", "email username".into())));
+        assert!(params.contains(&("max_age", "300".into())));
+        assert!(params.contains(&("organization_id", "org-a".into())));
+
+        for reserved in RESERVED_PARAMETERS {
+            assert_eq!(
+                SignInOptions::sign_in().with_extra_param(reserved, "x").check(),
+                Err(SignInOptionError::ReservedParameter(reserved.into()))
+            );
+        }
+        let bad = [
+            SignInOptions::sign_in().with_extra_param("a b", "x"),
+            SignInOptions::sign_in().with_extra_param("a", ""),
+            SignInOptions::sign_in()
+                .with_extra_param("a", "x")
+                .with_extra_param("a", "y"),
+            SignInOptions::sign_in().with_login_hint("a\r\nb"),
+            SignInOptions::sign_in().with_organization_id("org a"),
+            SignInOptions::sign_in().with_organization_id(""),
+        ];
+        for options in bad {
+            assert!(options.check().is_err(), "{options:?}");
+        }
     }
 
     #[test]

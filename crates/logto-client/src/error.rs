@@ -131,6 +131,13 @@ pub enum TokenError {
     /// An organization access token for another organization than the route's.
     #[error("is for another organization")]
     WrongOrganization,
+    /// The token (its claims) is larger than [`crate::MAX_CLAIMS_BYTES`].
+    #[error("is too large")]
+    TooLarge,
+    /// The sign-in asked for `max_age`, and the ID token's `auth_time` is older than that (with
+    /// the clock leeway): Logto did not make the user sign in again.
+    #[error("the authentication is older than the sign-in's max_age")]
+    AuthenticationTooOld,
 }
 
 /// What went wrong while talking to Logto or checking what it sent.
@@ -197,6 +204,9 @@ pub enum LogtoError {
     /// The HTTP client could not be built.
     #[error("the HTTP client could not be built")]
     HttpClient(#[source] Arc<reqwest::Error>),
+    /// The options of a sign-in cannot be sent (nothing was sent).
+    #[error("the sign-in options cannot be sent")]
+    InvalidSignInOptions(#[from] crate::authorize::SignInOptionError),
 }
 
 fn describe(description: &Option<String>) -> String {
@@ -222,6 +232,16 @@ impl LogtoError {
                 reason: TokenError::InsufficientScope(_),
                 ..
             }
+        )
+    }
+
+    /// Whether Logto refused a token for an organization because the user may not have one: no
+    /// longer a member (Logto answers `access_denied`, HTTP 403), or the organization requires
+    /// MFA the user lacks. The user is still signed in: drop the organization, not the session.
+    pub fn is_organization_denied(&self) -> bool {
+        matches!(
+            self,
+            LogtoError::Rejected { endpoint: Endpoint::Token, code, .. } if code == "access_denied"
         )
     }
 

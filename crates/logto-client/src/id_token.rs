@@ -1,11 +1,13 @@
 //! ID token verification: signature, algorithm allow-list, and every claim check that OpenID
 //! Connect Core 3.1.3.7 asks of a confidential client, `nonce` included.
 
-use jsonwebtoken::{Validation, decode};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::error::TokenError;
-use crate::jwt::{AudClaim, CLOCK_LEEWAY_SECS, TokenHeader, decoding_key, token_error};
+use crate::jwks::Jwk;
+use crate::jwt::{self, AudClaim, CLOCK_LEEWAY_SECS, TokenHeader};
 
 /// The claims of a verified ID token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,6 +44,52 @@ pub struct IdTokenClaims {
     /// Logto username.
     #[serde(default)]
     pub username: Option<String>,
+    /// When the user last authenticated at Logto, seconds since the epoch; checked against
+    /// `max_age` when a sign-in asked for one (see [`crate::SignInOptions::with_max_age`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<u64>,
+    /// Organization ids (scope `urn:logto:scope:organizations`), when the tenant puts them in
+    /// the ID token; userinfo always has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizations: Vec<String>,
+    /// Organization roles, `"<organization id>:<role name>"` (scope
+    /// `urn:logto:scope:organization_roles`), when the tenant puts them in the ID token; read
+    /// them with [`IdTokenClaims::organization_roles`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty", rename = "organization_roles")]
+    pub organization_role_claims: Vec<String>,
+    /// Every other claim of the token, as sent: a tenant's custom JWT claims among them. Read
+    /// them as a type of the app's with [`IdTokenClaims::custom`]. Bounded with the whole token
+    /// ([`crate::MAX_CLAIMS_BYTES`]).
+    #[serde(flatten)]
+    pub extra_claims: Map<String, Value>,
+}
+
+impl IdTokenClaims {
+    /// The token's other claims ([`IdTokenClaims::extra_claims`], e.g. a tenant's custom JWT
+    /// claims) read as `T`: a struct of the claims the app expects, whose fields missing from the
+    /// token must be `Option` or `#[serde(default)]`.
+    ///
+    /// ```
+    /// # fn example(claims: &logto_client::IdTokenClaims) -> Result<(), serde_json::Error> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Plan {
+    ///     plan: Option<String>,
+    ///     #[serde(default)]
+    ///     seats: u32,
+    /// }
+    /// let plan: Plan = claims.custom()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn custom<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&Value::Object(self.extra_claims.clone()))
+    }
+
+    /// The organization roles of the token, parsed (see [`crate::OrganizationRole::parse`]);
+    /// malformed entries are left out.
+    pub fn organization_roles(&self) -> Vec<crate::OrganizationRole> {
+        crate::userinfo::parse_roles(&self.organization_role_claims)
+    }
 }
 
 mod aud_serde {
@@ -74,20 +122,13 @@ pub(crate) struct Expected<'a> {
 pub(crate) fn verify(
     token: &str,
     header: &TokenHeader,
-    key: &jsonwebtoken::jwk::Jwk,
+    key: &Jwk,
     expected: &Expected<'_>,
 ) -> Result<IdTokenClaims, TokenError> {
-    let decoding_key = decoding_key(key, header)?;
-    let mut validation = Validation::new(header.alg);
-    validation.set_issuer(&[expected.issuer]);
-    validation.set_audience(&[expected.client_id]);
-    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-    validation.leeway = CLOCK_LEEWAY_SECS;
-    // Expiry is checked against the injected clock below, not the system's.
-    validation.validate_exp = false;
-    let claims = decode::<IdTokenClaims>(token, &decoding_key, &validation)
-        .map_err(|e| token_error(&e))?
-        .claims;
+    let claims = jwt::verify_signature(token, header, key)?;
+    jwt::check_issuer(&claims, expected.issuer, &["exp", "iat", "iss", "aud", "sub"])?;
+    jwt::check_audience(&claims, expected.client_id)?;
+    let claims: IdTokenClaims = serde_json::from_value(Value::Object(claims)).map_err(|_| TokenError::Malformed)?;
 
     if claims.exp + CLOCK_LEEWAY_SECS < expected.now {
         return Err(TokenError::Expired);

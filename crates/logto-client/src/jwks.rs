@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{Jwk, JwkSet};
+use serde::Deserialize;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{LogtoError, TokenError, TokenKind};
@@ -25,6 +25,51 @@ pub const KEYS_MAX_AGE: Duration = Duration::from_secs(600);
 /// How long after a failed call to Logto (discovery or keys) the failure is answered without
 /// asking Logto again.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+/// One key of Logto's JWKS, as far as verification reads it. Every field but `kty` is optional so
+/// that a key of a kind this client does not use (e.g. `OKP`) never spoils the set.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Jwk {
+    /// Key type: `EC` or `RSA` are usable.
+    pub kty: String,
+    /// Key id, which a token's header names.
+    #[serde(default)]
+    pub kid: Option<String>,
+    /// The algorithm the key is published for, if said.
+    #[serde(default)]
+    pub alg: Option<String>,
+    /// `sig` for a signing key, if said.
+    #[serde(default, rename = "use")]
+    pub use_: Option<String>,
+    /// Curve of an EC key: `P-256`, `P-384`, `P-521`.
+    #[serde(default)]
+    pub crv: Option<String>,
+    /// EC point, x coordinate (base64url).
+    #[serde(default)]
+    pub x: Option<String>,
+    /// EC point, y coordinate (base64url).
+    #[serde(default)]
+    pub y: Option<String>,
+    /// RSA modulus (base64url).
+    #[serde(default)]
+    pub n: Option<String>,
+    /// RSA exponent (base64url).
+    #[serde(default)]
+    pub e: Option<String>,
+}
+
+/// A JWKS document.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct JwkSet {
+    /// The keys.
+    pub keys: Vec<Jwk>,
+}
+
+impl JwkSet {
+    fn find(&self, kid: &str) -> Option<&Jwk> {
+        self.keys.iter().find(|key| key.kid.as_deref() == Some(kid))
+    }
+}
 
 #[derive(Default)]
 struct State {
@@ -86,12 +131,15 @@ impl JwksCache {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Finds the key for a token of `kind`, fetching or refetching the JWKS as needed.
-    pub(crate) async fn find<Fetch: Future<Output = Result<JwkSet, LogtoError>>>(
+    /// Finds the key for a token of `kind`, fetching or refetching the JWKS as needed. `fetch`
+    /// is awaited only when a fetch is due (a future does nothing until then). It is a future,
+    /// not an async closure, so that the returned future is `Send` whenever `fetch` is: an
+    /// async closure's future cannot be proven `Send` in a generic function.
+    pub(crate) async fn find(
         &self,
         lookup: KeyLookup<'_>,
         kind: TokenKind,
-        fetch: impl Fn() -> Fetch,
+        fetch: impl Future<Output = Result<JwkSet, LogtoError>>,
     ) -> Result<Jwk, LogtoError> {
         let (keys, attempts) = {
             let state = self.state();
@@ -127,7 +175,7 @@ impl JwksCache {
             if let Need::UnknownKid = need {
                 self.state().last_kid_refetch = Some(Instant::now());
             }
-            let result = fetch().await;
+            let result = fetch.await;
             let mut state = self.state();
             state.attempts += 1;
             match result {

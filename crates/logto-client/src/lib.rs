@@ -31,6 +31,25 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Every future the client returns is `Send`, so its calls work in axum handlers and in spawned
+//! tasks (the client itself is `Send + Sync`; share it in an `Arc`):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use logto_client::{Audience, LogtoClient, RefreshToken};
+//!
+//! # async fn example(client: Arc<LogtoClient>, refresh_token: RefreshToken) -> Result<(), Box<dyn std::error::Error>> {
+//! let task = tokio::spawn({
+//!     let client = client.clone();
+//!     async move { client.refresh(&refresh_token, &Audience::Userinfo, "user-id").await }
+//! });
+//! let refreshed = task.await??;
+//! println!("valid until {}", refreshed.access_token.expires_at);
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(missing_docs)]
 
@@ -70,7 +89,8 @@ use tokio::sync::RwLock;
 pub use access_token::{AccessTokenRequirements, OrganizationRequirement, VerifiedAccessToken, bearer_token};
 pub use audience::{Audience, ORGANIZATION_AUDIENCE_PREFIX};
 pub use authorize::{
-    AuthorizationRequest, DirectSignIn, FirstScreen, PENDING_SIGN_IN_TTL, PendingSignIn, PendingSignIns, SignInOptions,
+    AuthorizationRequest, DirectSignIn, FirstScreen, Identifier, PENDING_SIGN_IN_TTL, PendingSignIn, PendingSignIns,
+    RESERVED_PARAMETERS, SignInOptionError, SignInOptions,
 };
 pub use callback::{CallbackParams, MAX_CALLBACK_QUERY};
 pub use clock::{Clock, SystemClock};
@@ -80,13 +100,17 @@ pub use error::{CallbackError, Endpoint, LogtoError, SignInError, TokenError, To
 pub use http::MAX_BODY_BYTES;
 pub use id_token::IdTokenClaims;
 pub use jwks::{KEYS_MAX_AGE, RETRY_AFTER_FAILURE};
+pub use jwt::MAX_CLAIMS_BYTES;
 pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, Logout, MAX_LOGOUT_TOKEN_AGE_SECS};
 pub use refresh::SHARE_WINDOW;
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State, constant_time_eq};
 pub use telemetry::{LOGTO_REQUEST_DURATION, LOGTO_REQUESTS, REFRESH_GRANTS};
 pub use tokens::{AccessTokenClaims, IssuedAccessToken, Refreshed, needs_refresh};
 pub use url::Url;
-pub use userinfo::{HUGGING_FACE, Identity, IdentityDetails, SocialIdentity, UserInfo, is_https_url};
+pub use userinfo::{
+    HUGGING_FACE, Identity, IdentityDetails, OrganizationData, OrganizationMembership, OrganizationRole,
+    SocialIdentity, UserInfo, is_https_url,
+};
 
 use http::{BodyError, BoundedHttp, read_body};
 use jwks::{JwksCache, KeyLookup};
@@ -99,6 +123,10 @@ const DEFAULT_ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 pub struct SignedIn {
     /// The verified ID token claims.
     pub id_token: IdTokenClaims,
+    /// The ID token as Logto signed it, for the session to keep: sign-out sends it as
+    /// `id_token_hint` ([`LogtoClient::end_session_url_for`]) so that Logto ends the right session
+    /// without asking.
+    pub raw_id_token: IdToken,
     /// Userinfo, whose `sub` equals the ID token's.
     pub userinfo: UserInfo,
     /// The access token for userinfo.
@@ -274,13 +302,7 @@ impl LogtoClient {
         let usable = set
             .keys
             .iter()
-            .filter(|key| {
-                let alg_allowed = key
-                    .common
-                    .key_algorithm
-                    .is_none_or(|alg| algorithms.iter().any(|a| format!("{a:?}") == format!("{alg:?}")));
-                alg_allowed && jsonwebtoken::DecodingKey::from_jwk(key).is_ok()
-            })
+            .filter(|key| algorithms.iter().any(|alg| jwt::key_fits(key, *alg)))
             .count();
         Ok(usable)
     }
@@ -293,9 +315,11 @@ impl LogtoClient {
             .await
     }
 
-    /// Starts a sign-in: PKCE (S256), a random `state` and `nonce`, the configured `prompt`,
-    /// every scope and resource, and the options of this sign-in. Send the browser to the URL;
-    /// keep the pending sign-in (never in clear in the browser) until the callback.
+    /// Starts a sign-in: PKCE (S256), a random `state` and `nonce`, the configured `prompt` (or
+    /// this sign-in's), every scope and resource, and the options of this sign-in, checked first
+    /// ([`SignInOptions::check`]: an unfit one is [`LogtoError::InvalidSignInOptions`], and
+    /// nothing is sent). Send the browser to the URL; keep the pending sign-in (never in clear in
+    /// the browser) until the callback.
     pub async fn sign_in(&self, options: &SignInOptions) -> Result<AuthorizationRequest, LogtoError> {
         let metadata = self.metadata().await?;
         let client = self.oauth_client(&metadata)?;
@@ -306,25 +330,24 @@ impl LogtoClient {
             .set_pkce_challenge(pkce_challenge)
             .add_scopes(self.config.all_scopes().into_iter().map(Scope::new))
             .add_extra_param("nonce", nonce.secret().clone());
-        if let Some(prompt) = self.config.prompt {
-            request = request.add_extra_param("prompt", prompt.as_str());
+        let prompt = if options.prompt.is_empty() {
+            self.config.prompt.map(|prompt| prompt.as_str().to_owned())
+        } else {
+            Some(options.prompt.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" "))
+        };
+        if let Some(prompt) = prompt {
+            request = request.add_extra_param("prompt", prompt);
         }
         for resource in self.config.sign_in_resources() {
             request = request.add_extra_param("resource", resource);
         }
-        // Only valid values are sent (the types see to it): one invalid Logto parameter makes
-        // Logto ignore them all.
-        if let Some(screen) = options.first_screen {
-            request = request.add_extra_param("first_screen", screen.as_str());
+        // Only valid values are sent (the types and `parameters` see to it): one invalid Logto
+        // parameter makes Logto ignore them all.
+        for (name, value) in options.parameters()? {
+            request = request.add_extra_param(name, value);
         }
-        if let Some(target) = &options.direct_sign_in {
-            request = request.add_extra_param("direct_sign_in", target.as_str().to_owned());
-        }
-        if let Some(ui_locales) = options.ui_locales.as_deref().filter(|l| !l.is_empty()) {
-            request = request.add_extra_param("ui_locales", ui_locales.to_owned());
-        }
-        if let Some(hint) = options.login_hint.as_deref().filter(|h| !h.is_empty()) {
-            request = request.add_extra_param("login_hint", hint.to_owned());
+        for (name, value) in options.extra() {
+            request = request.add_extra_param(name.to_owned(), value.to_owned());
         }
         let (url, state) = request.url();
         Ok(AuthorizationRequest {
@@ -336,6 +359,7 @@ impl LogtoClient {
                 started_at: self.now(),
                 return_to: None,
                 way_in: None,
+                max_age: options.max_age,
             },
         })
     }
@@ -343,7 +367,9 @@ impl LogtoClient {
     /// Finishes a sign-in from its callback: the `state` must be this pending sign-in's, the
     /// sign-in not older than [`PENDING_SIGN_IN_TTL`], `iss` Logto's (RFC 9207 mix-up defence),
     /// and no OAuth error; then the code is exchanged (client_secret_basic, PKCE), the ID token
-    /// verified (nonce included) and userinfo read, whose `sub` must match.
+    /// verified (nonce included; `auth_time` against `max_age` when the sign-in asked for one:
+    /// [`TokenError::AuthenticationTooOld`], or [`TokenError::MissingClaim`]) and userinfo read,
+    /// whose `sub` must match.
     pub async fn finish_sign_in(
         &self,
         params: &CallbackParams,
@@ -407,9 +433,13 @@ impl LogtoClient {
         let claims = self
             .verify_id_token_with(&metadata, id_token, Some(pending.nonce.secret()))
             .await?;
+        if let Some(max_age) = pending.max_age {
+            check_auth_time(&claims, max_age, self.now())?;
+        }
         let access_token = self.issued_access_token(&response);
         let userinfo = self.fetch_userinfo(&access_token.token, &claims.sub).await?;
         Ok(SignedIn {
+            raw_id_token: IdToken::new(id_token),
             id_token: claims,
             userinfo,
             access_token,
@@ -448,7 +478,7 @@ impl LogtoClient {
         metadata: &ProviderMetadata,
         token: &str,
         kind: TokenKind,
-    ) -> Result<(jwt::TokenHeader, jsonwebtoken::jwk::Jwk), LogtoError> {
+    ) -> Result<(jwt::TokenHeader, jwks::Jwk), LogtoError> {
         let algorithms = jwt::allowed_algorithms(&metadata.id_token_signing_alg_values_supported);
         let header = jwt::read_header(token, &algorithms).map_err(|reason| LogtoError::invalid_token(kind, reason))?;
         let lookup = match header.kid.as_deref() {
@@ -457,7 +487,7 @@ impl LogtoClient {
         };
         let key = self
             .jwks
-            .find(lookup, kind, async || self.fetch_jwks(&metadata.jwks_uri).await)
+            .find(lookup, kind, self.fetch_jwks(&metadata.jwks_uri))
             .await?;
         Ok((header, key))
     }
@@ -518,7 +548,7 @@ impl LogtoClient {
     ) -> Result<Refreshed, LogtoError> {
         self.check_requested(audience)?;
         self.refreshes
-            .refresh(refresh_token, audience, self.now(), async |current| {
+            .refresh(refresh_token, audience, self.now(), |current| async move {
                 self.grant(&current, audience, sub).await
             })
             .await
@@ -545,6 +575,11 @@ impl LogtoClient {
             Audience::Userinfo => Ok(()),
             Audience::Resource(resource) if self.config.resources.contains(resource) => Ok(()),
             Audience::Organization(_) if self.organizations_enabled() => Ok(()),
+            Audience::OrganizationResource { resource, .. }
+                if self.organizations_enabled() && self.config.resources.contains(resource) =>
+            {
+                Ok(())
+            }
             other => Err(LogtoError::NotRequested(other.key())),
         }
     }
@@ -574,6 +609,12 @@ impl LogtoClient {
             Audience::Userinfo => request,
             Audience::Resource(resource) => request.add_extra_param("resource", resource.clone()),
             Audience::Organization(id) => request.add_extra_param("organization_id", id.clone()),
+            Audience::OrganizationResource {
+                resource,
+                organization_id,
+            } => request
+                .add_extra_param("resource", resource.clone())
+                .add_extra_param("organization_id", organization_id.clone()),
         };
         let started = Instant::now();
         let response = request.request_async(&BoundedHttp(&self.http)).await;
@@ -683,6 +724,22 @@ impl LogtoClient {
         }))
     }
 
+    /// Where to send the browser to end the Logto session of the user this ID token was issued
+    /// to: the end-session URL with `id_token_hint` (the raw ID token the sign-in gave, see
+    /// [`SignedIn::raw_id_token`]), `client_id` and the configured post sign-out redirect URI.
+    /// With the hint, Logto ends that session without asking the user. The sign-in's ID token
+    /// serves for as long as the session lives: Logto takes an expired one as a hint. `None` when
+    /// Logto announces no end-session endpoint.
+    ///
+    /// The URL carries the ID token: redirect the browser to it, and never log it.
+    pub async fn end_session_url_for(&self, id_token: &IdToken) -> Result<Option<Url>, LogtoError> {
+        let url = self.end_session_url().await?;
+        Ok(url.map(|mut url| {
+            url.query_pairs_mut().append_pair("id_token_hint", id_token.secret());
+            url
+        }))
+    }
+
     /// The OAuth client for `metadata`, built on first use and kept while the metadata is the
     /// same (the same `Arc`: metadata fetched again builds a new one).
     fn oauth_client(&self, metadata: &Arc<ProviderMetadata>) -> Result<Arc<OAuthClient>, LogtoError> {
@@ -713,7 +770,7 @@ impl LogtoClient {
             .set_redirect_uri(RedirectUrl::from_url(self.config.redirect_uri.clone())))
     }
 
-    async fn fetch_jwks(&self, jwks_uri: &str) -> Result<jsonwebtoken::jwk::JwkSet, LogtoError> {
+    async fn fetch_jwks(&self, jwks_uri: &str) -> Result<jwks::JwkSet, LogtoError> {
         let body = self.get_json(Endpoint::Jwks, jwks_uri, None).await?;
         serde_json::from_slice(&body).map_err(|e| LogtoError::InvalidResponse {
             endpoint: Endpoint::Jwks,
@@ -769,6 +826,19 @@ impl LogtoClient {
             }),
         }
     }
+}
+
+/// Refuses an ID token whose `auth_time` is missing, or older than `max_age` (and the clock
+/// leeway) at `now`: the sign-in asked for a recent authentication.
+fn check_auth_time(claims: &IdTokenClaims, max_age: u64, now: u64) -> Result<(), LogtoError> {
+    let kind = TokenKind::IdToken;
+    let auth_time = claims
+        .auth_time
+        .ok_or(LogtoError::invalid_token(kind, TokenError::MissingClaim("auth_time")))?;
+    if auth_time.saturating_add(max_age).saturating_add(jwt::CLOCK_LEEWAY_SECS) < now {
+        return Err(LogtoError::invalid_token(kind, TokenError::AuthenticationTooOld));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]

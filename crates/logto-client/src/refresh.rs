@@ -60,13 +60,20 @@ impl RefreshCoordinator {
     /// Runs `refresh` for `audience` unless a recent result for this session can be shared.
     /// `refresh` receives the refresh token to present (the rotated one, if rotation happened);
     /// `now` is the current time in seconds, to tell whether a shared result is still fresh.
-    pub(crate) async fn refresh<Grant: Future<Output = Result<Refreshed, LogtoError>>>(
+    ///
+    /// `refresh` is a closure returning a future rather than an async closure: the future of an
+    /// async closure cannot be proven `Send` in a generic function, and then neither can this one.
+    pub(crate) async fn refresh<F, Fut>(
         &self,
         refresh_token: &RefreshToken,
         audience: &Audience,
         now: u64,
-        refresh: impl FnOnce(RefreshToken) -> Grant,
-    ) -> Result<Refreshed, LogtoError> {
+        refresh: F,
+    ) -> Result<Refreshed, LogtoError>
+    where
+        F: FnOnce(RefreshToken) -> Fut,
+        Fut: Future<Output = Result<Refreshed, LogtoError>>,
+    {
         let arrived = Instant::now();
         let slot = self.slot(refresh_token);
         let mut state = slot.state.lock().await;
@@ -165,7 +172,7 @@ mod tests {
                 let (coordinator, grants) = (coordinator.clone(), grants.clone());
                 tokio::spawn(async move {
                     coordinator
-                        .refresh(&rt("rt-1"), &Audience::Userinfo, NOW, async |_| {
+                        .refresh(&rt("rt-1"), &Audience::Userinfo, NOW, |_| async {
                             grants.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(50)).await;
                             Ok(token("rt-2"))
@@ -184,14 +191,14 @@ mod tests {
     async fn after_rotation_the_new_refresh_token_is_presented_never_the_old_one() {
         let coordinator = RefreshCoordinator::default();
         let first = coordinator
-            .refresh(&rt("rt-1"), &Audience::Userinfo, NOW, async |_| Ok(token("rt-2")))
+            .refresh(&rt("rt-1"), &Audience::Userinfo, NOW, |_| async { Ok(token("rt-2")) })
             .await
             .unwrap();
         assert_eq!(first.refresh_token, rt("rt-2"));
         // Another audience, still from a request carrying rt-1.
         let api = Audience::Resource("https://api.example.com".into());
         let presented = coordinator
-            .refresh(&rt("rt-1"), &api, NOW, async |presented| {
+            .refresh(&rt("rt-1"), &api, NOW, |presented| async move {
                 assert_eq!(presented, rt("rt-2"));
                 Ok(token("rt-2"))
             })
@@ -205,7 +212,7 @@ mod tests {
         let coordinator = Arc::new(RefreshCoordinator::default());
         let grants = Arc::new(AtomicUsize::new(0));
         let failing = |grants: Arc<AtomicUsize>| {
-            async move |_: RefreshToken| {
+            move |_: RefreshToken| async move {
                 grants.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 Err::<Refreshed, _>(LogtoError::HttpStatus {
@@ -223,7 +230,7 @@ mod tests {
         assert!(a.is_err() && b.is_err());
         assert_eq!(grants.load(Ordering::SeqCst), 1, "the waiter shared the failure");
         let later = coordinator
-            .refresh(&rt("rt"), &Audience::Userinfo, NOW, async |_| Ok(token("rt")))
+            .refresh(&rt("rt"), &Audience::Userinfo, NOW, |_| async { Ok(token("rt")) })
             .await;
         assert!(later.is_ok(), "a later request tries again");
     }
@@ -238,12 +245,14 @@ mod tests {
         };
         assert!(
             coordinator
-                .refresh(&rt("rt"), &Audience::Userinfo, NOW, async |_| Err(invalid()))
+                .refresh(&rt("rt"), &Audience::Userinfo, NOW, |_| async { Err(invalid()) })
                 .await
                 .is_err()
         );
         let again = coordinator
-            .refresh(&rt("rt"), &Audience::Userinfo, NOW, async |_| panic!("no second grant"))
+            .refresh(&rt("rt"), &Audience::Userinfo, NOW, |_| async {
+                panic!("no second grant")
+            })
             .await;
         assert!(again.unwrap_err().is_invalid_grant());
     }
@@ -252,12 +261,12 @@ mod tests {
     async fn past_the_share_window_the_old_refresh_token_is_refused_without_a_grant() {
         let coordinator = RefreshCoordinator::default();
         coordinator
-            .refresh(&rt("rt-1"), &Audience::Userinfo, NOW, async |_| Ok(token("rt-2")))
+            .refresh(&rt("rt-1"), &Audience::Userinfo, NOW, |_| async { Ok(token("rt-2")) })
             .await
             .unwrap();
         tokio::time::sleep(SHARE_WINDOW + Duration::from_millis(200)).await;
         let stale = coordinator
-            .refresh(&rt("rt-1"), &Audience::Userinfo, NOW + 60, async |_| {
+            .refresh(&rt("rt-1"), &Audience::Userinfo, NOW + 60, |_| async {
                 panic!("no grant for a rotated refresh token")
             })
             .await;

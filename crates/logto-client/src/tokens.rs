@@ -34,7 +34,7 @@ pub fn needs_refresh(obtained_at: u64, expires_at: u64, now: u64) -> bool {
 }
 
 /// The result of a refresh grant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Refreshed {
     /// The access token for the audience asked for.
     pub access_token: IssuedAccessToken,
@@ -46,7 +46,7 @@ pub struct Refreshed {
 
 /// What an access token says about itself, for display. Read without verifying the signature:
 /// use it only on a token that came straight from Logto's token endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
     /// Audiences.
     pub audience: Vec<String>,
@@ -68,7 +68,7 @@ impl AccessTokenClaims {
             #[serde(default)]
             exp: Option<u64>,
         }
-        let raw: Raw = jsonwebtoken::dangerous::insecure_decode_claims(token.secret()).ok()?;
+        let raw: Raw = serde_json::from_value(crate::jwt::unverified_claims(token.secret())?.into()).ok()?;
         Some(AccessTokenClaims {
             audience: raw.aud.map(|aud| aud.as_slice().to_vec()).unwrap_or_default(),
             scopes: raw

@@ -35,7 +35,8 @@ pub struct TestProvider {
 /// Choices fixed when the provider starts.
 #[derive(Clone, Debug, Default)]
 pub struct ProviderOptions {
-    /// `"ES384"` (Logto's default, used when `None`) or `"RS256"`.
+    /// The algorithm of the signing key: `"ES384"` (Logto's default, used when `None`),
+    /// `"RS256"`, `"PS256"`, `"ES256"` or `"ES512"` (P-521).
     pub signing_alg: Option<String>,
     /// API resources: indicator and the scopes it defines.
     pub resources: Vec<(String, Vec<String>)>,
@@ -44,6 +45,9 @@ pub struct ProviderOptions {
     /// Users known from the start, as [`TestProvider::add_user`] takes them (the `--config`
     /// file's `users`).
     pub users: Vec<Value>,
+    /// Organizations known from the start, as [`TestProvider::add_organization`] takes them (the
+    /// `--config` file's `organizations`).
+    pub organizations: Vec<Value>,
 }
 
 /// A "Machine-to-machine" application: it gets access tokens for API resources with its own
@@ -122,6 +126,9 @@ pub struct Stats {
     pub end_sessions: u64,
     /// Query parameters of the last few authorization requests, oldest first.
     pub authorize_params: Vec<Value>,
+    /// Query parameters of the last few end-session requests (GET), oldest first.
+    #[serde(default)]
+    pub end_session_params: Vec<Value>,
 }
 
 /// How an injected failure answers.
@@ -334,6 +341,9 @@ impl TestProvider {
         if !options.users.is_empty() {
             config["users"] = json!(options.users);
         }
+        if !options.organizations.is_empty() {
+            config["organizations"] = json!(options.organizations);
+        }
         let config_path = std::env::temp_dir().join(format!(
             "logto-test-op-{}-{}.json",
             std::process::id(),
@@ -477,6 +487,37 @@ impl TestProvider {
             .await;
     }
 
+    /// Adds (or replaces) an organization: JSON with `id`, `name`, `description` and `roles`
+    /// (`{"admin": {"scopes": ["invite:member"], "resource_scopes": {"<indicator>":
+    /// ["read:items"]}}}`): each role's organization permissions, and the API permissions it
+    /// gives within the organization.
+    pub async fn add_organization(&self, organization: Value) {
+        self.control_post("organizations", organization).await;
+    }
+
+    /// Replaces `sub`'s organization memberships and roles (`"<organization id>:<role name>"`),
+    /// as an admin would in Logto's console: userinfo and organization token requests follow at
+    /// once; a token request for an organization the user left is refused (`access_denied`).
+    pub async fn set_user_organizations(&self, sub: &str, organizations: &[&str], organization_roles: &[&str]) {
+        self.control_post(
+            "users/organizations",
+            json!({ "sub": sub, "organizations": organizations, "organization_roles": organization_roles }),
+        )
+        .await;
+    }
+
+    /// Sets the claims every access token gets from now on, as Logto's custom JWT does (e.g.
+    /// `{"plan": "pro"}`); `None` stops it.
+    pub async fn set_custom_jwt_claims(&self, claims: Option<Value>) {
+        self.control_post("settings", json!({ "custom_jwt": claims })).await;
+    }
+
+    /// `false`: the JWKS leaves out each key's `alg`, so a client must tell the algorithm a key is
+    /// for from its type and curve alone; `true` (the default): it publishes it, as Logto does.
+    pub async fn set_jwks_alg(&self, published: bool) {
+        self.control_post("settings", json!({ "jwks_alg": published })).await;
+    }
+
     /// Reads the request and grant counters.
     pub async fn stats(&self) -> Stats {
         let url = format!("{}/__op/stats", self.endpoint());
@@ -527,8 +568,8 @@ impl TestProvider {
         self.control_post("settings", json!({ "refresh_rotation": mode })).await;
     }
 
-    /// Signs with a new key (`"ES384"` or `"RS256"`) from now on; the old public keys stay in the
-    /// JWKS when `keep_old`.
+    /// Signs with a new key (`"ES384"`, `"RS256"`, `"PS256"`, `"ES256"` or `"ES512"`) from now on;
+    /// the old public keys stay in the JWKS when `keep_old`.
     pub async fn rotate_keys(&self, alg: &str, keep_old: bool) {
         self.control_post("keys/rotate", json!({ "alg": alg, "keep_old": keep_old }))
             .await;

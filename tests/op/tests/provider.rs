@@ -242,7 +242,11 @@ async fn discovery_is_logto_shaped() {
     ] {
         assert_eq!(doc[key], json!(format!("{issuer}{path}")), "{key}");
     }
-    assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["ES384"]));
+    // Logto announces every algorithm it can sign with, whatever its current key.
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        json!(["RS256", "PS256", "ES256", "ES384", "ES512"])
+    );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], json!(true));
     let scopes = doc["scopes_supported"].as_array().unwrap();
     for scope in [
@@ -547,7 +551,14 @@ async fn rs256_option_signs_id_tokens_rs256() {
         .json()
         .await
         .unwrap();
-    assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["RS256"]));
+    let jwks: Value = reqwest::get(doc["jwks_uri"].as_str().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "RS256");
+    assert_eq!(jwks["keys"][0]["kty"], "RSA");
     let tokens = demo_tokens(&op, &app, "openid profile").await;
     let claims = verify(&op, str_of(&tokens, "id_token"), Algorithm::RS256, &app.client_id).await;
     assert_eq!(claims["sub"], "user-demo");

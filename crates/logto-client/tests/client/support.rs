@@ -94,11 +94,12 @@ impl Fixture {
 
     /// [`Self::authorize`] as someone else.
     pub async fn authorize_as(&self, login: Login<'_>) -> (CallbackParams, PendingSignIn) {
-        let request = self
-            .client
-            .sign_in(&SignInOptions::sign_in())
-            .await
-            .expect("a sign-in URL");
+        self.authorize_with(&SignInOptions::sign_in(), login).await
+    }
+
+    /// [`Self::authorize`] as someone else, with these sign-in options.
+    pub async fn authorize_with(&self, options: &SignInOptions, login: Login<'_>) -> (CallbackParams, PendingSignIn) {
+        let request = self.client.sign_in(options).await.expect("a sign-in URL");
         let callback = complete_authorization(&self.browser, request.url.as_str(), login).await;
         let params = CallbackParams::parse(callback.query().unwrap_or_default()).expect("a well-formed callback");
         (params, request.pending)
@@ -107,6 +108,12 @@ impl Fixture {
     /// A whole sign-in of the demo user.
     pub async fn sign_in(&self) -> Result<SignedIn, SignInError> {
         let (params, pending) = self.authorize().await;
+        self.client.finish_sign_in(&params, &pending).await
+    }
+
+    /// A whole sign-in as `login`.
+    pub async fn sign_in_as(&self, login: Login<'_>) -> Result<SignedIn, SignInError> {
+        let (params, pending) = self.authorize_as(login).await;
         self.client.finish_sign_in(&params, &pending).await
     }
 }
