@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::callback::CallbackParams;
 use crate::config::Prompt;
-use crate::error::CallbackError;
+use crate::error::{CallbackError, SignInOptionError};
 use crate::secret::{Nonce, PkceVerifier, State};
 
 /// How long a started sign-in may take before its callback is refused.
@@ -124,28 +124,6 @@ pub const RESERVED_PARAMETERS: [&str; 18] = [
     "direct_sign_in",
     "organization_id",
 ];
-
-/// Why sign-in options cannot be sent: Logto would refuse them or, worse, silently ignore every
-/// one of its parameters.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SignInOptionError {
-    /// An extra parameter names one the client sets itself or a typed option covers.
-    #[error("the extra parameter `{0}` is reserved (set by the client, or a typed option)")]
-    ReservedParameter(String),
-    /// An extra parameter's name is empty, too long, or not of letters, digits, `_`, `-`, `.`.
-    #[error("`{}` is not a parameter name", .0.escape_debug())]
-    InvalidParameterName(String),
-    /// An extra parameter appears twice.
-    #[error("the extra parameter `{0}` is given twice")]
-    RepeatedParameter(String),
-    /// A value is empty, longer than 2,048 bytes, or holds control characters.
-    #[error("the value of `{0}` is empty, too long or has control characters")]
-    InvalidValue(String),
-    /// An organization id that is empty, longer than 128 bytes, or not of letters, digits, `_`, `-`.
-    #[error("not an organization id")]
-    InvalidOrganizationId,
-}
 
 /// What one sign-in asks Logto for, beyond the client's configured scopes and resources. Built
 /// with its `with_*` methods; checked by [`SignInOptions::check`] (and by

@@ -206,7 +206,7 @@ pub enum LogtoError {
     HttpClient(#[source] Arc<reqwest::Error>),
     /// The options of a sign-in cannot be sent (nothing was sent).
     #[error("the sign-in options cannot be sent")]
-    InvalidSignInOptions(#[from] crate::authorize::SignInOptionError),
+    InvalidSignInOptions(#[from] SignInOptionError),
 }
 
 fn describe(description: &Option<String>) -> String {
@@ -304,4 +304,26 @@ pub enum SignInError {
     /// Logto failed, refused the code, or sent something that did not verify.
     #[error(transparent)]
     Logto(#[from] LogtoError),
+}
+
+/// Why sign-in options cannot be sent: Logto would refuse them or, worse, silently ignore every
+/// one of its parameters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignInOptionError {
+    /// An extra parameter names one the client sets itself or a typed option covers.
+    #[error("the extra parameter `{0}` is reserved (set by the client, or a typed option)")]
+    ReservedParameter(String),
+    /// An extra parameter's name is empty, too long, or not of letters, digits, `_`, `-`, `.`.
+    #[error("`{}` is not a parameter name", .0.escape_debug())]
+    InvalidParameterName(String),
+    /// An extra parameter appears twice.
+    #[error("the extra parameter `{0}` is given twice")]
+    RepeatedParameter(String),
+    /// A value is empty, longer than 2,048 bytes, or holds control characters.
+    #[error("the value of `{0}` is empty, too long or has control characters")]
+    InvalidValue(String),
+    /// An organization id that is empty, longer than 128 bytes, or not of letters, digits, `_`, `-`.
+    #[error("not an organization id")]
+    InvalidOrganizationId,
 }

@@ -90,13 +90,13 @@ pub use access_token::{AccessTokenRequirements, OrganizationRequirement, Verifie
 pub use audience::{Audience, ORGANIZATION_AUDIENCE_PREFIX};
 pub use authorize::{
     AuthorizationRequest, DirectSignIn, FirstScreen, Identifier, PENDING_SIGN_IN_TTL, PendingSignIn, PendingSignIns,
-    RESERVED_PARAMETERS, SignInOptionError, SignInOptions,
+    RESERVED_PARAMETERS, SignInOptions,
 };
 pub use callback::{CallbackParams, MAX_CALLBACK_QUERY};
 pub use clock::{Clock, SystemClock};
 pub use config::{BASE_SCOPES, LogtoConfig, ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, Prompt};
 pub use discovery::ProviderMetadata;
-pub use error::{CallbackError, Endpoint, LogtoError, SignInError, TokenError, TokenKind};
+pub use error::{CallbackError, Endpoint, LogtoError, SignInError, SignInOptionError, TokenError, TokenKind};
 pub use http::MAX_BODY_BYTES;
 pub use id_token::IdTokenClaims;
 pub use jwks::{KEYS_MAX_AGE, RETRY_AFTER_FAILURE};

@@ -187,7 +187,9 @@ impl AuthError {
                 log::warn!("{status}: {}{hint}{suppressed}", chain(self));
             }
         }
-        crate::telemetry::failure(self.kind());
+        // Being sent to sign in is the normal way to a protected page, not a failure; it never
+        // gets here (see above).
+        crate::telemetry::failure(self.kind().name());
     }
 
     /// The kind of failure for the log's rate limit: from a fixed set, never from request data.
