@@ -234,6 +234,10 @@ async fn the_image_holds_only_the_app_and_signs_a_user_in_read_only_as_a_non_roo
     let http = http_client();
     let mut healthy = false;
     for _ in 0..100 {
+        let running = podman_ok(&["inspect", "--format", "{{.State.Running}}", &container.0]);
+        if running != "true" {
+            break;
+        }
         if http
             .get(format!("{}/healthz", env.base_url))
             .send()
