@@ -61,5 +61,7 @@ echo "logto-actix:x:$uid:$uid:logto-actix:/nonexistent:/nonexistent" >"$root/etc
 echo "logto-actix:x:$uid:" >"$root/etc/group"
 
 cp deploy/Containerfile "$context/Containerfile"
-"$engine" build --file "$context/Containerfile" --tag "$image" --build-arg "UID=$uid" "$context" >&2
-"$engine" image inspect --format '{{.Id}}' "$image"
+"$engine" build --file "$context/Containerfile" --tag "$image" --build-arg "UID=$uid" \
+  --iidfile "$context/image-id" "$context" >&2
+cat "$context/image-id"
+echo
