@@ -6,6 +6,7 @@ mod api;
 mod backchannel_logout;
 mod browser;
 mod callback_failures;
+mod container;
 mod example;
 mod hostile_cookies;
 mod hostile_provider;
