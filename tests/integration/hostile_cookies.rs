@@ -6,7 +6,7 @@ use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION};
 
-use crate::helpers::app::{AppOptions, TestApp, set_cookies};
+use crate::helpers::app::{Adapter, AppOptions, TestApp, set_cookies};
 
 const COOKIE_NAME: &str = "logto-session";
 
@@ -77,9 +77,9 @@ impl Visit {
     }
 }
 
-#[tokio::test]
-async fn a_tampered_truncated_foreign_or_oversized_session_cookie_means_signed_out() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(a_tampered_truncated_foreign_or_oversized_session_cookie_means_signed_out);
+async fn a_tampered_truncated_foreign_or_oversized_session_cookie_means_signed_out(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let genuine = signed_in_cookie(&app).await;
     assert!(
         visit_with_cookie(&app, &genuine).await.signed_in(),
@@ -88,6 +88,7 @@ async fn a_tampered_truncated_foreign_or_oversized_session_cookie_means_signed_o
 
     // The same sign-in at an app with another SESSION_SECRET.
     let other = TestApp::spawn_with(AppOptions {
+        adapter,
         env: vec![("SESSION_SECRET", "another-secret-".repeat(6))],
         ..Default::default()
     })
