@@ -45,7 +45,10 @@ pub async fn render(req: Request, next: Next) -> Response {
         (Some(logto), Some(session)) => matches!(logto.web().signed_in_user(session, None), Ok(Some(_))),
         _ => false,
     };
-    let mut body = format!("<h1>{title}</h1>\n<p>{message}</p>\n<p>");
+    let mut body = format!(
+        "<h1>{title}</h1>\n<p>{message}</p>\n<p>Error {}</p>\n<p>",
+        status.as_u16()
+    );
     if offer_sign_in && !signed_in {
         body.push_str(&format!(
             r#"<a href="{}">Sign in again</a> · "#,
