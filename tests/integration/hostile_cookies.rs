@@ -167,18 +167,42 @@ fn random_session_cookies_never_cause_a_server_error_and_never_sign_anyone_in() 
         .unwrap();
 }
 
-#[tokio::test]
-async fn every_character_of_the_session_secret_counts() {
+for_each_adapter!(every_character_of_the_session_secret_counts);
+async fn every_character_of_the_session_secret_counts(adapter: Adapter) {
     use crate::helpers::app::TEST_SESSION_SECRET;
     assert!(TEST_SESSION_SECRET.len() > 64);
-    let app = TestApp::spawn().await;
+    let app = TestApp::start(adapter).await;
     let cookie = signed_in_cookie(&app).await;
 
     // Another instance with the same secret opens the session: the key comes from the secret alone.
-    let same = TestApp::spawn_on(app.provider.clone(), AppOptions::default()).await;
+    let same = TestApp::spawn_on(
+        app.provider.clone(),
+        AppOptions {
+            adapter,
+            ..AppOptions::default()
+        },
+    )
+    .await;
     assert!(
         visit_with_cookie(&same, &cookie).await.signed_in(),
         "same SESSION_SECRET"
+    );
+
+    // So does the other framework's app: one key derivation, one cookie, on both adapters.
+    let across = TestApp::spawn_on(
+        app.provider.clone(),
+        AppOptions {
+            adapter: match adapter {
+                Adapter::Actix => Adapter::Axum,
+                Adapter::Axum => Adapter::Actix,
+            },
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    assert!(
+        visit_with_cookie(&across, &cookie).await.signed_in(),
+        "same SESSION_SECRET on the other adapter"
     );
 
     // A secret that differs only after its 64th character is another key.
@@ -188,6 +212,7 @@ async fn every_character_of_the_session_secret_counts() {
     let other = TestApp::spawn_on(
         app.provider.clone(),
         AppOptions {
+            adapter,
             env: vec![("SESSION_SECRET", changed)],
             ..Default::default()
         },
