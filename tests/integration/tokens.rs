@@ -101,7 +101,9 @@ async fn a_failing_token_endpoint_shows_502_and_keeps_the_session(adapter: Adapt
     app.provider.fail("/oidc/token", FailMode::Status500, Some(1)).await;
     let response = app.get("/profile").await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    assert!(response.text().await.unwrap().contains("not answering"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains("not answering"), "{page}");
+    assert!(!page.contains("Sign in again"), "a signed-in reader is not asked to sign in: {page}");
 
     assert!(
         app.page("/").await.contains("Signed in as Demo User"),
