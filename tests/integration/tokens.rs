@@ -103,7 +103,10 @@ async fn a_failing_token_endpoint_shows_502_and_keeps_the_session(adapter: Adapt
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     let page = response.text().await.unwrap();
     assert!(page.contains("not answering"), "{page}");
-    assert!(!page.contains("Sign in again"), "a signed-in reader is not asked to sign in: {page}");
+    assert!(
+        !page.contains("Sign in again"),
+        "a signed-in reader is not asked to sign in: {page}"
+    );
 
     assert!(
         app.page("/").await.contains("Signed in as Demo User"),

@@ -15,7 +15,12 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let config = match Config::from_env() {
+    // Everything the app reads but METRICS_ADDR: the example serves no metrics, so that variable is
+    // neither used nor checked here.
+    let config = match Config::from_lookup(|name| match name {
+        "METRICS_ADDR" => None,
+        _ => std::env::var(name).ok(),
+    }) {
         Ok(config) => config,
         Err(errors) => {
             for error in &errors.0 {

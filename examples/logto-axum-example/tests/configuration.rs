@@ -23,6 +23,8 @@ fn bad_configuration_stops_the_example_with_one_line_per_problem() {
         ("PORT", "not-a-port"),
         ("SESSION_SECRET", "too-short"),
         ("LOGTO_HTTP_TIMEOUT_SECS", "0"),
+        // Not the example's: neither used nor checked.
+        ("METRICS_ADDR", "not-an-address"),
     ]);
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 6, "{stderr}");
@@ -56,8 +58,9 @@ fn plain_http_to_a_host_other_than_this_machine_stops_the_example() {
     assert_eq!(lines.len(), 2, "{stderr}");
     for variable in ["LOGTO_ENDPOINT", "APP_BASE_URL"] {
         assert!(
-            lines.iter().any(|l| l.starts_with(&format!("configuration error: {variable}:"))
-                && l.contains("must use https")),
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("configuration error: {variable}:")) && l.contains("must use https")),
             "{variable}: {stderr}"
         );
     }
