@@ -3,7 +3,9 @@
 //! (`config`), assembly (`startup`), its pages, texts and templates.
 
 pub mod check;
-pub mod config;
+/// Typed configuration, read once from the environment and validated at start-up (shared with
+/// the axum example).
+pub use logto_app_config as config;
 pub mod metrics;
 pub mod readiness;
 pub mod startup;
@@ -12,7 +14,6 @@ mod api;
 mod canonical_host;
 mod error_page;
 mod i18n;
-mod log_hints;
 pub(crate) mod pages;
 mod security_headers;
 mod session_errors;

@@ -274,6 +274,6 @@ fn logto_auth(client: LogtoClient, config: &Config, store: Arc<dyn SessionStore>
         .cancelled_redirect("/?notice=cancelled")
         .unreachable_sign_out_redirect("/?notice=signed_out_locally")
         .ui_locales(|req| Some(Locale::of_request(req).tag().to_owned()))
-        .log_hint(crate::log_hints::hint)
+        .log_hint(crate::config::log_hints::hint)
         .build()
 }

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, SET_COOKIE, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
-use crate::helpers::app::{AppOptions, TestApp, session_set_cookie};
+use crate::helpers::app::{Adapter, AppOptions, TestApp, session_set_cookie};
 use logto_test_provider::{M2mClient, ProviderOptions, SignWith, jwt_parts, unix_now};
 
 const RESOURCE: &str = "https://api.example.com";
@@ -22,8 +22,9 @@ fn m2m() -> M2mClient {
 
 /// The app serving the API for `RESOURCE` (requiring `read:messages`), and asking for a token
 /// for it at sign-in, as the README tells an operator to.
-async fn api_app() -> TestApp {
+async fn api_app(adapter: Adapter) -> TestApp {
     TestApp::spawn_with(AppOptions {
+        adapter,
         env: vec![
             ("LOGTO_API_RESOURCE", RESOURCE.into()),
             ("LOGTO_API_REQUIRED_SCOPES", "read:messages".into()),
@@ -110,9 +111,9 @@ fn with(mut claims: Value, changes: Value) -> Value {
     claims
 }
 
-#[tokio::test]
-async fn a_users_token_from_a_real_sign_in_answers_with_its_sub_and_scopes() {
-    let app = api_app().await;
+for_each_adapter!(a_users_token_from_a_real_sign_in_answers_with_its_sub_and_scopes);
+async fn a_users_token_from_a_real_sign_in_answers_with_its_sub_and_scopes(adapter: Adapter) {
+    let app = api_app(adapter).await;
     let token = user_token(&app).await;
     let response = call(&app, Some(&token)).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -126,9 +127,9 @@ async fn a_users_token_from_a_real_sign_in_answers_with_its_sub_and_scopes() {
     );
 }
 
-#[tokio::test]
-async fn a_machine_to_machine_token_answers_with_its_client_id() {
-    let app = api_app().await;
+for_each_adapter!(a_machine_to_machine_token_answers_with_its_client_id);
+async fn a_machine_to_machine_token_answers_with_its_client_id(adapter: Adapter) {
+    let app = api_app(adapter).await;
     let token = app
         .provider
         .client_credentials_token(&m2m(), RESOURCE, &["read:messages"])
@@ -142,9 +143,9 @@ async fn a_machine_to_machine_token_answers_with_its_client_id() {
     assert!(body.get("organization_id").is_none());
 }
 
-#[tokio::test]
-async fn no_token_answers_401_with_the_bearer_challenge_and_no_error_code() {
-    let app = api_app().await;
+for_each_adapter!(no_token_answers_401_with_the_bearer_challenge_and_no_error_code);
+async fn no_token_answers_401_with_the_bearer_challenge_and_no_error_code(adapter: Adapter) {
+    let app = api_app(adapter).await;
     for request in [
         reqwest::Client::new().get(app.url("/api/me")),
         reqwest::Client::new()
@@ -163,9 +164,9 @@ async fn no_token_answers_401_with_the_bearer_challenge_and_no_error_code() {
     }
 }
 
-#[tokio::test]
-async fn forged_foreign_and_wrong_tokens_answer_401_invalid_token() {
-    let app = api_app().await;
+for_each_adapter!(forged_foreign_and_wrong_tokens_answer_401_invalid_token);
+async fn forged_foreign_and_wrong_tokens_answer_401_invalid_token(adapter: Adapter) {
+    let app = api_app(adapter).await;
     let provider = &app.provider;
     let issuer = provider.issuer();
     let valid = with(claims(), json!({ "iss": issuer }));
@@ -244,9 +245,9 @@ async fn forged_foreign_and_wrong_tokens_answer_401_invalid_token() {
     assert_invalid_token(response, "characters no token has").await;
 }
 
-#[tokio::test]
-async fn a_token_without_a_required_scope_answers_403_insufficient_scope() {
-    let app = api_app().await;
+for_each_adapter!(a_token_without_a_required_scope_answers_403_insufficient_scope);
+async fn a_token_without_a_required_scope_answers_403_insufficient_scope(adapter: Adapter) {
+    let app = api_app(adapter).await;
     // The demo user's roles allow only writing: Logto grants what the roles allow.
     app.provider
         .set_user_permissions(DEMO_SUB, json!({ RESOURCE: ["write:messages"] }))
@@ -269,9 +270,9 @@ async fn a_token_without_a_required_scope_answers_403_insufficient_scope() {
     assert_eq!(call(&app, Some(&m2m_token)).await.status(), StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
-async fn a_burst_of_unknown_kids_fetches_the_jwks_at_most_once_more() {
-    let app = api_app().await;
+for_each_adapter!(a_burst_of_unknown_kids_fetches_the_jwks_at_most_once_more);
+async fn a_burst_of_unknown_kids_fetches_the_jwks_at_most_once_more(adapter: Adapter) {
+    let app = api_app(adapter).await;
     let valid = with(claims(), json!({ "iss": app.provider.issuer() }));
     let genuine = app
         .provider
@@ -298,9 +299,9 @@ async fn a_burst_of_unknown_kids_fetches_the_jwks_at_most_once_more() {
     );
 }
 
-#[tokio::test]
-async fn the_api_takes_no_cookie_sets_none_and_keeps_json_for_unknown_paths() {
-    let app = api_app().await;
+for_each_adapter!(the_api_takes_no_cookie_sets_none_and_keeps_json_for_unknown_paths);
+async fn the_api_takes_no_cookie_sets_none_and_keeps_json_for_unknown_paths(adapter: Adapter) {
+    let app = api_app(adapter).await;
     app.sign_in_as_demo().await;
     // The browser's session cookie does not authorize an API call (tokens only)...
     let response = app.get("/api/me").await;
@@ -328,9 +329,9 @@ async fn the_api_takes_no_cookie_sets_none_and_keeps_json_for_unknown_paths() {
     );
 }
 
-#[tokio::test]
-async fn without_an_api_resource_there_is_no_api() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(without_an_api_resource_there_is_no_api);
+async fn without_an_api_resource_there_is_no_api(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let token = app
         .provider
         .sign_jwt(

@@ -3,12 +3,13 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::app::{AppOptions, TestApp};
+use crate::helpers::app::{Adapter, AppOptions, TestApp};
 use logto_test_provider::complete_end_session;
 
-#[tokio::test]
-async fn signing_out_at_logto_elsewhere_ends_the_app_session() {
+for_each_adapter!(signing_out_at_logto_elsewhere_ends_the_app_session);
+async fn signing_out_at_logto_elsewhere_ends_the_app_session(adapter: Adapter) {
     let app = TestApp::spawn_with(AppOptions {
+        adapter,
         backchannel_logout: true,
         ..Default::default()
     })
@@ -29,9 +30,10 @@ async fn signing_out_at_logto_elsewhere_ends_the_app_session() {
     assert_eq!(app.get("/profile").await.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
-async fn a_forged_or_missing_logout_token_is_refused_and_ends_nothing() {
+for_each_adapter!(a_forged_or_missing_logout_token_is_refused_and_ends_nothing);
+async fn a_forged_or_missing_logout_token_is_refused_and_ends_nothing(adapter: Adapter) {
     let app = TestApp::spawn_with(AppOptions {
+        adapter,
         backchannel_logout: true,
         ..Default::default()
     })
@@ -80,9 +82,10 @@ async fn post_logout_token(app: &TestApp, token: &str) -> StatusCode {
         .status()
 }
 
-#[tokio::test]
-async fn a_logout_token_id_seen_before_changes_nothing_and_an_untyped_token_is_refused() {
+for_each_adapter!(a_logout_token_id_seen_before_changes_nothing_and_an_untyped_token_is_refused);
+async fn a_logout_token_id_seen_before_changes_nothing_and_an_untyped_token_is_refused(adapter: Adapter) {
     let app = TestApp::spawn_with(AppOptions {
+        adapter,
         backchannel_logout: true,
         ..Default::default()
     })

@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::app::{DEMO, TestApp, query_of, with_param};
+use crate::helpers::app::{Adapter, DEMO, TestApp, query_of, with_param};
 use logto_test_provider::FailMode;
 
 /// Visits `callback` and checks the refusal: status, a readable page, still signed out.
@@ -16,9 +16,9 @@ async fn assert_refused(app: &TestApp, callback: &str, status: StatusCode, says:
     assert!(app.is_signed_out().await, "still signed out after {callback}");
 }
 
-#[tokio::test]
-async fn a_callback_with_a_wrong_or_missing_state_is_refused() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(a_callback_with_a_wrong_or_missing_state_is_refused);
+async fn a_callback_with_a_wrong_or_missing_state_is_refused(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let callback = app.authorize("/sign-in", DEMO).await;
     assert_refused(
         &app,
@@ -36,9 +36,9 @@ async fn a_callback_with_a_wrong_or_missing_state_is_refused() {
     .await;
 }
 
-#[tokio::test]
-async fn a_callback_naming_another_issuer_is_refused() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(a_callback_naming_another_issuer_is_refused);
+async fn a_callback_naming_another_issuer_is_refused(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let callback = app.authorize("/sign-in", DEMO).await;
     assert!(
         query_of(&callback).contains_key("iss"),
@@ -60,9 +60,9 @@ async fn a_callback_naming_another_issuer_is_refused() {
     );
 }
 
-#[tokio::test]
-async fn a_cancelled_sign_in_says_so() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(a_cancelled_sign_in_says_so);
+async fn a_cancelled_sign_in_says_so(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let authorize = app.start_sign_in("/sign-in").await;
     let state = &query_of(&authorize)["state"][0];
     let cancelled = format!(
@@ -82,9 +82,9 @@ async fn a_cancelled_sign_in_says_so() {
     assert_refused(&app, &cancelled, StatusCode::BAD_REQUEST, "not valid").await;
 }
 
-#[tokio::test]
-async fn a_replayed_callback_is_refused_in_the_same_and_in_another_browser() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(a_replayed_callback_is_refused_in_the_same_and_in_another_browser);
+async fn a_replayed_callback_is_refused_in_the_same_and_in_another_browser(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let callback = app.authorize("/sign-in", DEMO).await;
     assert_eq!(app.get_url(&callback).await.status(), StatusCode::SEE_OTHER);
 
@@ -106,9 +106,9 @@ async fn a_replayed_callback_is_refused_in_the_same_and_in_another_browser() {
     );
 }
 
-#[tokio::test]
-async fn a_callback_without_a_code_or_without_a_started_sign_in_is_refused() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(a_callback_without_a_code_or_without_a_started_sign_in_is_refused);
+async fn a_callback_without_a_code_or_without_a_started_sign_in_is_refused(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let callback = app.authorize("/sign-in", DEMO).await;
     assert_refused(
         &app,
@@ -130,9 +130,9 @@ async fn a_callback_without_a_code_or_without_a_started_sign_in_is_refused() {
     assert!(response.status().is_client_error(), "{}", response.status());
 }
 
-#[tokio::test]
-async fn a_failing_token_endpoint_gives_a_502_page_and_leaves_the_visitor_signed_out() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(a_failing_token_endpoint_gives_a_502_page_and_leaves_the_visitor_signed_out);
+async fn a_failing_token_endpoint_gives_a_502_page_and_leaves_the_visitor_signed_out(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     for mode in [FailMode::Status500, FailMode::Garbage, FailMode::ErrorJson] {
         let callback = app.authorize("/sign-in", DEMO).await;
         app.provider.fail("/oidc/token", mode, Some(1)).await;
@@ -140,9 +140,10 @@ async fn a_failing_token_endpoint_gives_a_502_page_and_leaves_the_visitor_signed
     }
 }
 
-#[tokio::test]
-async fn a_hanging_token_endpoint_times_out_with_a_502_while_other_pages_still_serve() {
+for_each_adapter!(a_hanging_token_endpoint_times_out_with_a_502_while_other_pages_still_serve);
+async fn a_hanging_token_endpoint_times_out_with_a_502_while_other_pages_still_serve(adapter: Adapter) {
     let app = TestApp::spawn_with(crate::helpers::app::AppOptions {
+        adapter,
         http_timeout: Some(std::time::Duration::from_secs(1)),
         ..Default::default()
     })

@@ -6,7 +6,7 @@ use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION};
 
-use crate::helpers::app::{AppOptions, TestApp, set_cookies};
+use crate::helpers::app::{Adapter, AppOptions, TestApp, set_cookies};
 
 const COOKIE_NAME: &str = "logto-session";
 
@@ -77,9 +77,9 @@ impl Visit {
     }
 }
 
-#[tokio::test]
-async fn a_tampered_truncated_foreign_or_oversized_session_cookie_means_signed_out() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(a_tampered_truncated_foreign_or_oversized_session_cookie_means_signed_out);
+async fn a_tampered_truncated_foreign_or_oversized_session_cookie_means_signed_out(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let genuine = signed_in_cookie(&app).await;
     assert!(
         visit_with_cookie(&app, &genuine).await.signed_in(),
@@ -88,6 +88,7 @@ async fn a_tampered_truncated_foreign_or_oversized_session_cookie_means_signed_o
 
     // The same sign-in at an app with another SESSION_SECRET.
     let other = TestApp::spawn_with(AppOptions {
+        adapter,
         env: vec![("SESSION_SECRET", "another-secret-".repeat(6))],
         ..Default::default()
     })
@@ -166,18 +167,42 @@ fn random_session_cookies_never_cause_a_server_error_and_never_sign_anyone_in() 
         .unwrap();
 }
 
-#[tokio::test]
-async fn every_character_of_the_session_secret_counts() {
+for_each_adapter!(every_character_of_the_session_secret_counts);
+async fn every_character_of_the_session_secret_counts(adapter: Adapter) {
     use crate::helpers::app::TEST_SESSION_SECRET;
     assert!(TEST_SESSION_SECRET.len() > 64);
-    let app = TestApp::spawn().await;
+    let app = TestApp::start(adapter).await;
     let cookie = signed_in_cookie(&app).await;
 
     // Another instance with the same secret opens the session: the key comes from the secret alone.
-    let same = TestApp::spawn_on(app.provider.clone(), AppOptions::default()).await;
+    let same = TestApp::spawn_on(
+        app.provider.clone(),
+        AppOptions {
+            adapter,
+            ..AppOptions::default()
+        },
+    )
+    .await;
     assert!(
         visit_with_cookie(&same, &cookie).await.signed_in(),
         "same SESSION_SECRET"
+    );
+
+    // So does the other framework's app: one key derivation, one cookie, on both adapters.
+    let across = TestApp::spawn_on(
+        app.provider.clone(),
+        AppOptions {
+            adapter: match adapter {
+                Adapter::Actix => Adapter::Axum,
+                Adapter::Axum => Adapter::Actix,
+            },
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    assert!(
+        visit_with_cookie(&across, &cookie).await.signed_in(),
+        "same SESSION_SECRET on the other adapter"
     );
 
     // A secret that differs only after its 64th character is another key.
@@ -187,6 +212,7 @@ async fn every_character_of_the_session_secret_counts() {
     let other = TestApp::spawn_on(
         app.provider.clone(),
         AppOptions {
+            adapter,
             env: vec![("SESSION_SECRET", changed)],
             ..Default::default()
         },

@@ -11,11 +11,12 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT_LANGUAGE, COOKIE};
 use serde_json::{Value, json};
 
-use crate::helpers::app::{AppOptions, TestApp, cookie_pair, session_set_cookie, unescape_html};
+use crate::helpers::app::{Adapter, AppOptions, TestApp, cookie_pair, session_set_cookie, unescape_html};
 use crate::helpers::redis::{RedisOptions, TestRedis};
 
-fn redis_options(redis: &TestRedis) -> AppOptions {
+fn redis_options(adapter: Adapter, redis: &TestRedis) -> AppOptions {
     AppOptions {
+        adapter,
         env: vec![("SESSION_STORE", "redis".into()), ("REDIS_URL", redis.url.clone())],
         ..Default::default()
     }
@@ -71,11 +72,11 @@ async fn post_logout(app: &TestApp, token: &str) -> StatusCode {
         .status()
 }
 
-#[tokio::test]
-async fn a_backchannel_logout_sent_to_one_instance_ends_the_session_on_the_other_and_after_a_restart() {
+for_each_adapter!(a_backchannel_logout_sent_to_one_instance_ends_the_session_on_the_other_and_after_a_restart);
+async fn a_backchannel_logout_sent_to_one_instance_ends_the_session_on_the_other_and_after_a_restart(adapter: Adapter) {
     let redis = TestRedis::start().await;
-    let a = TestApp::spawn_with(redis_options(&redis)).await;
-    let b = a.another_instance(redis_options(&redis)).await;
+    let a = TestApp::spawn_with(redis_options(adapter, &redis)).await;
+    let b = a.another_instance(redis_options(adapter, &redis)).await;
     let response = a.sign_in_as_demo().await;
     let cookie = cookie_pair(&session_set_cookie(&response).unwrap()).to_owned();
     assert!(home_with(&b, &cookie).await.contains("Signed in as Demo User"));
@@ -88,21 +89,22 @@ async fn a_backchannel_logout_sent_to_one_instance_ends_the_session_on_the_other
         "the logout sent to B ended the session on A"
     );
     // A restarted instance (nothing in its memory) does not bring the session back.
-    let restarted = a.another_instance(redis_options(&redis)).await;
+    let restarted = a.another_instance(redis_options(adapter, &redis)).await;
     assert!(!home_with(&restarted, &cookie).await.contains("Demo User"));
     // The same token again changes nothing and is still answered 200.
     assert_eq!(post_logout(&restarted, &token).await, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn signing_out_at_logto_reaches_every_instance() {
+for_each_adapter!(signing_out_at_logto_reaches_every_instance);
+async fn signing_out_at_logto_reaches_every_instance(adapter: Adapter) {
     let redis = TestRedis::start().await;
     let a = TestApp::spawn_with(AppOptions {
+        adapter,
         backchannel_logout: true,
-        ..redis_options(&redis)
+        ..redis_options(adapter, &redis)
     })
     .await;
-    let b = a.another_instance(redis_options(&redis)).await;
+    let b = a.another_instance(redis_options(adapter, &redis)).await;
     let response = a.sign_in_as_demo().await;
     let cookie = cookie_pair(&session_set_cookie(&response).unwrap()).to_owned();
 
@@ -117,10 +119,10 @@ async fn signing_out_at_logto_reaches_every_instance() {
     assert!(!home_with(&b, &cookie).await.contains("Demo User"));
 }
 
-#[tokio::test]
-async fn eight_concurrent_requests_over_two_instances_send_one_refresh_grant() {
+for_each_adapter!(eight_concurrent_requests_over_two_instances_send_one_refresh_grant);
+async fn eight_concurrent_requests_over_two_instances_send_one_refresh_grant(adapter: Adapter) {
     let redis = TestRedis::start().await;
-    let mut options = redis_options(&redis);
+    let mut options = redis_options(adapter, &redis);
     options.env.push(("LOGTO_USERINFO_MAX_AGE_SECS", "0".into()));
     let a = TestApp::spawn_with(options.clone()).await;
     let b = a.another_instance(options).await;
@@ -160,15 +162,20 @@ async fn eight_concurrent_requests_over_two_instances_send_one_refresh_grant() {
     assert_eq!(grants(a.provider.stats().await), 2);
 }
 
-#[tokio::test]
-async fn with_redis_hung_a_page_answers_503_within_3_s_and_the_same_cookie_works_once_it_wakes() {
+for_each_adapter!(with_redis_hung_a_page_answers_503_within_3_s_and_the_same_cookie_works_once_it_wakes);
+async fn with_redis_hung_a_page_answers_503_within_3_s_and_the_same_cookie_works_once_it_wakes(adapter: Adapter) {
     let redis = TestRedis::start().await;
-    let app = TestApp::spawn_with(redis_options(&redis)).await;
+    let app = TestApp::spawn_with(redis_options(adapter, &redis)).await;
     let response = app.sign_in_as_demo().await;
     let cookie = cookie_pair(&session_set_cookie(&response).unwrap()).to_owned();
 
     redis.hang();
-    for (language, words) in [("en", "Temporarily unavailable"), ("es", "No disponible")] {
+    // The axum example's pages are in English only (CONTRACT, "The axum example").
+    let pages: &[(&str, &str)] = match adapter {
+        Adapter::Actix => &[("en", "Temporarily unavailable"), ("es", "No disponible")],
+        Adapter::Axum => &[("en", "Temporarily unavailable")],
+    };
+    for &(language, words) in pages {
         let started = Instant::now();
         let response = browser()
             .get(app.url("/"))
@@ -204,14 +211,14 @@ async fn eventually_signed_in(app: &TestApp, cookie: &str) -> bool {
     false
 }
 
-#[tokio::test]
-async fn with_redis_restarted_with_persistence_the_session_is_still_there() {
+for_each_adapter!(with_redis_restarted_with_persistence_the_session_is_still_there);
+async fn with_redis_restarted_with_persistence_the_session_is_still_there(adapter: Adapter) {
     let mut redis = TestRedis::start_with(RedisOptions {
         persistent: true,
         ..Default::default()
     })
     .await;
-    let app = TestApp::spawn_with(redis_options(&redis)).await;
+    let app = TestApp::spawn_with(redis_options(adapter, &redis)).await;
     let response = app.sign_in_as_demo().await;
     let cookie = cookie_pair(&session_set_cookie(&response).unwrap()).to_owned();
 
@@ -251,14 +258,15 @@ async fn a_redis_password_missing_or_wrong_is_named_at_start_up() {
     }
 }
 
-#[tokio::test]
-async fn a_copied_cookie_is_signed_out_past_the_session_max_age_with_either_store() {
+for_each_adapter!(a_copied_cookie_is_signed_out_past_the_session_max_age_with_either_store);
+async fn a_copied_cookie_is_signed_out_past_the_session_max_age_with_either_store(adapter: Adapter) {
     let redis = TestRedis::start().await;
     let cookie_store = AppOptions {
+        adapter,
         env: vec![("SESSION_MAX_AGE_SECS", "5".into())],
         ..Default::default()
     };
-    let mut redis_store = redis_options(&redis);
+    let mut redis_store = redis_options(adapter, &redis);
     redis_store.env.push(("SESSION_MAX_AGE_SECS", "5".into()));
     for options in [cookie_store, redis_store] {
         let app = TestApp::spawn_with(options).await;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use logto_test_provider::{FailMode, TestProvider, complete_authorization, http_client};
 use reqwest::StatusCode;
 
-use crate::helpers::app::{AppOptions, DEMO, TestApp, location};
+use crate::helpers::app::{Adapter, AppOptions, DEMO, TestApp, location};
 use crate::helpers::binary::{BinaryEnv, closed_endpoint, free_port};
 use crate::helpers::redis::TestRedis;
 
@@ -106,9 +106,9 @@ async fn check_names_redis_url_when_redis_is_down() {
     assert!(failed[0].contains("REDIS_URL"), "{output}");
 }
 
-#[tokio::test]
-async fn readyz_is_503_while_logto_is_down_and_200_once_it_is_back() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(readyz_is_503_while_logto_is_down_and_200_once_it_is_back);
+async fn readyz_is_503_while_logto_is_down_and_200_once_it_is_back(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     app.provider.fail(DISCOVERY, FailMode::Status500, None).await;
     let response = app.get("/readyz").await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -138,10 +138,11 @@ async fn readyz_is_503_while_logto_is_down_and_200_once_it_is_back() {
     assert!(ready, "/readyz answers 200 once Logto is back, without a restart");
 }
 
-#[tokio::test]
-async fn readyz_is_503_while_redis_is_down() {
+for_each_adapter!(readyz_is_503_while_redis_is_down);
+async fn readyz_is_503_while_redis_is_down(adapter: Adapter) {
     let redis = TestRedis::start().await;
     let app = TestApp::spawn_with(AppOptions {
+        adapter,
         env: vec![("SESSION_STORE", "redis".into()), ("REDIS_URL", redis.url.clone())],
         ..Default::default()
     })

@@ -6,27 +6,30 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT_LANGUAGE, COOKIE};
 
-use crate::helpers::app::{AppOptions, DEMO, TestApp, cookie_pair, location, session_set_cookie, unescape_html};
+use crate::helpers::app::{
+    Adapter, AppOptions, DEMO, TestApp, cookie_pair, location, session_set_cookie, unescape_html,
+};
 use crate::helpers::redis::TestRedis;
 
-fn redis_options(redis: &TestRedis) -> AppOptions {
+fn redis_options(adapter: Adapter, redis: &TestRedis) -> AppOptions {
     AppOptions {
+        adapter,
         env: vec![("SESSION_STORE", "redis".into()), ("REDIS_URL", redis.url.clone())],
         ..Default::default()
     }
 }
 
-#[tokio::test]
-async fn with_redis_the_cookie_holds_only_an_id_and_the_session_survives_a_restart() {
+for_each_adapter!(with_redis_the_cookie_holds_only_an_id_and_the_session_survives_a_restart);
+async fn with_redis_the_cookie_holds_only_an_id_and_the_session_survives_a_restart(adapter: Adapter) {
     let redis = TestRedis::start().await;
-    let first = TestApp::spawn_with(redis_options(&redis)).await;
+    let first = TestApp::spawn_with(redis_options(adapter, &redis)).await;
     let response = first.sign_in_as_demo().await;
     let cookie = session_set_cookie(&response).unwrap();
     let value = cookie_pair(&cookie);
     assert!(value.len() < 200, "only an id travels: {} bytes", value.len());
 
     // A second instance (or the same app after a restart) with the same secret and Redis.
-    let second = TestApp::spawn_on(first.provider.clone(), redis_options(&redis)).await;
+    let second = TestApp::spawn_on(first.provider.clone(), redis_options(adapter, &redis)).await;
     let home = first
         .http
         .get(second.url("/"))
@@ -39,10 +42,10 @@ async fn with_redis_the_cookie_holds_only_an_id_and_the_session_survives_a_resta
     assert!(home.contains("Signed in as Demo User"), "{home}");
 }
 
-#[tokio::test]
-async fn with_redis_signing_out_kills_a_copied_cookie_too() {
+for_each_adapter!(with_redis_signing_out_kills_a_copied_cookie_too);
+async fn with_redis_signing_out_kills_a_copied_cookie_too(adapter: Adapter) {
     let redis = TestRedis::start().await;
-    let app = TestApp::spawn_with(redis_options(&redis)).await;
+    let app = TestApp::spawn_with(redis_options(adapter, &redis)).await;
     let response = app.sign_in_as_demo().await;
     let stolen = session_set_cookie(&response).unwrap();
     let stolen = cookie_pair(&stolen).to_owned();
@@ -94,10 +97,10 @@ async fn with_redis_unreachable_the_app_refuses_to_start_with_a_clear_error() {
     assert!(!stderr.contains("panicked"));
 }
 
-#[tokio::test]
-async fn signing_in_gives_the_session_a_new_id_so_a_planted_one_opens_nothing() {
+for_each_adapter!(signing_in_gives_the_session_a_new_id_so_a_planted_one_opens_nothing);
+async fn signing_in_gives_the_session_a_new_id_so_a_planted_one_opens_nothing(adapter: Adapter) {
     let redis = TestRedis::start().await;
-    let app = TestApp::spawn_with(redis_options(&redis)).await;
+    let app = TestApp::spawn_with(redis_options(adapter, &redis)).await;
     // The session that exists before sign-in (it holds the pending sign-in): an attacker who
     // planted or read this id must not end up with the signed-in session.
     let response = app.get("/sign-in").await;
@@ -121,10 +124,10 @@ async fn signing_in_gives_the_session_a_new_id_so_a_planted_one_opens_nothing() 
     assert!(!planted.contains("Signed in as"), "the old id opens nothing");
 }
 
-#[tokio::test]
-async fn with_redis_hung_a_session_that_cannot_be_written_gets_the_503_page() {
+for_each_adapter!(with_redis_hung_a_session_that_cannot_be_written_gets_the_503_page);
+async fn with_redis_hung_a_session_that_cannot_be_written_gets_the_503_page(adapter: Adapter) {
     let redis = TestRedis::start().await;
-    let app = TestApp::spawn_with(redis_options(&redis)).await;
+    let app = TestApp::spawn_with(redis_options(adapter, &redis)).await;
     redis.hang();
     // No cookie, so nothing is read; starting a sign-in writes a new session, and that write is
     // what fails: the session middleware's own error, which must still become a page.
@@ -143,5 +146,10 @@ async fn with_redis_hung_a_session_that_cannot_be_written_gets_the_503_page() {
     assert!(response.headers().contains_key("content-security-policy"));
     assert!(response.headers().get("set-cookie").is_none());
     let page = unescape_html(&response.text().await.unwrap());
-    assert!(page.contains("No disponible"), "{page}");
+    // The axum example's pages are in English only (CONTRACT, "The axum example").
+    let words = match adapter {
+        Adapter::Actix => "No disponible",
+        Adapter::Axum => "Temporarily unavailable",
+    };
+    assert!(page.contains(words), "{page}");
 }

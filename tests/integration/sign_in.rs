@@ -3,12 +3,12 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::app::{AppOptions, DEMO, TestApp, location, query_of};
+use crate::helpers::app::{Adapter, AppOptions, DEMO, TestApp, location, query_of};
 use logto_test_provider::{Login, ProviderOptions};
 
-#[tokio::test]
-async fn a_visitor_signs_in_with_the_form_and_sees_who_they_are() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(a_visitor_signs_in_with_the_form_and_sees_who_they_are);
+async fn a_visitor_signs_in_with_the_form_and_sees_who_they_are(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     assert!(app.is_signed_out().await);
 
     let response = app.sign_in_as_demo().await;
@@ -21,10 +21,11 @@ async fn a_visitor_signs_in_with_the_form_and_sees_who_they_are() {
     assert!(!home.contains("Continue with Hugging Face"));
 }
 
-#[tokio::test]
-async fn the_authorization_request_carries_pkce_nonce_consent_and_every_scope_and_resource() {
+for_each_adapter!(the_authorization_request_carries_pkce_nonce_consent_and_every_scope_and_resource);
+async fn the_authorization_request_carries_pkce_nonce_consent_and_every_scope_and_resource(adapter: Adapter) {
     let api = "https://api.example.com";
     let app = TestApp::spawn_with(AppOptions {
+        adapter,
         env: vec![
             ("LOGTO_RESOURCES", api.into()),
             ("LOGTO_SCOPES", "email identities read:items".into()),
@@ -75,9 +76,9 @@ async fn the_authorization_request_carries_pkce_nonce_consent_and_every_scope_an
     assert!(app.page("/").await.contains("Demo User"));
 }
 
-#[tokio::test]
-async fn a_new_visitor_creates_an_account_and_is_signed_in_as_the_new_user() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(a_new_visitor_creates_an_account_and_is_signed_in_as_the_new_user);
+async fn a_new_visitor_creates_an_account_and_is_signed_in_as_the_new_user(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let authorize = app.start_sign_in("/sign-up").await;
     assert_eq!(
         query_of(&authorize).get("first_screen"),
@@ -99,9 +100,9 @@ async fn a_new_visitor_creates_an_account_and_is_signed_in_as_the_new_user() {
     assert!(home.contains("grace@example.com"));
 }
 
-#[tokio::test]
-async fn continue_with_hugging_face_shows_the_hugging_face_username() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(continue_with_hugging_face_shows_the_hugging_face_username);
+async fn continue_with_hugging_face_shows_the_hugging_face_username(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let authorize = app.start_sign_in("/sign-in/huggingface").await;
     assert_eq!(
         query_of(&authorize).get("direct_sign_in"),
@@ -121,9 +122,9 @@ async fn continue_with_hugging_face_shows_the_hugging_face_username() {
     assert!(profile.contains("href=\"https://huggingface.co/ada-hf\""));
 }
 
-#[tokio::test]
-async fn the_profile_asks_a_signed_out_visitor_to_sign_in_and_brings_them_back() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(the_profile_asks_a_signed_out_visitor_to_sign_in_and_brings_them_back);
+async fn the_profile_asks_a_signed_out_visitor_to_sign_in_and_brings_them_back(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let response = app.get("/profile").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/sign-in?return_to=%2Fprofile");
@@ -140,9 +141,9 @@ async fn the_profile_asks_a_signed_out_visitor_to_sign_in_and_brings_them_back()
     assert!(profile.contains("No Hugging Face account is linked"));
 }
 
-#[tokio::test]
-async fn a_return_to_that_leaves_the_site_falls_back_to_home() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(a_return_to_that_leaves_the_site_falls_back_to_home);
+async fn a_return_to_that_leaves_the_site_falls_back_to_home(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     for evil in [
         "https%3A%2F%2Fevil.example",
         "%2F%2Fevil.example",
@@ -158,9 +159,9 @@ async fn a_return_to_that_leaves_the_site_falls_back_to_home() {
     }
 }
 
-#[tokio::test]
-async fn two_tabs_can_each_start_a_sign_in_and_finish_either() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(two_tabs_can_each_start_a_sign_in_and_finish_either);
+async fn two_tabs_can_each_start_a_sign_in_and_finish_either(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let first = app.start_sign_in("/sign-in?return_to=%2Fprofile").await;
     let _second = app.start_sign_in("/sign-in").await;
     let callback = logto_test_provider::complete_authorization(&app.http, &first, DEMO).await;

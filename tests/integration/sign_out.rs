@@ -2,12 +2,12 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::app::{TestApp, location, query_of};
+use crate::helpers::app::{Adapter, TestApp, location, query_of};
 use logto_test_provider::complete_end_session;
 
-#[tokio::test]
-async fn signing_out_revokes_the_refresh_token_and_ends_the_logto_session() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(signing_out_revokes_the_refresh_token_and_ends_the_logto_session);
+async fn signing_out_revokes_the_refresh_token_and_ends_the_logto_session(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     app.sign_in_as_demo().await;
     let csrf = app.csrf_token().await;
     let before = app.provider.stats().await;
@@ -39,9 +39,9 @@ async fn signing_out_revokes_the_refresh_token_and_ends_the_logto_session() {
     assert_eq!(app.get("/profile").await.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
-async fn the_sign_out_page_asks_before_signing_out() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(the_sign_out_page_asks_before_signing_out);
+async fn the_sign_out_page_asks_before_signing_out(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     assert_eq!(location(&app.get("/sign-out").await), "/", "nothing to sign out of");
 
     app.sign_in_as_demo().await;
@@ -52,9 +52,9 @@ async fn the_sign_out_page_asks_before_signing_out() {
     assert!(app.page("/").await.contains("Signed in as Demo User"));
 }
 
-#[tokio::test]
-async fn a_sign_out_without_the_forms_csrf_token_is_refused_and_the_session_kept() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(a_sign_out_without_the_forms_csrf_token_is_refused_and_the_session_kept);
+async fn a_sign_out_without_the_forms_csrf_token_is_refused_and_the_session_kept(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     app.sign_in_as_demo().await;
 
     for body in ["", "csrf_token=", "csrf_token=forged-token-value"] {
@@ -67,9 +67,9 @@ async fn a_sign_out_without_the_forms_csrf_token_is_refused_and_the_session_kept
     assert_eq!(app.provider.stats().await.revocations, 0);
 }
 
-#[tokio::test]
-async fn a_csrf_token_from_another_browsers_session_is_refused() {
-    let mut app = TestApp::spawn().await;
+for_each_adapter!(a_csrf_token_from_another_browsers_session_is_refused);
+async fn a_csrf_token_from_another_browsers_session_is_refused(adapter: Adapter) {
+    let mut app = TestApp::start(adapter).await;
     app.sign_in_as_demo().await;
     let attackers_token = app.csrf_token().await;
 

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use reqwest::StatusCode;
 
-use crate::helpers::app::{AppOptions, TestApp, cookie_pair, session_set_cookie, set_cookies};
+use crate::helpers::app::{Adapter, AppOptions, TestApp, cookie_pair, session_set_cookie, set_cookies};
 use logto_test_provider::FailMode;
 
 /// Runs the binary with only these variables (and PATH); it must stop. Its standard error.
@@ -47,12 +47,13 @@ fn bad_configuration_stops_the_app_with_one_line_per_problem() {
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
 }
 
-#[tokio::test]
-async fn with_logto_unreachable_the_app_serves_pages_and_answers_sign_in_with_502() {
+for_each_adapter!(with_logto_unreachable_the_app_serves_pages_and_answers_sign_in_with_502);
+async fn with_logto_unreachable_the_app_serves_pages_and_answers_sign_in_with_502(adapter: Adapter) {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
     drop(closed);
     let app = TestApp::spawn_with(AppOptions {
+        adapter,
         logto_endpoint: Some(endpoint),
         ..Default::default()
     })
@@ -65,9 +66,9 @@ async fn with_logto_unreachable_the_app_serves_pages_and_answers_sign_in_with_50
     assert!(response.text().await.unwrap().contains("not answering"));
 }
 
-#[tokio::test]
-async fn sign_in_recovers_without_a_restart_once_logto_answers_again() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(sign_in_recovers_without_a_restart_once_logto_answers_again);
+async fn sign_in_recovers_without_a_restart_once_logto_answers_again(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let discovery = "/oidc/.well-known/openid-configuration";
     app.provider.fail(discovery, FailMode::Status500, Some(2)).await;
     assert_eq!(app.get("/sign-in").await.status(), StatusCode::BAD_GATEWAY);
@@ -83,9 +84,9 @@ async fn sign_in_recovers_without_a_restart_once_logto_answers_again() {
     assert_eq!(app.provider.stats().await.requests.get(discovery).copied(), Some(3));
 }
 
-#[tokio::test]
-async fn the_session_cookie_is_private_lax_httponly_and_small() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(the_session_cookie_is_private_lax_httponly_and_small);
+async fn the_session_cookie_is_private_lax_httponly_and_small(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     let response = app.get("/sign-in").await;
     let cookie = session_set_cookie(&response).expect("a session cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
@@ -103,9 +104,10 @@ async fn the_session_cookie_is_private_lax_httponly_and_small() {
     assert!(!cookie.contains("Demo"), "encrypted content");
 }
 
-#[tokio::test]
-async fn behind_https_the_cookie_is_secure_and_host_prefixed() {
+for_each_adapter!(behind_https_the_cookie_is_secure_and_host_prefixed);
+async fn behind_https_the_cookie_is_secure_and_host_prefixed(adapter: Adapter) {
     let app = TestApp::spawn_with(AppOptions {
+        adapter,
         https: true,
         ..Default::default()
     })
@@ -122,9 +124,9 @@ async fn behind_https_the_cookie_is_secure_and_host_prefixed() {
     );
 }
 
-#[tokio::test]
-async fn every_page_carries_the_security_headers() {
-    let app = TestApp::spawn().await;
+for_each_adapter!(every_page_carries_the_security_headers);
+async fn every_page_carries_the_security_headers(adapter: Adapter) {
+    let app = TestApp::start(adapter).await;
     for path in ["/", "/healthz", "/no-such-page", "/callback", "/sign-in"] {
         assert_security_headers(path, &app.get(path).await);
     }
@@ -138,9 +140,10 @@ async fn every_page_carries_the_security_headers() {
     assert!(home.headers().get("strict-transport-security").is_none());
 }
 
-#[tokio::test]
-async fn behind_https_every_response_carries_hsts() {
+for_each_adapter!(behind_https_every_response_carries_hsts);
+async fn behind_https_every_response_carries_hsts(adapter: Adapter) {
     let app = TestApp::spawn_with(AppOptions {
+        adapter,
         https: true,
         ..Default::default()
     })

@@ -7,22 +7,23 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::app::{AppOptions, TestApp, location, set_cookies, unescape_html};
+use crate::helpers::app::{Adapter, AppOptions, TestApp, location, set_cookies, unescape_html};
 use logto_test_provider::{FailMode, Login, ProviderOptions};
 
 /// Access tokens of 4 s: stale (refreshed) after 2 s.
 const SHORT_TTL: u64 = 4;
 
 /// Userinfo read on every view of /profile, so that each view needs the userinfo access token.
-fn userinfo_every_view() -> AppOptions {
+fn userinfo_every_view(adapter: Adapter) -> AppOptions {
     AppOptions {
+        adapter,
         env: vec![("LOGTO_USERINFO_MAX_AGE_SECS", "0".into())],
         ..Default::default()
     }
 }
 
-async fn app_with_short_tokens() -> TestApp {
-    let app = TestApp::spawn_with(userinfo_every_view()).await;
+async fn app_with_short_tokens(adapter: Adapter) -> TestApp {
+    let app = TestApp::spawn_with(userinfo_every_view(adapter)).await;
     app.provider.set_ttl(Some(SHORT_TTL), None, None).await;
     app
 }
@@ -35,9 +36,9 @@ fn refresh_grants(stats: &logto_test_provider::Stats) -> u64 {
     stats.grants.get("refresh_token").copied().unwrap_or(0)
 }
 
-#[tokio::test]
-async fn an_expiring_access_token_is_refreshed_on_the_next_profile_view() {
-    let app = app_with_short_tokens().await;
+for_each_adapter!(an_expiring_access_token_is_refreshed_on_the_next_profile_view);
+async fn an_expiring_access_token_is_refreshed_on_the_next_profile_view(adapter: Adapter) {
+    let app = app_with_short_tokens(adapter).await;
     app.sign_in_as_demo().await;
     assert!(app.page("/profile").await.contains("Demo User"));
     assert_eq!(
@@ -57,9 +58,9 @@ async fn an_expiring_access_token_is_refreshed_on_the_next_profile_view() {
     );
 }
 
-#[tokio::test]
-async fn eight_concurrent_requests_after_expiry_send_exactly_one_refresh_grant() {
-    let app = app_with_short_tokens().await;
+for_each_adapter!(eight_concurrent_requests_after_expiry_send_exactly_one_refresh_grant);
+async fn eight_concurrent_requests_after_expiry_send_exactly_one_refresh_grant(adapter: Adapter) {
+    let app = app_with_short_tokens(adapter).await;
     // Rotate on every refresh: a second grant with the old refresh token would revoke everything.
     app.provider.set_refresh_rotation(true).await;
     app.sign_in_as_demo().await;
@@ -78,9 +79,9 @@ async fn eight_concurrent_requests_after_expiry_send_exactly_one_refresh_grant()
     assert_eq!(refresh_grants(&app.provider.stats().await), 2);
 }
 
-#[tokio::test]
-async fn when_logto_revokes_the_grant_the_visitor_is_signed_out_cleanly() {
-    let app = app_with_short_tokens().await;
+for_each_adapter!(when_logto_revokes_the_grant_the_visitor_is_signed_out_cleanly);
+async fn when_logto_revokes_the_grant_the_visitor_is_signed_out_cleanly(adapter: Adapter) {
+    let app = app_with_short_tokens(adapter).await;
     app.sign_in_as_demo().await;
     app.provider.revoke_grants(Some("user-demo")).await;
     wait_until_stale().await;
@@ -91,16 +92,21 @@ async fn when_logto_revokes_the_grant_the_visitor_is_signed_out_cleanly() {
     assert!(app.is_signed_out().await);
 }
 
-#[tokio::test]
-async fn a_failing_token_endpoint_shows_502_and_keeps_the_session() {
-    let app = app_with_short_tokens().await;
+for_each_adapter!(a_failing_token_endpoint_shows_502_and_keeps_the_session);
+async fn a_failing_token_endpoint_shows_502_and_keeps_the_session(adapter: Adapter) {
+    let app = app_with_short_tokens(adapter).await;
     app.sign_in_as_demo().await;
     wait_until_stale().await;
 
     app.provider.fail("/oidc/token", FailMode::Status500, Some(1)).await;
     let response = app.get("/profile").await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    assert!(response.text().await.unwrap().contains("not answering"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains("not answering"), "{page}");
+    assert!(
+        !page.contains("Sign in again"),
+        "a signed-in reader is not asked to sign in: {page}"
+    );
 
     assert!(
         app.page("/").await.contains("Signed in as Demo User"),
@@ -202,9 +208,9 @@ async fn with_three_resources_and_two_organizations_cached_the_cookie_stays_unde
     );
 }
 
-#[tokio::test]
-async fn fresh_userinfo_about_another_user_is_refused_on_the_profile() {
-    let app = TestApp::spawn_with(userinfo_every_view()).await;
+for_each_adapter!(fresh_userinfo_about_another_user_is_refused_on_the_profile);
+async fn fresh_userinfo_about_another_user_is_refused_on_the_profile(adapter: Adapter) {
+    let app = TestApp::spawn_with(userinfo_every_view(adapter)).await;
     app.sign_in_as_demo().await;
     app.provider
         .forge_next_userinfo(json!({ "sub": "someone-else", "name": "Mallory" }))
@@ -221,9 +227,10 @@ async fn fresh_userinfo_about_another_user_is_refused_on_the_profile() {
     );
 }
 
-#[tokio::test]
-async fn the_profile_reads_userinfo_at_most_once_per_max_age() {
+for_each_adapter!(the_profile_reads_userinfo_at_most_once_per_max_age);
+async fn the_profile_reads_userinfo_at_most_once_per_max_age(adapter: Adapter) {
     let app = TestApp::spawn_with(AppOptions {
+        adapter,
         env: vec![("LOGTO_USERINFO_MAX_AGE_SECS", "2".into())],
         ..Default::default()
     })
@@ -263,9 +270,9 @@ async fn the_profile_reads_userinfo_at_most_once_per_max_age() {
     assert_eq!(userinfo_calls().await, 3);
 }
 
-#[tokio::test]
-async fn a_profile_view_that_changes_nothing_leaves_the_session_cookie_alone() {
-    let app = TestApp::spawn_with(userinfo_every_view()).await;
+for_each_adapter!(a_profile_view_that_changes_nothing_leaves_the_session_cookie_alone);
+async fn a_profile_view_that_changes_nothing_leaves_the_session_cookie_alone(adapter: Adapter) {
+    let app = TestApp::spawn_with(userinfo_every_view(adapter)).await;
     app.sign_in_as_demo().await;
     for _ in 0..2 {
         let response = app.get("/profile").await;

@@ -59,7 +59,9 @@ impl LogtoAxum {
                     .map_err(AuthRejection)?;
                 Ok::<Response, AuthRejection>(see_other(&redirect.location))
             })
-            .head(|| async { method_not_allowed("GET") }),
+            .head(|| async { method_not_allowed("GET") })
+            // Every other method too: axum's own 405 would list `HEAD`, which the callback refuses.
+            .fallback(|| async { method_not_allowed("GET") }),
         );
         let logto = self.clone();
         let sign_out = post(move |session: AxumSession, body: Bytes| async move {

@@ -197,7 +197,9 @@ impl LogtoAxum {
         let mut jar = CookieJar::new();
         for value in headers.get_all(header::COOKIE) {
             let Ok(value) = value.to_str() else { continue };
-            for cookie in Cookie::split_parse(value.to_owned()).flatten() {
+            // Percent-decoded, as actix-web sends it: a session cookie of the actix adapter with
+            // the same key opens here too (base64 has no `%`, so this crate's own are unchanged).
+            for cookie in Cookie::split_parse_encoded(value.to_owned()).flatten() {
                 if cookie.name() == name {
                     jar.add_original(cookie.into_owned());
                 }

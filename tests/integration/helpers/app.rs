@@ -1,5 +1,7 @@
 //! Harness for the app: spawned on port 0 against a real provider from `tests/op`, driven by a
-//! cookie-keeping HTTP client with redirects off, so each test sees every hop.
+//! cookie-keeping HTTP client with redirects off, so each test sees every hop. The app is the
+//! actix app or the axum example (`AppOptions.adapter`): both read the same configuration and
+//! must behave the same, so the stories of sign-in run on both (`for_each_adapter!`).
 
 #![allow(dead_code)]
 
@@ -18,9 +20,21 @@ use logto_test_provider::{Login, ProviderOptions, TestClient, TestProvider, comp
 /// A session secret for tests (at least 64 characters).
 pub const TEST_SESSION_SECRET: &str = "test-session-secret-0123456789-0123456789-0123456789-0123456789-xyz";
 
+/// Which app serves: the actix app (`logto-actix`) or the axum example (`logto-axum-example`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Adapter {
+    /// The app, on `logto-actix-web`.
+    #[default]
+    Actix,
+    /// The axum example, on `logto-axum`.
+    Axum,
+}
+
 /// How to configure the app under test, as an operator would through the environment.
 #[derive(Clone, Debug, Default)]
 pub struct AppOptions {
+    /// Which app serves.
+    pub adapter: Adapter,
     /// Extra environment variables (`LOGTO_SCOPES`, `SESSION_STORE`, ...).
     pub env: Vec<(&'static str, String)>,
     /// Serve as if behind https (`APP_BASE_URL=https://...`).
@@ -50,12 +64,23 @@ pub struct TestApp {
     pub client_id: String,
     /// The app's client secret at the provider.
     pub client_secret: String,
+    /// Which app serves.
+    pub adapter: Adapter,
 }
 
 impl TestApp {
     /// The app with default configuration.
     pub async fn spawn() -> TestApp {
         Self::spawn_with(AppOptions::default()).await
+    }
+
+    /// The app of `adapter` with default configuration.
+    pub async fn start(adapter: Adapter) -> TestApp {
+        Self::spawn_with(AppOptions {
+            adapter,
+            ..AppOptions::default()
+        })
+        .await
     }
 
     /// The app configured by `options`.
@@ -107,16 +132,27 @@ impl TestApp {
         let mut config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test configuration");
         config.logto.http_timeout = options.http_timeout.unwrap_or(Duration::from_secs(5));
 
-        let app = Application::build_with_listener(config, listener)
-            .await
-            .expect("the app starts");
-        tokio::spawn(app.run_until_stopped());
+        match options.adapter {
+            Adapter::Actix => {
+                let app = Application::build_with_listener(config, listener)
+                    .await
+                    .expect("the app starts");
+                tokio::spawn(app.run_until_stopped());
+            }
+            Adapter::Axum => {
+                let app = logto_axum_example::Application::build_with_listener(config, listener)
+                    .await
+                    .expect("the axum example starts");
+                tokio::spawn(app.run_until_stopped());
+            }
+        }
         TestApp {
             address,
             provider,
             http: http_client(),
             client_id,
             client_secret,
+            adapter: options.adapter,
         }
     }
 
@@ -196,8 +232,10 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Another instance of this app (same client, same provider) configured by `options`.
+    /// Another instance of this app (same client, same provider, same adapter) configured by
+    /// `options`.
     pub async fn another_instance(&self, mut options: AppOptions) -> TestApp {
+        options.adapter = self.adapter;
         options.client = Some((self.client_id.clone(), self.client_secret.clone()));
         TestApp::spawn_on(self.provider.clone(), options).await
     }

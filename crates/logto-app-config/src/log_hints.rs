@@ -2,8 +2,8 @@
 //! the app's variables is most likely at fault. The library names the URL it tried and Logto's
 //! own `error_description`; only the app knows its variables.
 
-use logto_actix_web::AuthError;
 use logto_client::{CallbackError, Endpoint, LogtoError};
+use logto_web::AuthError;
 
 /// The hint for a failure, if one helps.
 pub fn hint(error: &AuthError) -> Option<String> {

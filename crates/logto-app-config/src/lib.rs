@@ -1,4 +1,6 @@
-//! Typed configuration, read once from the environment and validated at start-up.
+//! Typed configuration of the Logto sign-in apps (the actix app and the axum example), read once
+//! from the environment and validated at start-up. Framework-free, so both binaries read the
+//! same variables with the same checks and the same error lines.
 //!
 //! Each section reads its own variables. Every problem is collected, so an operator sees all of
 //! them in one run, one line each, naming the variable and how to fix it.
@@ -12,6 +14,7 @@ use logto_client::LogtoConfig;
 
 mod api;
 mod base_url;
+pub mod log_hints;
 mod logto;
 mod metrics;
 mod reader;
@@ -19,7 +22,7 @@ mod server;
 mod session;
 
 pub use api::ApiSettings;
-pub(crate) use base_url::is_loopback;
+pub use base_url::is_loopback;
 pub use logto::{
     DEFAULT_HTTP_TIMEOUT, DEFAULT_USERINFO_MAX_AGE, HTTP_TIMEOUT_SECS, LogtoSettings, USERINFO_MAX_AGE_SECS,
 };
