@@ -20,6 +20,7 @@ mod metrics;
 mod reader;
 mod server;
 mod session;
+pub mod site;
 
 pub use api::ApiSettings;
 pub use base_url::is_loopback;
