@@ -8,10 +8,9 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{FromRequest, HttpResponse, ResponseError, web};
-use logto_actix_web::{
-    ApiResponse, AuthError, AuthErrorKind, AuthErrorResponse, OptionalUser, first_param, safe_return_to,
-};
+use logto_actix_web::{ApiResponse, AuthError, AuthErrorKind, AuthErrorResponse, OptionalUser};
 
+use crate::config::site::sign_in_again;
 use crate::i18n::{ErrorText, Locale};
 use crate::templates::Templates;
 
@@ -76,17 +75,6 @@ fn status_page(status: StatusCode) -> ErrorText {
         StatusCode::METHOD_NOT_ALLOWED => ErrorText::MethodNotAllowed,
         s if s.is_client_error() => ErrorText::BadRequest,
         _ => ErrorText::Internal,
-    }
-}
-
-/// "Sign in again", back to the page the failed sign-in was for (its `return_to`), if any.
-fn sign_in_again(query: &str) -> String {
-    match first_param(query.as_bytes(), "return_to").map(|r| safe_return_to(Some(&r))) {
-        Some(return_to) if return_to != "/" => {
-            let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
-            format!("/sign-in?return_to={encoded}")
-        }
-        _ => "/sign-in".to_owned(),
     }
 }
 

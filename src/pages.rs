@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, Route, guard, web};
 use logto_actix_web::{OptionalUser, SignedInUser, first_param, safe_return_to};
 use logto_client::Audience;
 
+use crate::config::site::without_trailing_slash;
 use crate::error_page::PageError;
 use crate::i18n::{LangCookieSecure, Locale, Ui};
 use crate::templates::{Notice, ProfileView, Templates, TokenSummary, UserView};
@@ -131,21 +132,6 @@ async fn no_such_page(req: HttpRequest) -> HttpResponse {
     HttpResponse::NotFound().finish()
 }
 
-/// `path` without its trailing slashes (and with its query), when that is another path of this
-/// site: never `/`, never a way off the site such as `//evil.example`.
-fn without_trailing_slash(path: &str, query: &str) -> Option<String> {
-    let trimmed = path.trim_end_matches('/');
-    if trimmed.len() == path.len() || trimmed.is_empty() {
-        return None;
-    }
-    let target = if query.is_empty() {
-        trimmed.to_owned()
-    } else {
-        format!("{trimmed}?{query}")
-    };
-    (safe_return_to(Some(&target)) == target).then_some(target)
-}
-
 fn moved(location: &str) -> HttpResponse {
     HttpResponse::MovedPermanently()
         .insert_header((header::LOCATION, location))
@@ -160,21 +146,4 @@ fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::without_trailing_slash;
-
-    #[test]
-    fn a_trailing_slash_moves_to_the_same_path_of_this_site_only() {
-        assert_eq!(without_trailing_slash("/profile/", "").as_deref(), Some("/profile"));
-        assert_eq!(
-            without_trailing_slash("/profile//", "a=1").as_deref(),
-            Some("/profile?a=1")
-        );
-        for stays in ["/", "//", "/profile", "//evil.example/", "/\\evil.example/"] {
-            assert_eq!(without_trailing_slash(stays, ""), None, "{stays}");
-        }
-    }
 }

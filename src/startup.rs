@@ -109,7 +109,7 @@ impl Application {
         let auth = logto_auth(client, &config, store.clone());
         let state = SharedState {
             // The readiness probe pings the session store's own connection.
-            readiness: web::Data::new(Readiness::new(auth.clone(), redis.clone())),
+            readiness: web::Data::new(Readiness::new(auth.web().clone(), redis.is_some())),
             auth,
             metrics: metrics.is_some(),
             templates: web::Data::new(Templates::new()?),

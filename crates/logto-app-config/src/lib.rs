@@ -1,6 +1,7 @@
 //! Typed configuration of the Logto sign-in apps (the actix app and the axum example), read once
 //! from the environment and validated at start-up. Framework-free, so both binaries read the
-//! same variables with the same checks and the same error lines.
+//! same variables with the same checks and the same error lines; with them, what else both
+//! binaries decide alike: [`log_hints`], the [`site`]'s rules and [`readiness`].
 //!
 //! Each section reads its own variables. Every problem is collected, so an operator sees all of
 //! them in one run, one line each, naming the variable and how to fix it.
@@ -18,8 +19,10 @@ pub mod log_hints;
 mod logto;
 mod metrics;
 mod reader;
+pub mod readiness;
 mod server;
 mod session;
+pub mod site;
 
 pub use api::ApiSettings;
 pub use base_url::is_loopback;

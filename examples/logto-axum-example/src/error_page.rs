@@ -7,8 +7,8 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use logto_axum::logto_web::first_param;
-use logto_axum::{ApiResponse, AuthErrorKind, AxumSession, LogtoAxum, safe_return_to};
+use logto_app_config::site::sign_in_again;
+use logto_axum::{ApiResponse, AuthErrorKind, AxumSession, LogtoAxum};
 
 use crate::pages::{escape, page};
 
@@ -131,16 +131,5 @@ fn status_text(status: StatusCode) -> (&'static str, &'static str, bool) {
             "We could not finish your request. Please try again.",
             false,
         ),
-    }
-}
-
-/// Sign-in again, back to the page the failed sign-in was for (a same-site path only).
-fn sign_in_again(query: &str) -> String {
-    match first_param(query.as_bytes(), "return_to").map(|r| safe_return_to(Some(&r))) {
-        Some(return_to) if return_to != "/" => {
-            let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
-            format!("/sign-in?return_to={encoded}")
-        }
-        _ => "/sign-in".to_owned(),
     }
 }

@@ -1,49 +1,12 @@
-//! Middleware of the app's own: the host-name redirect to `APP_BASE_URL`'s host, and the security
-//! headers on every response.
+//! Middleware of the app's own: the host-name redirect to `APP_BASE_URL`'s host (the shared
+//! [`CanonicalHost`] rule), and the security headers on every response.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use logto_app_config::is_loopback;
+pub use logto_app_config::site::CanonicalHost;
 use url::Url;
-
-/// `APP_BASE_URL`'s origin, where pages opened on another host name are sent.
-#[derive(Clone, Debug)]
-pub struct CanonicalHost {
-    base: Url,
-}
-
-impl CanonicalHost {
-    /// The canonical host of `app_base_url`.
-    pub fn new(app_base_url: &Url) -> Self {
-        Self {
-            base: app_base_url.clone(),
-        }
-    }
-
-    /// Where a request should go instead, if it is a page (`GET`/`HEAD`) opened on another host
-    /// name. Cookies are scoped to the host: a session started on `localhost` would be missing
-    /// when Logto returns the browser to `127.0.0.1`.
-    fn redirect_for(&self, method: &Method, uri: &axum::http::Uri, headers: &HeaderMap) -> Option<String> {
-        if !matches!(*method, Method::GET | Method::HEAD) || !is_page(uri.path()) {
-            return None;
-        }
-        let host = requested_host(headers).or_else(|| uri.authority().map(|a| a.as_str().to_owned()))?;
-        let requested = Url::parse(&format!("{}://{host}/", self.base.scheme())).ok()?;
-        if requested.host() == self.base.host()
-            && requested.port_or_known_default() == self.base.port_or_known_default()
-        {
-            return None;
-        }
-        // A proxy or health check on this machine, in front of a public base URL.
-        if is_loopback(&requested) && !is_loopback(&self.base) {
-            return None;
-        }
-        let path_and_query = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
-        Some(format!("{}{path_and_query}", self.base.origin().ascii_serialization()))
-    }
-}
 
 /// The host the browser asked for: from `Forwarded`, `X-Forwarded-Host` or `Host`, in that order.
 fn requested_host(headers: &HeaderMap) -> Option<String> {
@@ -66,18 +29,12 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The pages (not `/healthz`, `/readyz`, the back-channel logout, the API or the callback).
-fn is_page(path: &str) -> bool {
-    let path = match path.trim_end_matches('/') {
-        "" => "/",
-        trimmed => trimmed,
-    };
-    matches!(path, "/" | "/sign-in" | "/sign-up" | "/profile" | "/sign-out") || path.starts_with("/sign-in/")
-}
-
 /// Sends a page opened on another host name to the same path on `APP_BASE_URL`'s (302).
 pub async fn redirect_to_canonical_host(State(canonical): State<CanonicalHost>, req: Request, next: Next) -> Response {
-    if let Some(location) = canonical.redirect_for(req.method(), req.uri(), req.headers())
+    let get_or_head = matches!(*req.method(), Method::GET | Method::HEAD);
+    let host = requested_host(req.headers()).or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
+    let path_and_query = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+    if let Some(location) = canonical.redirect_for(get_or_head, host.as_deref(), path_and_query)
         && let Ok(location) = HeaderValue::try_from(location)
     {
         return (StatusCode::FOUND, [(header::LOCATION, location)]).into_response();

@@ -125,7 +125,7 @@ impl Application {
 /// The routes and layers. From the outside in: security headers on every response, the host-name
 /// redirect (before any cookie is written), error pages, the session, then the pages and sign-in.
 fn router(config: &Config, logto: LogtoAxum, redis: bool) -> Router {
-    let readiness = Arc::new(Readiness::new(logto.clone(), redis));
+    let readiness = Arc::new(Readiness::new(logto.web().clone(), redis));
     let pages = Router::new()
         .route("/", get(pages::home))
         .route("/profile", get(pages::profile))

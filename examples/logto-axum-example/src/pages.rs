@@ -4,9 +4,10 @@
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use logto_app_config::site::without_trailing_slash;
 use logto_axum::logto_client::{AccessTokenClaims, Audience};
 use logto_axum::logto_web::first_param;
-use logto_axum::{AuthRejection, OptionalUser, SessionUser, SignedInUser, safe_return_to, see_other};
+use logto_axum::{AuthRejection, OptionalUser, SessionUser, SignedInUser, see_other};
 
 /// The Logto connector target of Hugging Face.
 const HUGGING_FACE: &str = "huggingface";
@@ -141,21 +142,6 @@ pub async fn no_such_page(req: Request) -> Response {
     StatusCode::NOT_FOUND.into_response()
 }
 
-/// `path` without its trailing slashes (and with its query), when that is another path of this
-/// site: never `/`, never a way off the site such as `//evil.example`.
-fn without_trailing_slash(path: &str, query: &str) -> Option<String> {
-    let trimmed = path.trim_end_matches('/');
-    if trimmed.len() == path.len() || trimmed.is_empty() {
-        return None;
-    }
-    let target = if query.is_empty() {
-        trimmed.to_owned()
-    } else {
-        format!("{trimmed}?{query}")
-    };
-    (safe_return_to(Some(&target)) == target).then_some(target)
-}
-
 /// Email and Hugging Face account, under the greeting.
 fn who(user: &SessionUser) -> String {
     let mut html = String::new();
@@ -206,18 +192,6 @@ pub fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_trailing_slash_moves_to_the_same_path_of_this_site_only() {
-        assert_eq!(without_trailing_slash("/profile/", "").as_deref(), Some("/profile"));
-        assert_eq!(
-            without_trailing_slash("/profile//", "a=1").as_deref(),
-            Some("/profile?a=1")
-        );
-        for stays in ["/", "//", "/profile", "//evil.example/", "/\\evil.example/"] {
-            assert_eq!(without_trailing_slash(stays, ""), None, "{stays}");
-        }
-    }
 
     #[test]
     fn text_cannot_become_markup() {
