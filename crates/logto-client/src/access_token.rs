@@ -108,15 +108,30 @@ struct Claims {
     organization_id: Option<String>,
 }
 
-/// Checks the signature with `key`, then the header's `typ` and every claim.
-pub(crate) fn verify(
+/// The claims of an access token whose signature, type and issuer checked out: what the checks
+/// that do not depend on the signature read, on every request (see [`check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SignedClaims {
+    pub(crate) sub: String,
+    pub(crate) client_id: String,
+    /// The `scope` claim as issued: space-separated.
+    pub(crate) scope: String,
+    /// The `organization_id` claim, not yet checked against the audience.
+    pub(crate) organization_id: Option<String>,
+    pub(crate) audience: Vec<String>,
+    pub(crate) exp: u64,
+    pub(crate) iat: u64,
+    pub(crate) nbf: Option<u64>,
+}
+
+/// Checks the signature with `key`, the header's `typ`, the issuer and that the claims are there
+/// and well formed. The times, audience and scopes are left to [`check`].
+pub(crate) fn verify_signature(
     token: &str,
     header: &TokenHeader,
     key: &jsonwebtoken::jwk::Jwk,
     issuer: &str,
-    required: &AccessTokenRequirements<'_>,
-    now: u64,
-) -> Result<VerifiedAccessToken, TokenError> {
+) -> Result<SignedClaims, TokenError> {
     // RFC 9068 2.1: `at+jwt` (or its long form); an ID or logout token carries another or none.
     if let Some(typ) = &header.typ
         && !typ.eq_ignore_ascii_case("at+jwt")
@@ -128,8 +143,8 @@ pub(crate) fn verify(
     let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-    // Audience and times are checked below: the audience has two shapes, and the clock is the
-    // client's (tests move it).
+    // Audience and times are checked by `check`: the audience has two shapes, and the clock is
+    // the client's (tests move it) and read on every request.
     validation.validate_aud = false;
     validation.validate_exp = false;
     validation.validate_nbf = false;
@@ -138,7 +153,26 @@ pub(crate) fn verify(
         return Err(TokenError::MissingClaim("client_id"));
     }
     let claims: Claims = serde_json::from_value(data.claims).map_err(|_| TokenError::Malformed)?;
+    Ok(SignedClaims {
+        sub: claims.sub,
+        client_id: claims.client_id,
+        scope: claims.scope.unwrap_or_default(),
+        organization_id: claims.organization_id,
+        audience: claims.aud.as_slice().to_vec(),
+        exp: claims.exp,
+        iat: claims.iat,
+        nbf: claims.nbf,
+    })
+}
 
+/// The checks that do not depend on the signature, run on every request: `exp`, `nbf` and `iat`
+/// against `now`, the audience and organization against what the route accepts, and every
+/// required scope.
+pub(crate) fn check(
+    claims: &SignedClaims,
+    required: &AccessTokenRequirements<'_>,
+    now: u64,
+) -> Result<VerifiedAccessToken, TokenError> {
     if claims.exp + CLOCK_LEEWAY_SECS < now {
         return Err(TokenError::Expired);
     }
@@ -148,20 +182,14 @@ pub(crate) fn verify(
     if claims.iat > now + CLOCK_LEEWAY_SECS {
         return Err(TokenError::UnlikelyIssueTime);
     }
-    let audience = claims.aud.as_slice().to_vec();
-    let organization_id = organization(&audience, claims.organization_id, required)?;
-    let scopes: Vec<String> = claims
-        .scope
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
+    let organization_id = organization(&claims.audience, claims.organization_id.clone(), required)?;
+    let scopes: Vec<String> = claims.scope.split_whitespace().map(str::to_owned).collect();
     let verified = VerifiedAccessToken {
-        sub: claims.sub,
-        client_id: claims.client_id,
+        sub: claims.sub.clone(),
+        client_id: claims.client_id.clone(),
         scopes,
         organization_id,
-        audience,
+        audience: claims.audience.clone(),
         expires_at: claims.exp,
         issued_at: claims.iat,
     };

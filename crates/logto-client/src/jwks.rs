@@ -151,6 +151,16 @@ impl JwksCache {
         }
     }
 
+    /// Whether the cached keys are fresh (younger than [`KEYS_MAX_AGE`]) and hold a key named
+    /// `kid`: then a token already verified with that key may be trusted again. Never fetches; a
+    /// `false` sends the caller through [`JwksCache::find`], which refetches as it should.
+    pub(crate) fn has_fresh_key(&self, kid: &str) -> bool {
+        let now = self.clock.now();
+        let state = self.state();
+        now.saturating_sub(state.fetched_at) < KEYS_MAX_AGE.as_secs()
+            && state.keys.as_ref().is_some_and(|keys| keys.find(kid).is_some())
+    }
+
     fn is_stale(&self) -> bool {
         let fetched_at = self.state().fetched_at;
         self.clock.now().saturating_sub(fetched_at) >= KEYS_MAX_AGE.as_secs()

@@ -5,3 +5,4 @@ mod hostile_provider;
 mod security;
 mod sign_in;
 mod support;
+mod verified_tokens;
