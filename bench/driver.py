@@ -377,9 +377,9 @@ def check_api(name: str, base: str, good: str, refused: dict[str, str]) -> dict:
     return statuses
 
 
-def start_redis(procs: "Processes", port: int) -> None:
+def start_redis(procs: "Processes", port: int) -> subprocess.Popen:
     """A throw-away redis-server on loopback: no persistence, gone when the bench stops it."""
-    procs.start(
+    redis = procs.start(
         "redis",
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
     )
@@ -389,7 +389,7 @@ def start_redis(procs: "Processes", port: int) -> None:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
                 c.sendall(b"PING\r\n")
                 if c.recv(16).startswith(b"+PONG"):
-                    return
+                    return redis
         except OSError:
             pass
         time.sleep(0.1)
@@ -549,11 +549,11 @@ def main() -> int:
         endpoint = f"http://127.0.0.1:{ready['port']}"
         issuer = ready["issuer"]
 
-        redis_port = None
+        redis_port, redis = None, None
         if "actix-redis" in apps:
             redis_port = free_port()
             log(f"starting redis-server on port {redis_port}")
-            start_redis(procs, redis_port)
+            redis = start_redis(procs, redis_port)
 
         servers = {}
         for name in apps:
@@ -657,7 +657,10 @@ def main() -> int:
                 # CPU bookkeeping: what the server used per request (steady whatever else runs),
                 # and how much CPU processes outside this benchmark took meanwhile (on a shared
                 # machine they lower req/s and raise p99).
-                ours = [servers[name].pid, op.pid]
+                # The Redis store's server works for the app: its CPU is ours, not other load.
+                store = [redis.pid] if name == "actix-redis" else []
+                ours = [servers[name].pid, op.pid, *store]
+                store0 = sum(map(tree_cpu_s, store))
                 app0, ours0, busy0, wrk0 = tree_cpu_s(servers[name].pid), sum(map(tree_cpu_s, ours)), machine_busy_s(), children_cpu_s()
                 started = time.monotonic()
                 r = run_wrk(bases[name] + path, header, duration, opts.connections, opts.threads, tokens)
@@ -666,6 +669,8 @@ def main() -> int:
                 other = (machine_busy_s() - busy0) - (sum(map(tree_cpu_s, ours)) - ours0) - (children_cpu_s() - wrk0)
                 r["server_cpu_us_per_request"] = round(app_cpu * 1e6 / max(r["requests"], 1), 1)
                 r["other_processes_cores"] = round(max(other, 0.0) / elapsed, 2)
+                if store:
+                    r["redis_server_cpu_us_per_request"] = round((sum(map(tree_cpu_s, store)) - store0) * 1e6 / max(r["requests"], 1), 1)
                 if kind == "signed-in":
                     # The session must still be signed in after the load: otherwise we measured a
                     # signed-out page.
@@ -684,7 +689,9 @@ def main() -> int:
                 results.append({"app": name, "load": load, "path": path, **r})
                 log(
                     f"  {r['rps']:.0f} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, errors {r['errors']}, "
-                    f"server {r['server_cpu_us_per_request']} us CPU/req, other processes {r['other_processes_cores']} cores"
+                    f"server {r['server_cpu_us_per_request']} us CPU/req"
+                    + (f" (+ redis-server {r['redis_server_cpu_us_per_request']})" if store else "")
+                    + f", other processes {r['other_processes_cores']} cores"
                 )
 
         memory = {name: samplers[name].stop() for name in apps}
@@ -806,7 +813,9 @@ def render_markdown(report: dict) -> str:
     for r in report["results"]:
         lines.append(
             f"| {r['app']} | {r['load']} `{r['path']}` | {r['rps']:.0f} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} "
-            f"| {r['server_cpu_us_per_request']} | {r['other_processes_cores']} |"
+            f"| {r['server_cpu_us_per_request']}"
+            + (f" + {r['redis_server_cpu_us_per_request']} redis-server" if "redis_server_cpu_us_per_request" in r else "")
+            + f" | {r['other_processes_cores']} |"
         )
     lines += ["", "| app | server | peak RSS under load (MB) | session cookie after sign-in (bytes) |", "|---|---|---:|---:|"]
     for name, label in report["apps"].items():

@@ -16,7 +16,8 @@ fn main() {
         std::process::exit(2);
     };
     let key = EncodingKey::from_ec_pem(&std::fs::read(pem).expect("read key")).expect("EC key");
-    let lifetime: u64 = lifetime.parse().expect("lifetime");
+    // Negative for tokens that expired already.
+    let lifetime: i64 = lifetime.parse().expect("lifetime");
     let count: usize = count.parse().expect("count");
     let mut header = Header::new(Algorithm::ES384);
     header.kid = Some(kid.clone());
@@ -25,7 +26,7 @@ fn main() {
     let mint = |n: usize| {
         let claims = serde_json::json!({
             "jti": format!("bench-{n}"), "sub": client_id, "client_id": client_id, "iss": issuer,
-            "aud": audience, "iat": now, "exp": now + lifetime, "scope": scope,
+            "aud": audience, "iat": now, "exp": now.saturating_add_signed(lifetime), "scope": scope,
         });
         jsonwebtoken::encode(&header, &claims, &key).expect("sign")
     };
