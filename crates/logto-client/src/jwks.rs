@@ -151,14 +151,20 @@ impl JwksCache {
         }
     }
 
-    /// Whether the cached keys are fresh (younger than [`KEYS_MAX_AGE`]) and hold a key named
-    /// `kid`: then a token already verified with that key may be trusted again. Never fetches; a
-    /// `false` sends the caller through [`JwksCache::find`], which refetches as it should.
-    pub(crate) fn has_fresh_key(&self, kid: &str) -> bool {
+    /// Whether a token already verified with the key `kid` may be trusted again: the cached keys
+    /// hold it and are fresh (younger than [`KEYS_MAX_AGE`]), or are stale but served anyway
+    /// because the last refetch failed less than [`RETRY_AFTER_FAILURE`] ago (as
+    /// [`JwksCache::find`] serves them). Never fetches; a `false` sends the caller through
+    /// [`JwksCache::find`], which refetches as it should.
+    pub(crate) fn trusts_key(&self, kid: &str) -> bool {
         let now = self.clock.now();
         let state = self.state();
-        now.saturating_sub(state.fetched_at) < KEYS_MAX_AGE.as_secs()
-            && state.keys.as_ref().is_some_and(|keys| keys.find(kid).is_some())
+        let fresh = now.saturating_sub(state.fetched_at) < KEYS_MAX_AGE.as_secs();
+        let refetch_failed = state
+            .last_failure
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < RETRY_AFTER_FAILURE);
+        (fresh || refetch_failed) && state.keys.as_ref().is_some_and(|keys| keys.find(kid).is_some())
     }
 
     fn is_stale(&self) -> bool {

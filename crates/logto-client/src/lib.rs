@@ -507,7 +507,7 @@ impl LogtoClient {
         let now = self.now();
         let hash = self.verified.enabled().then(|| verified_cache::token_hash(token));
         if let Some(hash) = &hash
-            && let Some(claims) = self.verified.get(hash, now, |kid| self.jwks.has_fresh_key(kid))
+            && let Some(claims) = self.verified.get(hash, now, |kid| self.jwks.trusts_key(kid))
         {
             telemetry::record_access_token_signature(SignatureSource::Cache);
             return access_token::check(&claims, required, now).map_err(refused);

@@ -7,8 +7,10 @@
 //! organization, scopes) runs again on each request against the claims kept here.
 //!
 //! Entries are keyed by the token's SHA-256, never the token itself. An entry ends at the token's
-//! expiry (plus the clock leeway), when its key is no longer in a fresh JWKS, or when the cache is
-//! full and it is the oldest (first in, first out: one queue pop a insert, no scan).
+//! expiry (plus the clock leeway), when its key is no longer in a fresh JWKS (keys past their
+//! maximum age send the token through a refetch; while Logto cannot be reached, the stale keys
+//! are trusted as the uncached path trusts them), or when the cache is full and it is the oldest
+//! (first in, first out: one queue pop an insert, no scan).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

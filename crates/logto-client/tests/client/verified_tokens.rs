@@ -11,7 +11,7 @@ use logto_client::{
     ACCESS_TOKEN_SIGNATURES, AccessTokenRequirements, LogtoClient, LogtoError, OrganizationRequirement, TokenError,
     TokenKind, VerifiedAccessToken,
 };
-use logto_test_provider::{ProviderOptions, SignWith, unix_now};
+use logto_test_provider::{FailMode, ProviderOptions, SignWith, unix_now};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use serde_json::{Value, json};
 
@@ -247,6 +247,31 @@ async fn a_cached_token_is_refused_once_its_key_leaves_the_refreshed_key_set() {
         counters.signatures("cache"),
         2,
         "nothing answered from the cache once the key was gone"
+    );
+}
+
+#[tokio::test]
+async fn while_the_keys_cannot_be_refetched_cached_tokens_are_still_answered_from_the_cache() {
+    let counters = Arc::new(Counters::default());
+    let recorder = CountingRecorder(counters.clone());
+    let _recording = metrics::set_default_local_recorder(&recorder);
+    let fixture = fixture().await;
+    let client = &fixture.client;
+    let token = sign(&fixture, claims(&fixture, "t-outage"), SignWith::Provider).await;
+    let read = AccessTokenRequirements::new(RESOURCE, READ);
+    verify(client, &token, &read).await.expect("the token verifies");
+
+    // The keys are past their maximum age and Logto's key set fails: the refetch fails, the
+    // stale keys are served (as without the cache), and the cache goes on answering meanwhile
+    // rather than verifying every request's signature for as long as Logto is down.
+    fixture.clock.advance(logto_client::KEYS_MAX_AGE.as_secs() + 1);
+    fixture.provider.fail("/oidc/jwks", FailMode::Status500, None).await;
+    verify(client, &token, &read).await.expect("stale keys still serve");
+    verify(client, &token, &read).await.expect("and the cache too");
+    assert_eq!(
+        (counters.signatures("checked"), counters.signatures("cache")),
+        (2, 1),
+        "one signature check when the keys went stale, then the cache"
     );
 }
 
