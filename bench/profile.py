@@ -44,9 +44,22 @@ from driver import APPS, CLK_TCK, FormFinder, children_cpu_s, free_port, machine
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-PAGES = ["healthz", "home", "sign-in", "profile", "callback"]
-PATHS = {"healthz": "/healthz", "home": "/", "sign-in": "/sign-in", "profile": "/profile"}
+PAGES = ["healthz", "home", "sign-in", "profile", "callback", "api-me", "api-me-fresh"]
+PATHS = {
+    "healthz": "/healthz",
+    "home": "/",
+    "sign-in": "/sign-in",
+    "profile": "/profile",
+    "api-me": "/api/me",
+    "api-me-fresh": "/api/me",
+}
 SIGNED_IN = {"home", "profile"}
+# `/api/me` with a machine-to-machine access token from the provider: `api-me` sends one token
+# (verified once, at warm-up, then answered from the verified-token cache), `api-me-fresh` a new
+# token on every request (each one's ES384 signature verified), at most FRESH_TOKENS of them.
+API_RESOURCE = "https://api.bench.test"
+API_SCOPE = "read:messages"
+FRESH_TOKENS = 300
 
 
 def log(message: str) -> None:
@@ -228,11 +241,11 @@ def response_bytes(port: int, path: str, cookie: str | None) -> dict:
             "set_cookie": b"\r\nset-cookie:" in head.lower()}
 
 
-def fixed_requests(port: int, path: str, cookie: str | None, count: int, expect: int) -> None:
+def fixed_requests(port: int, path: str, headers: list[dict], count: int, expect: int) -> None:
+    """`count` requests on one keep-alive connection, the n-th with `headers[n % len(headers)]`."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    headers = {"Cookie": cookie} if cookie else {}
-    for _ in range(count):
-        conn.request("GET", path, headers=headers)
+    for n in range(count):
+        conn.request("GET", path, headers=headers[n % len(headers)])
         response = conn.getresponse()
         response.read()
         if response.status != expect:
@@ -486,7 +499,8 @@ def main() -> int:
             "post_logout_redirect_uris": [base + "/"],
         }
         config = tmp / "op.json"
-        config.write_text(json.dumps({"clients": [client]}))
+        m2m = {"client_id": "profile-m2m", "client_secret": secrets.token_urlsafe(32), "grant_types": ["client_credentials"]}
+        config.write_text(json.dumps({"clients": [client, m2m], "resources": {API_RESOURCE: {"scopes": [API_SCOPE]}}}))
         config.chmod(0o600)
         op = stack.start(
             ["node", str(ROOT / "tests/op/server.js"), "--port", "0", "--ready-json", "--config", str(config)],
@@ -502,6 +516,8 @@ def main() -> int:
             "PORT": str(port),
             "SESSION_SECRET": secrets.token_urlsafe(64),
             "RUST_LOG": "warn",
+            "LOGTO_API_RESOURCE": API_RESOURCE,
+            "LOGTO_API_REQUIRED_SCOPES": API_SCOPE,
         }
         for item in opts.env:
             k, _, v = item.partition("=")
@@ -533,8 +549,24 @@ def main() -> int:
         userinfo = figures["cookie"].pop("_userinfo")
         for path in ("/", "/profile", "/healthz"):
             requests.get(base + path, headers={"Cookie": cookie}, timeout=120)
+
+        def m2m_token() -> str:
+            return requests.post(
+                endpoint + "/oidc/token",
+                auth=(m2m["client_id"], m2m["client_secret"]),
+                data={"grant_type": "client_credentials", "resource": API_RESOURCE, "scope": API_SCOPE},
+                timeout=120,
+            ).json()["access_token"]
+
+        api_token = m2m_token()
+        me = requests.get(base + "/api/me", headers={"Authorization": f"Bearer {api_token}"}, timeout=120)
+        if me.status_code != 200:
+            raise RuntimeError(f"/api/me refused the machine-to-machine token ({me.status_code})")
+        fresh_tokens = [m2m_token() for _ in range(min(opts.requests, FRESH_TOKENS))] if "api-me-fresh" in pages else []
         figures["wire_bytes"] = {
-            page: response_bytes(port, PATHS[page], cookie if page in SIGNED_IN else None) for page in PATHS
+            page: response_bytes(port, PATHS[page], cookie if page in SIGNED_IN else None)
+            for page in PATHS
+            if not page.startswith("api-")
         }
         log("bytes on the wire: " + ", ".join(
             f"{page} request {w['request']} head {w['head']} body {w['body']}{' set-cookie' if w['set_cookie'] else ''}"
@@ -560,15 +592,24 @@ def main() -> int:
                     finish_sign_in(session, url)
                 count, result = len(prepared), {}
             elif opts.mode == "callgrind":
-                cookie_for = page_cookie if page_path in SIGNED_IN else None
+                if page_path == "api-me":
+                    headers, count = [{"Authorization": f"Bearer {api_token}"}], opts.requests
+                elif page_path == "api-me-fresh":
+                    headers = [{"Authorization": f"Bearer {t}"} for t in fresh_tokens]
+                    count = len(headers)
+                else:
+                    headers = [{"Cookie": page_cookie}] if page_path in SIGNED_IN else [{}]
+                    count = opts.requests
                 expect = 303 if page_path == "sign-in" else 200
-                fixed_requests(port, PATHS[page_path], cookie_for, opts.requests, expect)
-                count, result = opts.requests, {}
+                fixed_requests(port, PATHS[page_path], headers, count, expect)
+                result = {}
             else:
-                result = run_wrk(
-                    base + PATHS[page_path], page_cookie if page_path in SIGNED_IN else None,
-                    opts.duration, opts.connections, opts.threads,
-                )
+                header = f"Cookie: {page_cookie}" if page_path in SIGNED_IN else None
+                if page_path == "api-me":
+                    header = f"Authorization: Bearer {api_token}"
+                elif page_path == "api-me-fresh":
+                    raise SystemExit("--mode cpu has no api-me-fresh: bench/run loads it with a pool of tokens")
+                result = run_wrk(base + PATHS[page_path], header, opts.duration, opts.connections, opts.threads)
                 count = result["requests"]
             elapsed = time.monotonic() - started
             cpu = tree_cpu_s(app.pid) - cpu0

@@ -3,12 +3,18 @@
 // /logto/sign-in and /logto/sign-in-callback, withLogto on the pages). The pages mirror the Rust
 // app's home and profile so the three apps serve comparable HTML.
 //
+// `GET /api/me` is an API protected by Logto access tokens as Logto's Express API-protection guide
+// writes it: the bearer token from the header, `jose`'s jwtVerify with a module-level
+// createRemoteJWKSet (issuer, audience, expiry), then the required scopes. It is declared before
+// the session middleware, as a separate API server would have none.
+//
 // Configuration from the environment (set by bench/driver.py): LOGTO_ENDPOINT, LOGTO_APP_ID,
-// LOGTO_APP_SECRET, APP_BASE_URL, SESSION_SECRET, PORT.
+// LOGTO_APP_SECRET, APP_BASE_URL, SESSION_SECRET, PORT, API_RESOURCE, API_REQUIRED_SCOPES.
 import cookieParser from 'cookie-parser';
 import express from 'express';
 import session from 'express-session';
 import { handleAuthRoutes, UserScope, withLogto } from '@logto/express';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 
 const config = {
   endpoint: process.env.LOGTO_ENDPOINT.replace(/\/$/, ''),
@@ -41,6 +47,43 @@ ${content}
 </html>`;
 
 const app = express();
+
+const issuer = `${config.endpoint}/oidc`;
+const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`));
+const apiResource = process.env.API_RESOURCE;
+const requiredScopes = (process.env.API_REQUIRED_SCOPES ?? '').split(' ').filter(Boolean);
+
+const extractBearerTokenFromHeaders = ({ authorization }) => {
+  if (!authorization || !authorization.startsWith('Bearer ')) {
+    throw new Error('no bearer token');
+  }
+  return authorization.slice('Bearer '.length);
+};
+
+const verifyAuthFromRequest = async (req, res, next) => {
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(extractBearerTokenFromHeaders(req.headers), jwks, {
+      issuer,
+      audience: apiResource,
+    }));
+  } catch {
+    res.status(401).json({ error: 'invalid_token' });
+    return;
+  }
+  const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
+  if (!requiredScopes.every((scope) => scopes.includes(scope))) {
+    res.status(403).json({ error: 'insufficient_scope' });
+    return;
+  }
+  req.auth = { sub: payload.sub, clientId: payload.client_id, scopes };
+  next();
+};
+
+app.get('/api/me', verifyAuthFromRequest, (req, res) => {
+  res.json({ sub: req.auth.sub, client_id: req.auth.clientId, scopes: req.auth.scopes });
+});
+
 app.use(cookieParser());
 app.use(
   session({

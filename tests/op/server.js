@@ -1343,7 +1343,11 @@ server.listen(args.port, args.host, async () => {
   const { port } = server.address();
   const hostForUrl = args.host.includes(':') ? `[${args.host}]` : args.host;
   issuer = `http://${hostForUrl}:${port}/oidc`;
-  keys.push(await newSigningKey(fileConfig.signing_alg ?? 'ES384'));
+  // A key of the caller's (a private JWK with its `kid`), e.g. for a benchmark that mints its own
+  // tokens; otherwise a new one.
+  keys.push(fileConfig.signing_key
+    ? { ...fileConfig.signing_key, alg: fileConfig.signing_key.alg ?? 'ES384', use: 'sig' }
+    : await newSigningKey(fileConfig.signing_alg ?? 'ES384'));
   provider = buildProvider();
 
   if (args.demo) {

@@ -126,15 +126,32 @@ struct Claims {
 /// Claims read by the checks but not kept in [`VerifiedAccessToken::extra_claims`].
 const CHECKED_ONLY: [&str; 2] = ["iss", "jti"];
 
-/// Checks the signature with `key`, then the header's `typ` and every claim.
-pub(crate) fn verify(
+/// The claims of an access token whose signature, type and issuer checked out: what the checks
+/// that do not depend on the signature read, on every request (see [`check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SignedClaims {
+    pub(crate) sub: String,
+    pub(crate) client_id: String,
+    /// The `scope` claim as issued: space-separated.
+    pub(crate) scope: String,
+    /// The `organization_id` claim, not yet checked against the audience.
+    pub(crate) organization_id: Option<String>,
+    pub(crate) audience: Vec<String>,
+    pub(crate) exp: u64,
+    pub(crate) iat: u64,
+    pub(crate) nbf: Option<u64>,
+    /// Every other claim but `iss` and `jti`: [`VerifiedAccessToken::extra_claims`].
+    pub(crate) extra: Map<String, Value>,
+}
+
+/// Checks the signature with `key`, the header's `typ`, the issuer and that the claims are there
+/// and well formed. The times, audience and scopes are left to [`check`].
+pub(crate) fn verify_signature(
     token: &str,
     header: &TokenHeader,
     key: &Jwk,
     issuer: &str,
-    required: &AccessTokenRequirements<'_>,
-    now: u64,
-) -> Result<VerifiedAccessToken, TokenError> {
+) -> Result<SignedClaims, TokenError> {
     // RFC 9068 2.1: `at+jwt` (or its long form); an ID or logout token carries another or none.
     if let Some(typ) = &header.typ
         && !typ.eq_ignore_ascii_case("at+jwt")
@@ -143,14 +160,34 @@ pub(crate) fn verify(
         return Err(TokenError::WrongType);
     }
     let claims = jwt::verify_signature(token, header, key)?;
-    // Audience and times are checked below: the audience has two shapes, and the clock is the
-    // client's (tests move it).
+    // Audience and times are checked by `check`: the audience has two shapes, and the clock is
+    // the client's (tests move it) and read on every request.
     jwt::check_issuer(&claims, issuer, &["exp", "iat", "iss", "aud", "sub", "client_id"])?;
     let mut claims: Claims = serde_json::from_value(Value::Object(claims)).map_err(|_| TokenError::Malformed)?;
     for name in CHECKED_ONLY {
         claims.extra.remove(name);
     }
+    Ok(SignedClaims {
+        sub: claims.sub,
+        client_id: claims.client_id,
+        scope: claims.scope.unwrap_or_default(),
+        organization_id: claims.organization_id,
+        audience: claims.aud.as_slice().to_vec(),
+        exp: claims.exp,
+        iat: claims.iat,
+        nbf: claims.nbf,
+        extra: claims.extra,
+    })
+}
 
+/// The checks that do not depend on the signature, run on every request: `exp`, `nbf` and `iat`
+/// against `now`, the audience and organization against what the route accepts, and every
+/// required scope.
+pub(crate) fn check(
+    claims: &SignedClaims,
+    required: &AccessTokenRequirements<'_>,
+    now: u64,
+) -> Result<VerifiedAccessToken, TokenError> {
     if claims.exp + CLOCK_LEEWAY_SECS < now {
         return Err(TokenError::Expired);
     }
@@ -160,23 +197,17 @@ pub(crate) fn verify(
     if claims.iat > now + CLOCK_LEEWAY_SECS {
         return Err(TokenError::UnlikelyIssueTime);
     }
-    let audience = claims.aud.as_slice().to_vec();
-    let organization_id = organization(&audience, claims.organization_id, required)?;
-    let scopes: Vec<String> = claims
-        .scope
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
+    let organization_id = organization(&claims.audience, claims.organization_id.clone(), required)?;
+    let scopes: Vec<String> = claims.scope.split_whitespace().map(str::to_owned).collect();
     let verified = VerifiedAccessToken {
-        sub: claims.sub,
-        client_id: claims.client_id,
+        sub: claims.sub.clone(),
+        client_id: claims.client_id.clone(),
         scopes,
         organization_id,
-        audience,
+        audience: claims.audience.clone(),
         expires_at: claims.exp,
         issued_at: claims.iat,
-        extra_claims: claims.extra,
+        extra_claims: claims.extra.clone(),
     };
     let missing = verified.missing_scopes(required.scopes);
     if !missing.is_empty() {

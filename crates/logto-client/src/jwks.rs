@@ -199,6 +199,22 @@ impl JwksCache {
         }
     }
 
+    /// Whether a token already verified with the key `kid` may be trusted again: the cached keys
+    /// hold it and are fresh (younger than [`KEYS_MAX_AGE`]), or are stale but served anyway
+    /// because the last refetch failed less than [`RETRY_AFTER_FAILURE`] ago (as
+    /// [`JwksCache::find`] serves them). Never fetches; a `false` sends the caller through
+    /// [`JwksCache::find`], which refetches as it should.
+    pub(crate) fn trusts_key(&self, kid: &str) -> bool {
+        let now = self.clock.now();
+        let state = self.state();
+        let fresh = now.saturating_sub(state.fetched_at) < KEYS_MAX_AGE.as_secs();
+        let refetch_failed = state
+            .last_failure
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < RETRY_AFTER_FAILURE);
+        (fresh || refetch_failed) && state.keys.as_ref().is_some_and(|keys| keys.find(kid).is_some())
+    }
+
     fn is_stale(&self) -> bool {
         let fetched_at = self.state().fetched_at;
         self.clock.now().saturating_sub(fetched_at) >= KEYS_MAX_AGE.as_secs()

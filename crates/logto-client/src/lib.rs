@@ -71,6 +71,7 @@ mod secret;
 mod telemetry;
 mod tokens;
 mod userinfo;
+mod verified_cache;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -104,17 +105,20 @@ pub use jwt::MAX_CLAIMS_BYTES;
 pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, Logout, MAX_LOGOUT_TOKEN_AGE_SECS};
 pub use refresh::SHARE_WINDOW;
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State, constant_time_eq};
-pub use telemetry::{LOGTO_REQUEST_DURATION, LOGTO_REQUESTS, REFRESH_GRANTS};
+pub use telemetry::{ACCESS_TOKEN_SIGNATURES, LOGTO_REQUEST_DURATION, LOGTO_REQUESTS, REFRESH_GRANTS};
 pub use tokens::{AccessTokenClaims, IssuedAccessToken, Refreshed, needs_refresh};
 pub use url::Url;
 pub use userinfo::{
     HUGGING_FACE, Identity, IdentityDetails, OrganizationData, OrganizationMembership, OrganizationRole,
     SocialIdentity, UserInfo, is_https_url,
 };
+pub use verified_cache::DEFAULT_ACCESS_TOKEN_CACHE_CAPACITY;
 
 use http::{BodyError, BoundedHttp, read_body};
 use jwks::{JwksCache, KeyLookup};
 use refresh::RefreshCoordinator;
+use telemetry::SignatureSource;
+use verified_cache::VerifiedCache;
 
 /// Lifetime assumed for an access token whose response gives none.
 const DEFAULT_ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
@@ -180,6 +184,8 @@ pub struct LogtoClient {
     /// authorization, token and redirect URLs, a fifth of a sign-in redirect's cost.
     oauth: std::sync::Mutex<Option<(Arc<ProviderMetadata>, Arc<OAuthClient>)>>,
     jwks: JwksCache,
+    /// Access tokens whose signature checked out, so an API skips it for a token seen before.
+    verified: VerifiedCache,
     refreshes: RefreshCoordinator,
 }
 
@@ -210,6 +216,7 @@ impl LogtoClient {
             discovery_failure: std::sync::Mutex::new(None),
             oauth: std::sync::Mutex::new(None),
             jwks: JwksCache::default(),
+            verified: VerifiedCache::new(DEFAULT_ACCESS_TOKEN_CACHE_CAPACITY),
             refreshes: RefreshCoordinator::default(),
         }
     }
@@ -218,6 +225,14 @@ impl LogtoClient {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.jwks = JwksCache::new(clock.clone());
         self.clock = clock;
+        self
+    }
+
+    /// The same client, keeping at most `capacity` verified access tokens (default
+    /// [`DEFAULT_ACCESS_TOKEN_CACHE_CAPACITY`]; 0 verifies every token's signature every time).
+    /// See [`LogtoClient::verify_access_token`].
+    pub fn with_access_token_cache(mut self, capacity: usize) -> Self {
+        self.verified = VerifiedCache::new(capacity);
         self
     }
 
@@ -507,16 +522,37 @@ impl LogtoClient {
     /// organization, where `required` accepts one), `exp`, `nbf`, `iat`, `client_id`, `sub`,
     /// and every required scope. A token lacking a scope is refused with
     /// [`TokenError::InsufficientScope`] (see [`LogtoError::is_insufficient_scope`]).
+    ///
+    /// A token whose signature checked out is remembered (by its SHA-256, in a bounded cache, see
+    /// [`LogtoClient::with_access_token_cache`]) until it expires or its key leaves Logto's key
+    /// set, so the same token presented again skips the signature; every other check above runs
+    /// on every call. A token with a bad signature is never remembered.
     pub async fn verify_access_token(
         &self,
         token: &str,
         required: &AccessTokenRequirements<'_>,
     ) -> Result<VerifiedAccessToken, LogtoError> {
         let kind = TokenKind::AccessToken;
+        let refused = |reason| LogtoError::invalid_token(kind, reason);
+        let now = self.now();
+        let hash = self.verified.enabled().then(|| verified_cache::token_hash(token));
+        if let Some(hash) = &hash
+            && let Some(claims) = self.verified.get(hash, now, |kid| self.jwks.trusts_key(kid))
+        {
+            telemetry::record_access_token_signature(SignatureSource::Cache);
+            return access_token::check(&claims, required, now).map_err(refused);
+        }
         let metadata = self.metadata().await?;
         let (header, key) = self.signing_key(&metadata, token, kind).await?;
-        access_token::verify(token, &header, &key, &self.issuer, required, self.now())
-            .map_err(|reason| LogtoError::invalid_token(kind, reason))
+        let signed = access_token::verify_signature(token, &header, &key, &self.issuer);
+        telemetry::record_access_token_signature(SignatureSource::Checked);
+        let claims = Arc::new(signed.map_err(refused)?);
+        // A token without `kid` was checked against the set's only key: there is no name to
+        // find that key by later, so it is not kept.
+        if let (Some(hash), Some(kid)) = (hash, header.kid.as_deref()) {
+            self.verified.insert(hash, kid, claims.clone(), now);
+        }
+        access_token::check(&claims, required, now).map_err(refused)
     }
 
     /// Reads userinfo with an access token, and checks it describes `expected_sub`.

@@ -13,6 +13,29 @@ pub const LOGTO_REQUEST_DURATION: &str = "logto_client_request_duration_seconds"
 /// Refresh grants sent, by outcome (`ok`, `invalid_grant`, `error`).
 pub const REFRESH_GRANTS: &str = "logto_client_refresh_grants_total";
 
+/// Access tokens verified, by where the signature's verdict came from: `checked` (the signature
+/// was checked now, whatever the verdict) or `cache` (it checked out before, answered from the
+/// verified-token cache).
+pub const ACCESS_TOKEN_SIGNATURES: &str = "logto_client_access_token_signatures_total";
+
+/// Where an access token's signature verdict came from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SignatureSource {
+    /// Verified now, with Logto's key.
+    Checked,
+    /// Verified before, answered from the cache.
+    Cache,
+}
+
+/// Records one access token whose signature was verified now or taken from the cache.
+pub(crate) fn record_access_token_signature(source: SignatureSource) {
+    let source = match source {
+        SignatureSource::Checked => "checked",
+        SignatureSource::Cache => "cache",
+    };
+    metrics::counter!(ACCESS_TOKEN_SIGNATURES, "source" => source).increment(1);
+}
+
 /// Records one call to Logto that started at `started`.
 pub(crate) fn record_call<T>(endpoint: Endpoint, started: Instant, result: &Result<T, LogtoError>) {
     let outcome = match result {

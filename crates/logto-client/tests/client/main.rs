@@ -12,3 +12,4 @@ mod serde_round_trip;
 mod sign_in;
 mod sign_in_options;
 mod support;
+mod verified_tokens;
