@@ -4,7 +4,10 @@
 //! With a cookie store everything here travels in one encrypted cookie, so the state is kept
 //! small and its size is checked against [`SESSION_BUDGET`] before it is written.
 
-use logto_client::{AccessToken, Audience, IssuedAccessToken, PendingSignIns, RefreshToken, Refreshed, SignedIn};
+use logto_client::{
+    AccessToken, Audience, IdToken, IssuedAccessToken, ORGANIZATION_AUDIENCE_PREFIX, PendingSignIns, RefreshToken,
+    Refreshed, SignedIn,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +43,11 @@ struct SessionTokens {
     /// Access tokens by audience. A cache: any of them may be dropped to keep the cookie small.
     #[serde(rename = "access_tokens", default)]
     access: Vec<CachedAccessToken>,
+    /// The newest ID token, for sign-out's `id_token_hint`: Logto then ends this user's
+    /// session without asking. Dropped after the access tokens when the cookie must shrink
+    /// (sign-out then goes without the hint).
+    #[serde(rename = "id_token", default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<IdToken>,
     /// Bumped each time the refresh token changes. The Redis store never lets a write of a lower
     /// generation replace a higher one, so a request that read the session before a rotation
     /// cannot put the old refresh token back (its replay would make Logto revoke the grant).
@@ -104,6 +112,11 @@ impl<S: SessionEntries> LogtoSession<S> {
         self.tokens().refresh
     }
 
+    /// The ID token kept for sign-out's `id_token_hint`, if the session still has it.
+    pub(crate) fn id_token(&self) -> Option<IdToken> {
+        self.tokens().id_token
+    }
+
     /// A cached access token for `audience` that is not about to expire at `now`.
     pub(crate) fn cached_access_token(&self, audience: &Audience, now: u64) -> Option<AccessToken> {
         let key = audience.key();
@@ -127,6 +140,9 @@ impl<S: SessionEntries> LogtoSession<S> {
         tokens
             .access
             .push(CachedAccessToken::new(audience, &refreshed.access_token));
+        if let Some(id_token) = &refreshed.raw_id_token {
+            tokens.id_token = Some(id_token.clone());
+        }
         self.0.insert(TOKENS, &tokens)?;
         if let (Some(claims), Some(mut user)) = (&refreshed.id_token, self.stored_user()) {
             user.name = claims.name.clone().or(user.name);
@@ -142,6 +158,26 @@ impl<S: SessionEntries> LogtoSession<S> {
         let mut tokens = self.tokens();
         let key = audience.key();
         tokens.access.retain(|t| t.audience != key);
+        self.0.insert(TOKENS, &tokens)
+    }
+
+    /// Forgets the cached tokens of the organizations `ids` (the organization token and the
+    /// organization-scoped resource tokens): the user's membership or roles there changed.
+    pub(crate) fn forget_organization_tokens(&self, ids: &[String]) -> Result<(), AuthError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tokens = self.tokens();
+        let before = tokens.access.len();
+        tokens.access.retain(|t| {
+            !ids.iter().any(|id| {
+                let organization = format!("{ORGANIZATION_AUDIENCE_PREFIX}{id}");
+                t.audience == organization || t.audience.ends_with(&format!("#{organization}"))
+            })
+        });
+        if tokens.access.len() == before {
+            return Ok(());
+        }
         self.0.insert(TOKENS, &tokens)
     }
 
@@ -175,6 +211,7 @@ impl<S: SessionEntries> LogtoSession<S> {
         let tokens = SessionTokens {
             refresh: signed_in.refresh_token.clone(),
             access: vec![CachedAccessToken::new(&Audience::Userinfo, &signed_in.access_token)],
+            id_token: Some(signed_in.raw_id_token.clone()),
             generation: 1,
         };
         self.0.insert(TOKENS, &tokens)?;
@@ -187,9 +224,10 @@ impl<S: SessionEntries> LogtoSession<S> {
         self.0.purge();
     }
 
-    /// Drops what can be fetched again until the state fits: cached access tokens first (the one
-    /// for `keep_audience` last), then the pictures. A state that still does not fit is refused
-    /// rather than silently lost by the browser.
+    /// Drops what can be fetched again or done without until the state fits: cached access
+    /// tokens first (the one for `keep_audience` last), then the ID token (sign-out goes without
+    /// its hint), then the pictures, then the organizations' names and roles. A state that still
+    /// does not fit is refused rather than silently lost by the browser.
     fn fit_budget(&self, keep_audience: &str) -> Result<(), AuthError> {
         if self.0.serialized_size() <= SESSION_BUDGET {
             return Ok(());
@@ -206,8 +244,19 @@ impl<S: SessionEntries> LogtoSession<S> {
                 return Ok(());
             }
         }
+        if tokens.id_token.take().is_some() {
+            self.0.insert(TOKENS, &tokens)?;
+            if self.0.serialized_size() <= SESSION_BUDGET {
+                return Ok(());
+            }
+        }
         if let Some(user) = self.stored_user() {
             self.0.insert(USER, &user.without_pictures())?;
+        }
+        if self.0.serialized_size() > SESSION_BUDGET
+            && let Some(user) = self.stored_user()
+        {
+            self.0.insert(USER, &user.with_organization_ids_only())?;
         }
         let size = self.0.serialized_size();
         if size <= SESSION_BUDGET {
