@@ -232,14 +232,21 @@ async fn membership_changes_in_logto_show_within_the_userinfo_max_age() {
     // An admin makes the user a viewer in Acme: the role and the token follow, though the
     // admin's token is still cached and valid for an hour.
     app.provider
-        .set_user_organizations(MEMBER, &["org-acme", "org-beta"], &["org-acme:viewer", "org-beta:viewer"])
+        .set_user_organizations(
+            MEMBER,
+            &["org-acme", "org-beta"],
+            &["org-acme:viewer", "org-beta:viewer"],
+        )
         .await;
     // Past the userinfo maximum age, and past the window in which the client hands concurrent
     // requests the same refresh result (it would give back the token fetched a moment ago).
     tokio::time::sleep(logto_client::SHARE_WINDOW + Duration::from_millis(100)).await;
     let page = profile(&app).await;
     let acme = organization_row(&page, "org-acme");
-    assert!(acme.contains("viewer") && !acme.contains("admin"), "the new role: {acme}");
+    assert!(
+        acme.contains("viewer") && !acme.contains("admin"),
+        "the new role: {acme}"
+    );
     let token = section(&page, "data-organization-token=\"org-acme\"");
     assert!(
         token.contains("read:members") && !token.contains("invite:members"),
@@ -512,4 +519,41 @@ async fn switching_organizations_in_a_browser_in_both_languages_and_schemes() {
         };
         with_browser(look, &shots, move |b| switch_in_a_browser(b, words)).await;
     }
+}
+
+/// The ID tokens the provider issued to `client_id`, oldest first.
+async fn id_tokens(app: &TestApp) -> Vec<String> {
+    app.provider
+        .issued_secrets()
+        .await
+        .into_iter()
+        .filter(|secret| {
+            secret.split('.').count() == 3 && {
+                let (_, claims) = jwt_parts(secret);
+                claims["aud"] == json!(app.client_id) && claims.get("scope").is_none()
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sign_out_sends_the_newest_id_token_after_a_refresh() {
+    let app = TestApp::spawn_with(AppOptions {
+        env: vec![("LOGTO_USERINFO_MAX_AGE_SECS", "0".into())],
+        ..Default::default()
+    })
+    .await;
+    app.provider.set_ttl(Some(4), None, None).await;
+    app.sign_in_as_demo().await;
+    let at_sign_in = id_tokens(&app).await;
+    assert_eq!(at_sign_in.len(), 1, "one ID token from the code exchange");
+    // Stale after 2 s: the next view refreshes, and Logto sends a new ID token.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
+    let now = id_tokens(&app).await;
+    assert_eq!(now.len(), 2, "the refresh grant gave a new ID token");
+
+    let csrf = app.csrf_token().await;
+    let end_session = location(&app.post_sign_out(&format!("csrf_token={csrf}")).await);
+    assert_eq!(query_of(&end_session)["id_token_hint"], vec![now[1].clone()]);
 }
