@@ -276,3 +276,110 @@ fn random_token() -> String {
     let bytes: [u8; 32] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::rc::Rc;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::user::SessionOrganization;
+
+    /// Entries in memory, sized as JSON: what the cookie store's size check sees, near enough.
+    #[derive(Clone, Default)]
+    struct Memory(Rc<RefCell<BTreeMap<String, Value>>>);
+
+    impl SessionEntries for Memory {
+        fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+            serde_json::from_value(self.0.borrow().get(key)?.clone()).ok()
+        }
+        fn insert<T: Serialize>(&self, key: &str, value: &T) -> Result<(), AuthError> {
+            self.0
+                .borrow_mut()
+                .insert(key.to_owned(), serde_json::to_value(value).unwrap());
+            Ok(())
+        }
+        fn remove(&self, key: &str) {
+            self.0.borrow_mut().remove(key);
+        }
+        fn renew(&self) {}
+        fn purge(&self) {
+            self.0.borrow_mut().clear();
+        }
+        fn serialized_size(&self) -> usize {
+            serde_json::to_string(&*self.0.borrow()).unwrap().len()
+        }
+    }
+
+    fn access_token(audience: &str, obtained_at: u64) -> CachedAccessToken {
+        CachedAccessToken {
+            audience: audience.to_owned(),
+            token: AccessToken::new("a".repeat(900)),
+            obtained_at,
+            expires_at: obtained_at + 3600,
+        }
+    }
+
+    fn session_with(user: &SessionUser) -> LogtoSession<Memory> {
+        let session = LogtoSession::new(Memory::default()).unwrap();
+        let tokens = SessionTokens {
+            refresh: Some(RefreshToken::new("r".repeat(43))),
+            access: vec![
+                access_token("", 1),
+                access_token("https://api.example.com", 2),
+                access_token("urn:logto:organization:o", 3),
+            ],
+            id_token: Some(IdToken::new("i".repeat(900))),
+            generation: 1,
+        };
+        session.0.insert(TOKENS, &tokens).unwrap();
+        session.0.insert(USER, user).unwrap();
+        session
+    }
+
+    fn user(organizations: Vec<SessionOrganization>) -> SessionUser {
+        let mut user: SessionUser = serde_json::from_value(json!({ "sub": "u", "signed_in_at": 1 })).unwrap();
+        user.organizations = organizations;
+        user
+    }
+
+    #[test]
+    fn access_tokens_go_before_the_id_token() {
+        let session = session_with(&user(Vec::new()));
+        session.set_user(&user(Vec::new())).unwrap();
+        assert!(session.0.serialized_size() <= SESSION_BUDGET);
+        assert!(session.id_token().is_some(), "kept: dropping access tokens was enough");
+        let left = session.tokens().access;
+        assert!(!left.is_empty() && left.len() < 3, "{} access tokens left", left.len());
+    }
+
+    #[test]
+    fn twenty_organizations_with_long_names_and_ten_roles_each_still_fit() {
+        let organizations: Vec<SessionOrganization> = (0..20)
+            .map(|n| SessionOrganization {
+                id: format!("{n:0>12}"),
+                name: Some("n".repeat(128)),
+                roles: (0..10).map(|r| format!("{r:0>64}")).collect(),
+            })
+            .collect();
+        let big = user(organizations);
+        let session = session_with(&big);
+        session.set_user(&big).unwrap();
+        assert!(session.0.serialized_size() <= SESSION_BUDGET);
+        assert!(
+            session.id_token().is_none(),
+            "dropped before the organizations' details"
+        );
+        let kept = session.stored_user().unwrap();
+        assert_eq!(kept.organizations.len(), 20, "every membership is kept, by id");
+        assert!(
+            kept.organizations
+                .iter()
+                .all(|o| o.name.is_none() && o.roles.is_empty())
+        );
+        assert_eq!(session.refresh_token(), Some(RefreshToken::new("r".repeat(43))));
+    }
+}
