@@ -17,7 +17,7 @@ pub const API_PREFIX: &str = "/api";
 /// Mounts `/api/me` for `config`'s resource, sharing the sign-in client's cache of Logto's keys.
 pub fn configure(config: &ApiSettings, auth: &LogtoAuth) -> impl FnOnce(&mut web::ServiceConfig) + 'static {
     let api = ProtectedApi::with_web(auth.web(), config.resource.clone());
-    let me_requires = RequireScopes::new(config.required_scopes.clone());
+    let me_requires = RequireScopes::new(config.required_scopes.clone()).organizations(config.organizations);
     move |cfg| {
         cfg.service(
             web::scope(API_PREFIX)

@@ -65,6 +65,7 @@ fn auth_page(kind: AuthErrorKind) -> (ErrorText, bool) {
         AuthErrorKind::BadLogoutToken => (ErrorText::BadRequest, false),
         AuthErrorKind::Misconfigured | AuthErrorKind::Session => (ErrorText::Internal, false),
         AuthErrorKind::SessionUnavailable => (ErrorText::SessionUnavailable, false),
+        AuthErrorKind::NotAMember | AuthErrorKind::OrganizationDenied => (ErrorText::NotAMember, false),
         _ => (ErrorText::Internal, false),
     }
 }

@@ -190,6 +190,14 @@ impl Locale {
             (Locale::Es, MethodNotAllowed) => ("No permitido", "Esta página no se puede usar de esa forma."),
             (Locale::En, BadRequest) => ("Bad request", "The request could not be understood."),
             (Locale::Es, BadRequest) => ("Petición incorrecta", "No pudimos entender la petición."),
+            (Locale::En, NotAMember) => (
+                "Not one of your organizations",
+                "You are not a member of that organization, so nothing was changed.",
+            ),
+            (Locale::Es, NotAMember) => (
+                "No es una de tus organizaciones",
+                "No eres miembro de esa organización, así que no se cambió nada.",
+            ),
         }
     }
 }
@@ -265,6 +273,8 @@ pub enum ErrorText {
     MethodNotAllowed,
     /// Any other 4xx.
     BadRequest,
+    /// An organization was chosen that the user is not a member of.
+    NotAMember,
 }
 
 /// Every text the pages show, in one language.
@@ -326,6 +336,18 @@ pub struct Messages {
     pub organizations: &'static str,
     /// Profile: an organization.
     pub organization: &'static str,
+    /// Profile: the label of the active organization; header: before its name (for screen readers).
+    pub active_organization: &'static str,
+    /// Profile: the badge of the active organization.
+    pub active: &'static str,
+    /// Profile: before the user's roles in an organization.
+    pub your_roles: &'static str,
+    /// Profile: the button that makes an organization the active one.
+    pub switch_to: &'static str,
+    /// Profile: heading of the active organization's tokens.
+    pub active_organization_access: &'static str,
+    /// Profile: no organization chosen yet.
+    pub no_active_organization: &'static str,
     /// Profile: a token's audience.
     pub audience: &'static str,
     /// Profile: a token's scopes.
@@ -385,6 +407,12 @@ const EN: Messages = Messages {
     resource: "Resource",
     organizations: "Organizations",
     organization: "Organization",
+    active_organization: "Active organization",
+    active: "Active",
+    your_roles: "Your roles",
+    switch_to: "Make active",
+    active_organization_access: "Active organization's access",
+    no_active_organization: "Choose an organization to see its access tokens.",
     audience: "Audience",
     scopes: "Scopes",
     expires_in: "Expires in",
@@ -431,6 +459,12 @@ const ES: Messages = Messages {
     resource: "Recurso",
     organizations: "Organizaciones",
     organization: "Organización",
+    active_organization: "Organización activa",
+    active: "Activa",
+    your_roles: "Tus roles",
+    switch_to: "Activar",
+    active_organization_access: "Acceso de la organización activa",
+    no_active_organization: "Elige una organización para ver sus tokens de acceso.",
     audience: "Audiencia",
     scopes: "Permisos",
     expires_in: "Caduca en",

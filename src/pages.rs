@@ -3,16 +3,16 @@
 
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, Route, guard, web};
-use logto_actix_web::{OptionalUser, SignedInUser, first_param, safe_return_to};
+use logto_actix_web::{AuthError, OptionalUser, SignedInUser, first_param, safe_return_to};
 use logto_client::Audience;
 
 use crate::config::site::without_trailing_slash;
 use crate::error_page::PageError;
 use crate::i18n::{LangCookieSecure, Locale, Ui};
-use crate::templates::{Notice, ProfileView, Templates, TokenSummary, UserView};
+use crate::templates::{Notice, OrganizationView, ProfileView, Templates, TokenSummary, UserView};
 
-/// Organizations listed with their tokens on the profile page; each costs a token request.
-const MAX_ORGANIZATIONS_SHOWN: usize = 10;
+/// Where the organization switcher posts (logto-actix-web's route, the web core's flow).
+pub const ORGANIZATION_PATH: &str = "/organization";
 
 /// Registers the app's pages (the sign-out question is given to `LogtoAuth`, which owns the path).
 /// Each path is one resource answering `GET` and `HEAD`, so another method gets 405 with `Allow`.
@@ -59,31 +59,53 @@ pub async fn sign_out_page(ui: Ui, user: OptionalUser, pages: Pages) -> Result<H
 async fn profile(mut signed_in: SignedInUser, ui: Ui, pages: Pages) -> Result<HttpResponse, PageError> {
     signed_in.revalidate_user().await?;
     let now = signed_in.client().now();
+    let configured = signed_in.client().config().resources.clone();
     let mut resources = Vec::new();
-    for resource in signed_in.client().config().resources.clone() {
+    for resource in &configured {
         let token = signed_in.access_token(&Audience::Resource(resource.clone())).await?;
-        resources.push(TokenSummary::of(&resource, &token, now));
+        resources.push(TokenSummary::of(resource, &token, now));
     }
-    let mut organizations = Vec::new();
-    if signed_in.client().organizations_enabled() {
-        let shown: Vec<String> = signed_in
-            .user
-            .organizations
-            .iter()
-            .take(MAX_ORGANIZATIONS_SHOWN)
-            .cloned()
-            .collect();
-        for id in &shown {
-            let token = signed_in.access_token(&Audience::Organization(id.clone())).await?;
-            organizations.push(TokenSummary::of(id, &token, now));
-        }
-    }
+    let (organization_token, organization_resources) =
+        match active_organization_tokens(&signed_in, &configured, now).await {
+            Ok(tokens) => tokens,
+            // Logto no longer gives this user the organization: it left the session; show the rest.
+            Err(AuthError::OrganizationDenied(_)) => {
+                signed_in.reload_user();
+                (None, Vec::new())
+            }
+            Err(e) => return Err(e.into()),
+        };
+    let organizations = OrganizationView::all_of(&signed_in.user);
     let view = ProfileView {
         user: UserView::of(&signed_in.user),
         resources: &resources,
         organizations: &organizations,
+        organization_token: organization_token.as_ref(),
+        organization_resources: &organization_resources,
     };
     html(pages.profile(&ui, &view, Some(&signed_in.csrf_token))?)
+}
+
+/// The active organization's token and its token for each API resource of `resources`; none
+/// without an active organization.
+async fn active_organization_tokens(
+    signed_in: &SignedInUser,
+    resources: &[String],
+    now: u64,
+) -> Result<(Option<TokenSummary>, Vec<TokenSummary>), AuthError> {
+    let Some(active) = signed_in.user.active_organization().map(|org| org.id.clone()) else {
+        return Ok((None, Vec::new()));
+    };
+    let token = signed_in.access_token(&Audience::Organization(active.clone())).await?;
+    let organization_token = TokenSummary::of(&active, &token, now);
+    let mut scoped = Vec::with_capacity(resources.len());
+    for resource in resources {
+        let token = signed_in
+            .access_token(&Audience::organization_resource(resource.clone(), active.clone()))
+            .await?;
+        scoped.push(TokenSummary::of(resource, &token, now));
+    }
+    Ok((Some(organization_token), scoped))
 }
 
 /// The language switcher: remembers the choice in a cookie and goes back to the page it was

@@ -271,6 +271,7 @@ fn logto_auth(client: LogtoClient, config: &Config, store: Arc<dyn SessionStore>
             SignInOptions::direct(DirectSignIn::hugging_face()),
         )
         .sign_out_page(|| web::route().to(pages::sign_out_page))
+        .organization_path(Some(pages::ORGANIZATION_PATH.to_owned()))
         .cancelled_redirect("/?notice=cancelled")
         .unreachable_sign_out_redirect("/?notice=signed_out_locally")
         .ui_locales(|req| Some(Locale::of_request(req).tag().to_owned()))

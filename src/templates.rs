@@ -40,6 +40,8 @@ pub struct UserView<'a> {
     pub roles: &'a [String],
     /// The linked Hugging Face account.
     pub huggingface: Option<HuggingFaceView<'a>>,
+    /// The name of the active organization, shown in the header.
+    pub active_organization: Option<&'a str>,
 }
 
 /// The Hugging Face account, with a link to its profile.
@@ -73,6 +75,7 @@ impl<'a> UserView<'a> {
                 // The username is letters, digits, `-`, `_` and `.` only (logto-client checks).
                 profile_url: hf.username.as_ref().map(|u| format!("https://huggingface.co/{u}")),
             }),
+            active_organization: user.active_organization().map(|org| org.display_name()),
         }
     }
 }
@@ -111,14 +114,46 @@ impl TokenSummary {
     }
 }
 
+/// One of the user's organizations on the profile page.
+#[derive(Debug, Serialize)]
+pub struct OrganizationView<'a> {
+    /// Its id (the switcher's form value).
+    pub id: &'a str,
+    /// Its name, else its id.
+    pub name: &'a str,
+    /// The user's roles in it.
+    pub roles: &'a [String],
+    /// Whether it is the active organization.
+    pub active: bool,
+}
+
+impl<'a> OrganizationView<'a> {
+    /// Every organization of `user`, the active one marked.
+    pub fn all_of(user: &'a SessionUser) -> Vec<Self> {
+        user.organizations
+            .iter()
+            .map(|org| OrganizationView {
+                id: &org.id,
+                name: org.display_name(),
+                roles: &org.roles,
+                active: user.active_organization.as_deref() == Some(org.id.as_str()),
+            })
+            .collect()
+    }
+}
+
 /// What the profile page shows.
 pub struct ProfileView<'a> {
     /// The user, from fresh userinfo.
     pub user: UserView<'a>,
     /// One summary per configured API resource.
     pub resources: &'a [TokenSummary],
-    /// One summary per organization.
-    pub organizations: &'a [TokenSummary],
+    /// The user's organizations, with names and roles.
+    pub organizations: &'a [OrganizationView<'a>],
+    /// The active organization's token (none, or one).
+    pub organization_token: Option<&'a TokenSummary>,
+    /// The active organization's token for each configured API resource.
+    pub organization_resources: &'a [TokenSummary],
 }
 
 /// The template sources, compiled into the binary.
@@ -197,6 +232,7 @@ impl Templates {
             context.insert("picture", &user.picture);
             context.insert("email", &user.email);
             context.insert("hf_username", &user.huggingface.as_ref().and_then(|hf| hf.username));
+            context.insert("active_org", &user.active_organization);
             context.insert("csrf_token", &csrf_token);
         }
         let t = ui.locale.messages();
@@ -219,8 +255,14 @@ impl Templates {
         let mut context = page_context(ui, true);
         context.insert("on_profile", &true);
         context.insert("user", &view.user);
+        context.insert("active_org", &view.user.active_organization);
         context.insert("resources", view.resources);
         context.insert("organizations", view.organizations);
+        context.insert(
+            "organization_tokens",
+            &view.organization_token.into_iter().collect::<Vec<_>>(),
+        );
+        context.insert("organization_resources", view.organization_resources);
         context.insert("csrf_token", &csrf_token);
         self.tera(ui.locale).render("profile.html", &context)
     }
@@ -229,6 +271,7 @@ impl Templates {
     pub fn sign_out(&self, ui: &Ui, user: &UserView<'_>, csrf_token: Option<&str>) -> Result<String, tera::Error> {
         let mut context = page_context(ui, true);
         context.insert("user", user);
+        context.insert("active_org", &user.active_organization);
         context.insert("csrf_token", &csrf_token);
         self.tera(ui.locale).render("sign_out.html", &context)
     }
@@ -360,6 +403,7 @@ fn page_context(ui: &Ui, signed_in: bool) -> Context {
     // Every variable a template tests is set, if only to false or null: Tera answers a lookup of a
     // missing one by formatting an error message, even where `{% if %}` then reads it as false.
     context.insert("on_profile", &false);
+    context.insert("active_org", &None::<&str>);
     context
 }
 
@@ -404,7 +448,9 @@ mod tests {
             "sub": "user-1", "name": "Ada <Lovelace>", "email": "ada@example.com", "username": "ada",
             "picture": "https://cdn.example/a.png", "roles": ["admin"], "signed_in_at": 1,
             "identities": [{"target": "huggingface", "username": "ada-hf", "name": "Ada",
-                            "avatar": "https://cdn.example/hf.png"}]
+                            "avatar": "https://cdn.example/hf.png"}],
+            "organizations": [{"i": "org-a", "n": "Acme <Corp>", "r": ["admin"]}, {"i": "org-b"}],
+            "active_org": "org-a"
         }))
         .unwrap()
     }
@@ -438,7 +484,9 @@ mod tests {
                         &ProfileView {
                             user: UserView::of(&user),
                             resources: std::slice::from_ref(&token),
-                            organizations: std::slice::from_ref(&token),
+                            organizations: &OrganizationView::all_of(&user),
+                            organization_token: Some(&token),
+                            organization_resources: std::slice::from_ref(&token),
                         },
                         Some("csrf"),
                     )

@@ -34,6 +34,7 @@ mod languages;
 mod many_instances;
 mod no_leaks;
 mod operations;
+mod organizations;
 mod redis_sessions;
 mod rough_edges;
 mod sign_in;

@@ -161,6 +161,19 @@ async fn sign_in_as_org_member(app: &TestApp) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
+/// Makes `organization` the active one, through the profile's switcher form.
+async fn choose_organization(app: &TestApp, organization: &str) {
+    let csrf = app.csrf_token().await;
+    let response = app
+        .http
+        .post(app.url("/organization"))
+        .form(&[("csrf_token", csrf.as_str()), ("organization_id", organization)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
 #[tokio::test]
 async fn the_profile_shows_resource_and_organization_token_claims_but_no_token() {
     let app = app_with_resources_and_organizations(1).await;
@@ -175,8 +188,12 @@ async fn the_profile_shows_resource_and_organization_token_claims_but_no_token()
     assert!(!profile.contains("write:items"), "only what was requested is granted");
     for org in ["org-a", "org-b"] {
         assert!(profile.contains(&format!("data-organization=\"{org}\"")), "{profile}");
-        assert!(profile.contains(&format!("urn:logto:organization:{org}")));
     }
+    // The active organization's tokens: its organization token and its token for the resource.
+    choose_organization(&app, "org-b").await;
+    let profile = app.page("/profile").await;
+    assert!(profile.contains("urn:logto:organization:org-b"), "{profile}");
+    assert!(profile.contains("data-organization-resource=\"https://api1.example.com\""));
     assert!(profile.contains("admin"), "roles shown");
     assert!(
         profile.contains(" min</dd>") && !profile.contains(" s</dd>"),
@@ -189,6 +206,10 @@ async fn the_profile_shows_resource_and_organization_token_claims_but_no_token()
 async fn with_three_resources_and_two_organizations_cached_the_cookie_stays_under_4096_bytes() {
     let app = app_with_resources_and_organizations(3).await;
     sign_in_as_org_member(&app).await;
+    // Both organizations' tokens, each with three organization-scoped resource tokens.
+    choose_organization(&app, "org-a").await;
+    assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
+    choose_organization(&app, "org-b").await;
 
     for _ in 0..2 {
         let response = app.get("/profile").await;
@@ -199,7 +220,9 @@ async fn with_three_resources_and_two_organizations_cached_the_cookie_stays_unde
         }
         let page = unescape_html(&response.text().await.unwrap());
         assert!(
-            page.contains("data-resource=\"https://api3.example.com\"") && page.contains("data-organization=\"org-b\"")
+            page.contains("data-resource=\"https://api3.example.com\"")
+                && page.contains("data-organization-token=\"org-b\"")
+                && page.contains("data-organization-resource=\"https://api3.example.com\"")
         );
     }
     assert!(

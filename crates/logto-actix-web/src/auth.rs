@@ -105,6 +105,14 @@ impl LogtoAuthBuilder {
         self
     }
 
+    /// The path of the organization switcher's `POST` (default `None`: no such route), e.g.
+    /// `Some("/organization".into())`: a form there (`csrf_token`, `organization_id`, optional
+    /// `return_to`) chooses the user's active organization.
+    pub fn organization_path(mut self, path: Option<String>) -> Self {
+        self.web = self.web.organization_path(path);
+        self
+    }
+
     /// The path Logto posts back-channel logout tokens to (default `/backchannel-logout`), or
     /// `None` for no such route.
     pub fn backchannel_logout_path(mut self, path: Option<String>) -> Self {

@@ -44,6 +44,16 @@ pub(crate) async fn sign_out(
     Ok(see_other(&redirect))
 }
 
+/// Chooses the active organization (CSRF-protected).
+pub(crate) async fn choose_organization(
+    req: HttpRequest,
+    body: web::Bytes,
+    auth: LogtoAuth,
+) -> Result<HttpResponse, AuthErrorResponse> {
+    let redirect = auth.web().choose_organization(ActixSession::of(&req), &body).await?;
+    Ok(see_other(&redirect))
+}
+
 /// Logto's back-channel logout.
 pub(crate) async fn backchannel_logout(body: web::Bytes, auth: LogtoAuth) -> Result<HttpResponse, AuthErrorResponse> {
     auth.web().backchannel_logout(&body).await?;

@@ -72,8 +72,9 @@ pub use logto_client::{
     self, Audience, ClientSecret, DirectSignIn, LogtoClient, LogtoConfig, LogtoError, SignInOptions, Url,
 };
 pub use logto_web::{
-    self, ApiError, AuthError, AuthErrorKind, CookieStore, FAILURE_LOG_INTERVAL, NoScopes, ProtectedApi, RequireScopes,
-    ScopeSet, SessionStore, SessionUser, error_chain, first_param, log_safe, safe_return_to,
+    self, ApiError, AuthError, AuthErrorKind, CookieStore, FAILURE_LOG_INTERVAL, NoScopes, OrganizationPolicy,
+    ProtectedApi, RequireScopes, ScopeSet, SessionStore, SessionUser, error_chain, first_param, log_safe,
+    safe_return_to,
 };
 #[cfg(feature = "redis")]
 pub use logto_web::{DEFAULT_REDIS_TIMEOUT, RedisStore};

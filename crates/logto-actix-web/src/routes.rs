@@ -28,6 +28,9 @@ impl LogtoAuth {
                 sign_out = sign_out.route(page().guard(get_or_head_guard()));
             }
             cfg.service(sign_out);
+            if let Some(path) = core.organization_path() {
+                cfg.service(web::resource(path.to_owned()).route(web::post().to(handlers::choose_organization)));
+            }
             if let Some(path) = core.backchannel_logout_path() {
                 cfg.service(web::resource(path.to_owned()).route(web::post().to(handlers::backchannel_logout)));
             }

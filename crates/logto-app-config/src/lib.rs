@@ -428,6 +428,38 @@ mod tests {
     }
 
     #[test]
+    fn the_api_organization_policy_is_refuse_unless_set_and_checked() {
+        use logto_actix_web::OrganizationPolicy;
+        let api = |policy: Option<&'static str>| {
+            let mut vars = vec![("LOGTO_API_RESOURCE", "https://api.example.com")];
+            vars.extend(policy.map(|p| ("LOGTO_API_ORGANIZATIONS", p)));
+            with(&vars).unwrap().api.unwrap().organizations
+        };
+        assert_eq!(api(None), OrganizationPolicy::Refuse);
+        assert_eq!(api(Some("accept")), OrganizationPolicy::Accept);
+        assert_eq!(api(Some("Require")), OrganizationPolicy::Require);
+        assert_eq!(
+            refused(&[
+                ("LOGTO_API_RESOURCE", "https://api.example.com"),
+                ("LOGTO_API_ORGANIZATIONS", "yes")
+            ]),
+            ["LOGTO_API_ORGANIZATIONS"]
+        );
+        assert_eq!(
+            refused(&[("LOGTO_API_ORGANIZATIONS", "accept")]),
+            ["LOGTO_API_ORGANIZATIONS"]
+        );
+        // A wrong value is one problem, whether or not the API is on.
+        assert_eq!(
+            refused(&[
+                ("LOGTO_API_ORGANIZATIONS", "maybe"),
+                ("LOGTO_API_REQUIRED_SCOPES", "read:a")
+            ]),
+            ["LOGTO_API_ORGANIZATIONS", "LOGTO_API_REQUIRED_SCOPES"]
+        );
+    }
+
+    #[test]
     fn a_port_other_than_the_local_base_urls_is_warned_about() {
         let config = with(&[("PORT", "3001")]).unwrap();
         let warnings = config.warnings();

@@ -61,8 +61,8 @@ pub use logto_client::{
     self, Audience, ClientSecret, DirectSignIn, LogtoClient, LogtoConfig, LogtoError, SignInOptions, Url,
 };
 pub use logto_web::{
-    self, ApiError, AuthError, AuthErrorKind, CookieStore, LogtoWeb, LogtoWebBuilder, NoScopes, ProtectedApi,
-    RequireScopes, ScopeSet, SessionStore, SessionUser, safe_return_to,
+    self, ApiError, AuthError, AuthErrorKind, CookieStore, LogtoWeb, LogtoWebBuilder, NoScopes, OrganizationPolicy,
+    ProtectedApi, RequireScopes, ScopeSet, SessionStore, SessionUser, safe_return_to,
 };
 #[cfg(feature = "redis")]
 pub use logto_web::{DEFAULT_REDIS_TIMEOUT, RedisStore};

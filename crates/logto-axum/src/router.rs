@@ -73,6 +73,20 @@ impl LogtoAxum {
             None => sign_out,
         };
         router = router.route(web.sign_out_path(), sign_out);
+        if let Some(path) = web.organization_path() {
+            let logto = self.clone();
+            router = router.route(
+                path,
+                post(move |session: AxumSession, body: Bytes| async move {
+                    let redirect = logto
+                        .web()
+                        .choose_organization(session, &body)
+                        .await
+                        .map_err(AuthRejection)?;
+                    Ok::<Response, AuthRejection>(see_other(&redirect.location))
+                }),
+            );
+        }
         if let Some(path) = web.backchannel_logout_path() {
             let logto = self.clone();
             router = router.route(

@@ -23,6 +23,9 @@ pub enum OrganizationRequirement<'a> {
     Any,
     /// A token for this organization only.
     Id(&'a str),
+    /// Either: a token for the resource outside any organization, or one for any organization
+    /// (the handler tells them apart by [`VerifiedAccessToken::organization_id`]).
+    AnyOrNone,
 }
 
 /// What an access token must be for, and grant.
@@ -242,6 +245,7 @@ fn organization(
     match (required.organization, organization.as_deref()) {
         (OrganizationRequirement::NotAccepted, None) => Ok(None),
         (OrganizationRequirement::NotAccepted, Some(_)) => Err(TokenError::OrganizationNotAccepted),
+        (OrganizationRequirement::AnyOrNone, _) => Ok(organization),
         (_, None) => Err(TokenError::MissingClaim("organization_id")),
         (OrganizationRequirement::Any, Some(_)) => Ok(organization),
         (OrganizationRequirement::Id(wanted), Some(id)) if wanted == id => Ok(organization),
@@ -307,5 +311,13 @@ mod tests {
             organization(&resource, None, &any),
             Err(TokenError::MissingClaim("organization_id"))
         );
+        let either = requirements(OrganizationRequirement::AnyOrNone);
+        assert_eq!(organization(&resource, None, &either), Ok(None));
+        assert_eq!(organization(&org, None, &either), Ok(Some("org-a".into())));
+        assert_eq!(
+            organization(&resource, Some("org-a".into()), &either),
+            Ok(Some("org-a".into()))
+        );
+        assert_eq!(organization(&other, None, &either), Err(TokenError::WrongAudience));
     }
 }

@@ -655,15 +655,15 @@ impl LogtoClient {
         let started = Instant::now();
         let response = request.request_async(&BoundedHttp(&self.http)).await;
         let response = token_answer(&metadata.token_endpoint, started, response)?;
-        let id_token = match response.extra_fields().id_token.as_deref() {
+        let (id_token, raw_id_token) = match response.extra_fields().id_token.as_deref() {
             Some(token) => {
                 let claims = self.verify_id_token_with(&metadata, token, None).await?;
                 if claims.sub != sub {
                     return Err(LogtoError::SubjectMismatch);
                 }
-                Some(claims)
+                (Some(claims), Some(IdToken::new(token)))
             }
-            None => None,
+            None => (None, None),
         };
         Ok(Refreshed {
             access_token: self.issued_access_token(&response),
@@ -672,6 +672,7 @@ impl LogtoClient {
                 .map(|t| RefreshToken::new(t.secret().clone()))
                 .unwrap_or_else(|| refresh_token.clone()),
             id_token,
+            raw_id_token,
         })
     }
 

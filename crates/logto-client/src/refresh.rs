@@ -156,6 +156,7 @@ mod tests {
             },
             refresh_token: RefreshToken::new(refresh_token),
             id_token: None,
+            raw_id_token: None,
         }
     }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::id_token::IdTokenClaims;
 use crate::jwt::AudClaim;
-use crate::secret::{AccessToken, RefreshToken};
+use crate::secret::{AccessToken, IdToken, RefreshToken};
 
 /// An access token with its lifetime.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,6 +42,10 @@ pub struct Refreshed {
     pub refresh_token: RefreshToken,
     /// The new ID token's claims, verified, when Logto sent one.
     pub id_token: Option<IdTokenClaims>,
+    /// The new ID token as Logto signed it, when Logto sent one: the session keeps the newest
+    /// for sign-out's `id_token_hint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_id_token: Option<IdToken>,
 }
 
 /// What an access token says about itself, for display. Read without verifying the signature:

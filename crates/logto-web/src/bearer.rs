@@ -93,16 +93,22 @@ impl ProtectedApi {
         let requirements = AccessTokenRequirements {
             resource: self.resource(),
             scopes: &required,
-            organization: if route.organizations {
-                OrganizationRequirement::Any
-            } else {
-                OrganizationRequirement::NotAccepted
+            organization: match route.organizations {
+                OrganizationPolicy::Refuse => OrganizationRequirement::NotAccepted,
+                OrganizationPolicy::Accept | OrganizationPolicy::Require => OrganizationRequirement::AnyOrNone,
             },
         };
-        self.client()
+        let verified = self
+            .client()
             .verify_access_token(&token, &requirements)
             .await
-            .map_err(|e| refuse(ApiRefusal::Token(e)))
+            .map_err(|e| refuse(ApiRefusal::Token(e)))?;
+        // A valid token for the API itself, where only organization tokens will do: it lacks a
+        // grant rather than being bad, as a missing scope is (RFC 6750 `insufficient_scope`).
+        if route.organizations == OrganizationPolicy::Require && verified.organization_id.is_none() {
+            return Err(refuse(ApiRefusal::OrganizationRequired));
+        }
+        Ok(verified)
     }
 }
 
@@ -125,7 +131,43 @@ impl ScopeSet for NoScopes {
 #[derive(Debug, Clone, Default)]
 pub struct RequireScopes {
     scopes: Vec<String>,
-    organizations: bool,
+    organizations: OrganizationPolicy,
+}
+
+/// What a route does with organization tokens: access tokens that carry an `organization_id`
+/// (an organization token, or a token for the API within an organization), whose scopes come
+/// from the user's roles in that organization.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OrganizationPolicy {
+    /// Refused as invalid tokens (401 `invalid_token`): only tokens for the API itself pass.
+    #[default]
+    Refuse,
+    /// Both kinds pass; the handler tells them apart by
+    /// [`VerifiedAccessToken::organization_id`].
+    Accept,
+    /// Only organization tokens pass; a token for the API itself gets 403 `insufficient_scope`.
+    Require,
+}
+
+impl OrganizationPolicy {
+    /// The policy named `refuse`, `accept` or `require`, as configuration spells it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "refuse" => Some(OrganizationPolicy::Refuse),
+            "accept" => Some(OrganizationPolicy::Accept),
+            "require" => Some(OrganizationPolicy::Require),
+            _ => None,
+        }
+    }
+
+    /// The policy's name: `refuse`, `accept` or `require`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OrganizationPolicy::Refuse => "refuse",
+            OrganizationPolicy::Accept => "accept",
+            OrganizationPolicy::Require => "require",
+        }
+    }
 }
 
 impl RequireScopes {
@@ -133,15 +175,26 @@ impl RequireScopes {
     pub fn new<S: Into<String>>(scopes: impl IntoIterator<Item = S>) -> Self {
         RequireScopes {
             scopes: scopes.into_iter().map(Into::into).collect(),
-            organizations: false,
+            organizations: OrganizationPolicy::Refuse,
         }
     }
 
     /// Accepts organization tokens only (of any organization: the handler checks
-    /// [`VerifiedAccessToken::organization_id`]); without it, they are refused.
-    pub fn for_organizations(mut self) -> Self {
-        self.organizations = true;
+    /// [`VerifiedAccessToken::organization_id`]): the same as
+    /// `organizations(OrganizationPolicy::Require)`. Without either, they are refused.
+    pub fn for_organizations(self) -> Self {
+        self.organizations(OrganizationPolicy::Require)
+    }
+
+    /// What the route does with organization tokens (default [`OrganizationPolicy::Refuse`]).
+    pub fn organizations(mut self, policy: OrganizationPolicy) -> Self {
+        self.organizations = policy;
         self
+    }
+
+    /// The route's policy for organization tokens.
+    pub fn organization_policy(&self) -> OrganizationPolicy {
+        self.organizations
     }
 }
 
@@ -183,6 +236,9 @@ pub enum ApiRefusal {
     /// The token did not verify, lacks a scope, or Logto's keys could not be read.
     #[error(transparent)]
     Token(LogtoError),
+    /// A valid token for the API itself on a route that requires an organization token.
+    #[error("the token is for no organization, and this route requires an organization token")]
+    OrganizationRequired,
     /// A bearer-token route without a [`ProtectedApi`].
     #[error("ProtectedApi is not configured on this route")]
     NotConfigured,
@@ -220,6 +276,7 @@ impl ApiError {
             ApiRefusal::MissingToken => None,
             ApiRefusal::InvalidRequest(_) => Some("invalid_request"),
             ApiRefusal::Token(e) if e.is_insufficient_scope() => Some("insufficient_scope"),
+            ApiRefusal::OrganizationRequired => Some("insufficient_scope"),
             ApiRefusal::Token(LogtoError::InvalidToken { .. }) => Some("invalid_token"),
             ApiRefusal::Token(_) => Some("temporarily_unavailable"),
             ApiRefusal::NotConfigured => Some("server_error"),
@@ -232,6 +289,7 @@ impl ApiError {
             ApiRefusal::MissingToken => StatusCode::UNAUTHORIZED,
             ApiRefusal::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiRefusal::Token(e) if e.is_insufficient_scope() => StatusCode::FORBIDDEN,
+            ApiRefusal::OrganizationRequired => StatusCode::FORBIDDEN,
             ApiRefusal::Token(LogtoError::InvalidToken { .. }) => StatusCode::UNAUTHORIZED,
             // Logto's keys could not be read: no verdict on the token, try again later.
             ApiRefusal::Token(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -333,6 +391,30 @@ mod tests {
         assert_eq!(
             scope.challenge().as_deref(),
             Some("Bearer realm=\"https://api.example.com\", error=\"insufficient_scope\", scope=\"read:a write:a\"")
+        );
+
+        let no_organization = error(ApiRefusal::OrganizationRequired);
+        assert_eq!(no_organization.status(), StatusCode::FORBIDDEN);
+        assert_eq!(no_organization.body(), "{\"error\":\"insufficient_scope\"}");
+    }
+
+    #[test]
+    fn organization_policies_are_named_as_configured() {
+        for policy in [
+            OrganizationPolicy::Refuse,
+            OrganizationPolicy::Accept,
+            OrganizationPolicy::Require,
+        ] {
+            assert_eq!(OrganizationPolicy::from_name(policy.name()), Some(policy));
+        }
+        assert_eq!(OrganizationPolicy::from_name("yes"), None);
+        assert_eq!(
+            RequireScopes::default().organization_policy(),
+            OrganizationPolicy::Refuse
+        );
+        assert_eq!(
+            RequireScopes::new(["a"]).for_organizations().organization_policy(),
+            OrganizationPolicy::Require
         );
     }
 

@@ -56,6 +56,13 @@ pub enum AuthError {
     /// A handler or extractor ran in an app that sign-in was not set up on.
     #[error("Logto sign-in is not configured on this app")]
     NotConfigured,
+    /// An organization was chosen that the signed-in user is not a member of (or none at all).
+    #[error("the chosen organization is not one of the user's")]
+    NotAMember,
+    /// Logto refused a token for an organization the user is no longer a member of; the
+    /// organization was dropped from the session, which stays signed in.
+    #[error("organization token refused: {0}")]
+    OrganizationDenied(#[source] LogtoError),
 }
 
 impl From<SignInError> for AuthError {
@@ -93,6 +100,10 @@ pub enum AuthErrorKind {
     Session,
     /// The session store is down or does not answer: try again shortly.
     SessionUnavailable,
+    /// An organization was chosen that the user is not a member of.
+    NotAMember,
+    /// Logto refused a token for an organization: the user is no longer a member.
+    OrganizationDenied,
 }
 
 impl AuthErrorKind {
@@ -110,6 +121,8 @@ impl AuthErrorKind {
             AuthErrorKind::BadLogoutToken => "bad_logout_token",
             AuthErrorKind::Session => "session",
             AuthErrorKind::SessionUnavailable => "session_unavailable",
+            AuthErrorKind::NotAMember => "not_a_member",
+            AuthErrorKind::OrganizationDenied => "organization_denied",
         }
     }
 }
@@ -131,6 +144,8 @@ impl AuthError {
             AuthError::Session(_) | AuthError::SessionTooLarge(_) => AuthErrorKind::Session,
             AuthError::NotConfigured => AuthErrorKind::Misconfigured,
             AuthError::SessionStore(_) => AuthErrorKind::SessionUnavailable,
+            AuthError::NotAMember => AuthErrorKind::NotAMember,
+            AuthError::OrganizationDenied(_) => AuthErrorKind::OrganizationDenied,
         }
     }
 
@@ -150,6 +165,8 @@ impl AuthError {
             ) => StatusCode::BAD_GATEWAY,
             AuthError::LogoutToken(_) => StatusCode::BAD_REQUEST,
             AuthError::Csrf => StatusCode::FORBIDDEN,
+            AuthError::NotAMember => StatusCode::BAD_REQUEST,
+            AuthError::OrganizationDenied(_) => StatusCode::FORBIDDEN,
             AuthError::SessionStore(_) => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Session(_) | AuthError::SessionTooLarge(_) | AuthError::NotConfigured => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -211,6 +228,8 @@ impl AuthError {
             AuthError::Session(_) | AuthError::SessionTooLarge(_) => "session",
             AuthError::SessionStore(_) => "session store",
             AuthError::NotConfigured => "not configured",
+            AuthError::NotAMember => "organization: not a member",
+            AuthError::OrganizationDenied(_) => "organization: denied",
         }
     }
 }

@@ -105,12 +105,7 @@ impl LogtoWeb {
         if self.current_user(&session).is_none() {
             return Ok(Redirect::to("/"));
         }
-        let provided = first_param(form, "csrf_token");
-        let valid = matches!(
-            (session.csrf_token(), provided),
-            (Some(expected), Some(provided)) if constant_time_eq(&expected, &provided)
-        );
-        if !valid {
+        if !has_csrf_token(&session, form) {
             // Most often a tab older than this session (signed out and in again elsewhere).
             // Asking again with a fresh form changes nothing, so a cross-site form still signs
             // no one out.
@@ -121,6 +116,7 @@ impl LogtoWeb {
             return Err(AuthError::Csrf);
         }
         let refresh_token = session.refresh_token();
+        let id_token = session.id_token();
         session.purge();
         // The local session is gone whatever Logto says; its failures are logged, not shown.
         let client = self.client();
@@ -140,7 +136,14 @@ impl LogtoWeb {
         let target = if !reached {
             unreachable_target.to_owned()
         } else {
-            match client.end_session_url().await {
+            // With the ID token as `id_token_hint`, Logto ends this user's session without asking;
+            // a session that had to drop it to fit its cookie goes without. The URL carries the
+            // token: it goes to the browser only, never to a log.
+            let url = match &id_token {
+                Some(id_token) => client.end_session_url_for(id_token).await,
+                None => client.end_session_url().await,
+            };
+            match url {
                 Ok(Some(url)) => url.to_string(),
                 Ok(None) => "/".to_owned(),
                 Err(e) => {
@@ -150,6 +153,30 @@ impl LogtoWeb {
             }
         };
         Ok(Redirect::to(target))
+    }
+
+    /// Makes one of the signed-in user's organizations the active one and sends the browser
+    /// back. `form` is the request's `application/x-www-form-urlencoded` body: `csrf_token` (the
+    /// session's, as for sign-out), `organization_id`, and optional `return_to` (a same-site
+    /// path, else `/`). An organization the user is not a member of is
+    /// [`AuthError::NotAMember`] (400) and changes nothing; a form without the session's CSRF
+    /// token is [`AuthError::Csrf`] (403).
+    pub async fn choose_organization<S: SessionEntries>(&self, entries: S, form: &[u8]) -> Result<Redirect, AuthError> {
+        let return_to = safe_return_to(first_param(form, "return_to").as_deref());
+        let session = LogtoSession::new(entries)?;
+        let Some(mut user) = self.current_user(&session) else {
+            return Err(self.sign_in_required(&return_to));
+        };
+        if !has_csrf_token(&session, form) {
+            return Err(AuthError::Csrf);
+        }
+        let chosen = first_param(form, "organization_id").unwrap_or_default();
+        if user.organization(&chosen).is_none() {
+            return Err(AuthError::NotAMember);
+        }
+        user.active_organization = Some(chosen);
+        session.set_user(&user)?;
+        Ok(Redirect::to(return_to))
     }
 
     /// Logto's back-channel logout: a signed logout token (form field `logout_token`) naming who
@@ -173,6 +200,14 @@ impl LogtoWeb {
         }
         Ok(())
     }
+}
+
+/// Whether `form` carries the signed-in session's CSRF token.
+fn has_csrf_token<S: SessionEntries>(session: &LogtoSession<S>, form: &[u8]) -> bool {
+    matches!(
+        (session.csrf_token(), first_param(form, "csrf_token")),
+        (Some(expected), Some(provided)) if constant_time_eq(&expected, &provided)
+    )
 }
 
 /// Whether Logto did not answer (or answered with a server error), as opposed to refusing.

@@ -33,7 +33,7 @@ mod telemetry;
 mod user;
 mod web;
 
-pub use bearer::{ApiError, ApiRefusal, NoScopes, ProtectedApi, RequireScopes, ScopeSet};
+pub use bearer::{ApiError, ApiRefusal, NoScopes, OrganizationPolicy, ProtectedApi, RequireScopes, ScopeSet};
 pub use error::{AuthError, AuthErrorKind, FAILURE_LOG_INTERVAL, LogHint, StoreError, chain as error_chain};
 pub use flows::Redirect;
 pub use keys::UNAVAILABLE;

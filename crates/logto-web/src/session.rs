@@ -4,7 +4,10 @@
 //! With a cookie store everything here travels in one encrypted cookie, so the state is kept
 //! small and its size is checked against [`SESSION_BUDGET`] before it is written.
 
-use logto_client::{AccessToken, Audience, IssuedAccessToken, PendingSignIns, RefreshToken, Refreshed, SignedIn};
+use logto_client::{
+    AccessToken, Audience, IdToken, IssuedAccessToken, ORGANIZATION_AUDIENCE_PREFIX, PendingSignIns, RefreshToken,
+    Refreshed, SignedIn,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +43,11 @@ struct SessionTokens {
     /// Access tokens by audience. A cache: any of them may be dropped to keep the cookie small.
     #[serde(rename = "access_tokens", default)]
     access: Vec<CachedAccessToken>,
+    /// The newest ID token, for sign-out's `id_token_hint`: Logto then ends this user's
+    /// session without asking. Dropped after the access tokens when the cookie must shrink
+    /// (sign-out then goes without the hint).
+    #[serde(rename = "id_token", default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<IdToken>,
     /// Bumped each time the refresh token changes. The Redis store never lets a write of a lower
     /// generation replace a higher one, so a request that read the session before a rotation
     /// cannot put the old refresh token back (its replay would make Logto revoke the grant).
@@ -104,6 +112,11 @@ impl<S: SessionEntries> LogtoSession<S> {
         self.tokens().refresh
     }
 
+    /// The ID token kept for sign-out's `id_token_hint`, if the session still has it.
+    pub(crate) fn id_token(&self) -> Option<IdToken> {
+        self.tokens().id_token
+    }
+
     /// A cached access token for `audience` that is not about to expire at `now`.
     pub(crate) fn cached_access_token(&self, audience: &Audience, now: u64) -> Option<AccessToken> {
         let key = audience.key();
@@ -127,6 +140,9 @@ impl<S: SessionEntries> LogtoSession<S> {
         tokens
             .access
             .push(CachedAccessToken::new(audience, &refreshed.access_token));
+        if let Some(id_token) = &refreshed.raw_id_token {
+            tokens.id_token = Some(id_token.clone());
+        }
         self.0.insert(TOKENS, &tokens)?;
         if let (Some(claims), Some(mut user)) = (&refreshed.id_token, self.stored_user()) {
             user.name = claims.name.clone().or(user.name);
@@ -142,6 +158,26 @@ impl<S: SessionEntries> LogtoSession<S> {
         let mut tokens = self.tokens();
         let key = audience.key();
         tokens.access.retain(|t| t.audience != key);
+        self.0.insert(TOKENS, &tokens)
+    }
+
+    /// Forgets the cached tokens of the organizations `ids` (the organization token and the
+    /// organization-scoped resource tokens): the user's membership or roles there changed.
+    pub(crate) fn forget_organization_tokens(&self, ids: &[String]) -> Result<(), AuthError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tokens = self.tokens();
+        let before = tokens.access.len();
+        tokens.access.retain(|t| {
+            !ids.iter().any(|id| {
+                let organization = format!("{ORGANIZATION_AUDIENCE_PREFIX}{id}");
+                t.audience == organization || t.audience.ends_with(&format!("#{organization}"))
+            })
+        });
+        if tokens.access.len() == before {
+            return Ok(());
+        }
         self.0.insert(TOKENS, &tokens)
     }
 
@@ -175,6 +211,7 @@ impl<S: SessionEntries> LogtoSession<S> {
         let tokens = SessionTokens {
             refresh: signed_in.refresh_token.clone(),
             access: vec![CachedAccessToken::new(&Audience::Userinfo, &signed_in.access_token)],
+            id_token: Some(signed_in.raw_id_token.clone()),
             generation: 1,
         };
         self.0.insert(TOKENS, &tokens)?;
@@ -187,9 +224,10 @@ impl<S: SessionEntries> LogtoSession<S> {
         self.0.purge();
     }
 
-    /// Drops what can be fetched again until the state fits: cached access tokens first (the one
-    /// for `keep_audience` last), then the pictures. A state that still does not fit is refused
-    /// rather than silently lost by the browser.
+    /// Drops what can be fetched again or done without until the state fits: cached access
+    /// tokens first (the one for `keep_audience` last), then the ID token (sign-out goes without
+    /// its hint), then the pictures, then the organizations' names and roles. A state that still
+    /// does not fit is refused rather than silently lost by the browser.
     fn fit_budget(&self, keep_audience: &str) -> Result<(), AuthError> {
         if self.0.serialized_size() <= SESSION_BUDGET {
             return Ok(());
@@ -206,8 +244,19 @@ impl<S: SessionEntries> LogtoSession<S> {
                 return Ok(());
             }
         }
+        if tokens.id_token.take().is_some() {
+            self.0.insert(TOKENS, &tokens)?;
+            if self.0.serialized_size() <= SESSION_BUDGET {
+                return Ok(());
+            }
+        }
         if let Some(user) = self.stored_user() {
             self.0.insert(USER, &user.without_pictures())?;
+        }
+        if self.0.serialized_size() > SESSION_BUDGET
+            && let Some(user) = self.stored_user()
+        {
+            self.0.insert(USER, &user.with_organization_ids_only())?;
         }
         let size = self.0.serialized_size();
         if size <= SESSION_BUDGET {
@@ -226,4 +275,111 @@ impl<S: SessionEntries> LogtoSession<S> {
 fn random_token() -> String {
     let bytes: [u8; 32] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::rc::Rc;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::user::SessionOrganization;
+
+    /// Entries in memory, sized as JSON: what the cookie store's size check sees, near enough.
+    #[derive(Clone, Default)]
+    struct Memory(Rc<RefCell<BTreeMap<String, Value>>>);
+
+    impl SessionEntries for Memory {
+        fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+            serde_json::from_value(self.0.borrow().get(key)?.clone()).ok()
+        }
+        fn insert<T: Serialize>(&self, key: &str, value: &T) -> Result<(), AuthError> {
+            self.0
+                .borrow_mut()
+                .insert(key.to_owned(), serde_json::to_value(value).unwrap());
+            Ok(())
+        }
+        fn remove(&self, key: &str) {
+            self.0.borrow_mut().remove(key);
+        }
+        fn renew(&self) {}
+        fn purge(&self) {
+            self.0.borrow_mut().clear();
+        }
+        fn serialized_size(&self) -> usize {
+            serde_json::to_string(&*self.0.borrow()).unwrap().len()
+        }
+    }
+
+    fn access_token(audience: &str, obtained_at: u64) -> CachedAccessToken {
+        CachedAccessToken {
+            audience: audience.to_owned(),
+            token: AccessToken::new("a".repeat(900)),
+            obtained_at,
+            expires_at: obtained_at + 3600,
+        }
+    }
+
+    fn session_with(user: &SessionUser) -> LogtoSession<Memory> {
+        let session = LogtoSession::new(Memory::default()).unwrap();
+        let tokens = SessionTokens {
+            refresh: Some(RefreshToken::new("r".repeat(43))),
+            access: vec![
+                access_token("", 1),
+                access_token("https://api.example.com", 2),
+                access_token("urn:logto:organization:o", 3),
+            ],
+            id_token: Some(IdToken::new("i".repeat(900))),
+            generation: 1,
+        };
+        session.0.insert(TOKENS, &tokens).unwrap();
+        session.0.insert(USER, user).unwrap();
+        session
+    }
+
+    fn user(organizations: Vec<SessionOrganization>) -> SessionUser {
+        let mut user: SessionUser = serde_json::from_value(json!({ "sub": "u", "signed_in_at": 1 })).unwrap();
+        user.organizations = organizations;
+        user
+    }
+
+    #[test]
+    fn access_tokens_go_before_the_id_token() {
+        let session = session_with(&user(Vec::new()));
+        session.set_user(&user(Vec::new())).unwrap();
+        assert!(session.0.serialized_size() <= SESSION_BUDGET);
+        assert!(session.id_token().is_some(), "kept: dropping access tokens was enough");
+        let left = session.tokens().access;
+        assert!(!left.is_empty() && left.len() < 3, "{} access tokens left", left.len());
+    }
+
+    #[test]
+    fn twenty_organizations_with_long_names_and_ten_roles_each_still_fit() {
+        let organizations: Vec<SessionOrganization> = (0..20)
+            .map(|n| SessionOrganization {
+                id: format!("{n:0>12}"),
+                name: Some("n".repeat(128)),
+                roles: (0..10).map(|r| format!("{r:0>64}")).collect(),
+            })
+            .collect();
+        let big = user(organizations);
+        let session = session_with(&big);
+        session.set_user(&big).unwrap();
+        assert!(session.0.serialized_size() <= SESSION_BUDGET);
+        assert!(
+            session.id_token().is_none(),
+            "dropped before the organizations' details"
+        );
+        let kept = session.stored_user().unwrap();
+        assert_eq!(kept.organizations.len(), 20, "every membership is kept, by id");
+        assert!(
+            kept.organizations
+                .iter()
+                .all(|o| o.name.is_none() && o.roles.is_empty())
+        );
+        assert_eq!(session.refresh_token(), Some(RefreshToken::new("r".repeat(43))));
+    }
 }

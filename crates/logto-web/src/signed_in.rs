@@ -56,9 +56,14 @@ impl<S: SessionEntries> SignedInUser<S> {
         self.web.sign_in_required(&self.here)
     }
 
-    /// An access token for `audience`, refreshed when it is missing or about to expire. When
-    /// Logto refuses the refresh token (expired, revoked, replayed), the session ends and the
-    /// error sends the browser to sign in again.
+    /// An access token for `audience`, refreshed when it is missing or about to expire: for an
+    /// organization ([`Audience::Organization`]) or an API resource within one
+    /// ([`Audience::OrganizationResource`]) too. When Logto refuses the refresh token (expired,
+    /// revoked, replayed), the session ends and the error sends the browser to sign in again.
+    /// When Logto refuses a token for an organization (the user is no longer a member), that
+    /// organization leaves the session (and the active choice with it), the user stays signed in,
+    /// and the error is [`AuthError::OrganizationDenied`]; `self.user` still lists it until
+    /// [`SignedInUser::reload_user`].
     pub async fn access_token(&self, audience: &Audience) -> Result<AccessToken, AuthError> {
         let client = self.web.client();
         if let Some(token) = self.session.cached_access_token(audience, client.now()) {
@@ -87,7 +92,28 @@ impl<S: SessionEntries> SignedInUser<S> {
                 self.session.purge();
                 Err(self.sign_in_required())
             }
+            Err(AuthError::Logto(e)) if e.is_organization_denied() && audience.organization_id().is_some() => {
+                let organization = audience.organization_id().unwrap_or_default();
+                log::info!(
+                    "user {} no longer in organization {}: dropped from the session",
+                    crate::log_safe(&self.user.sub),
+                    crate::log_safe(organization)
+                );
+                if let Some(user) = self.session.stored_user() {
+                    self.session.forget_organization_tokens(&[organization.to_owned()])?;
+                    self.session.set_user(&user.without_organization(organization))?;
+                }
+                Err(AuthError::OrganizationDenied(e))
+            }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Reads the user again from the session: after [`SignedInUser::access_token`] dropped an
+    /// organization Logto refused.
+    pub fn reload_user(&mut self) {
+        if let Some(user) = self.session.stored_user() {
+            self.user = user;
         }
     }
 
@@ -130,6 +156,9 @@ impl<S: SessionEntries> SignedInUser<S> {
         if self.web.0.userinfo_max_age.is_zero() && user.same_apart_from_read_time(&self.user) {
             return Ok(());
         }
+        // A token cached before a membership or role change carries the old permissions.
+        self.session
+            .forget_organization_tokens(&self.user.organizations_changed_in(&user))?;
         self.session.set_user(&user)?;
         // What was kept: pictures go first when the session must shrink.
         self.user = self.session.stored_user().unwrap_or(user);

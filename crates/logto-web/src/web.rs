@@ -19,6 +19,7 @@ pub(crate) struct Inner {
     pub(crate) sign_in_routes: Vec<(String, SignInOptions)>,
     pub(crate) sign_out_path: String,
     pub(crate) sign_out_page: bool,
+    pub(crate) organization_path: Option<String>,
     pub(crate) backchannel_logout_path: Option<String>,
     pub(crate) cancelled_redirect: String,
     pub(crate) unreachable_sign_out_redirect: String,
@@ -51,6 +52,7 @@ impl LogtoWeb {
                 sign_in_routes: Vec::new(),
                 sign_out_path: "/sign-out".to_owned(),
                 sign_out_page: false,
+                organization_path: None,
                 backchannel_logout_path: Some("/backchannel-logout".to_owned()),
                 cancelled_redirect: "/".to_owned(),
                 unreachable_sign_out_redirect: "/".to_owned(),
@@ -91,6 +93,12 @@ impl LogtoWeb {
     /// The path of the sign-out form's `POST`.
     pub fn sign_out_path(&self) -> &str {
         &self.0.sign_out_path
+    }
+
+    /// The path of the organization switcher's `POST`
+    /// ([`choose_organization`](LogtoWeb::choose_organization)), if the route is on.
+    pub fn organization_path(&self) -> Option<&str> {
+        self.0.organization_path.as_deref()
     }
 
     /// The path Logto posts back-channel logout tokens to, if the route is on.
@@ -174,6 +182,14 @@ impl LogtoWebBuilder {
     /// being refused.
     pub fn sign_out_page(mut self, has_page: bool) -> Self {
         self.inner.sign_out_page = has_page;
+        self
+    }
+
+    /// The path of the organization switcher's `POST` (default `None`: no such route), e.g.
+    /// `Some("/organization")`: a form there chooses the active organization
+    /// ([`LogtoWeb::choose_organization`]).
+    pub fn organization_path(mut self, path: Option<String>) -> Self {
+        self.inner.organization_path = path;
         self
     }
 

@@ -380,6 +380,7 @@ impl RedisStore {
                 access_token: shared.access_token,
                 refresh_token: shared.refresh_token,
                 id_token: None,
+                raw_id_token: None,
             }))
     }
 
