@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::app::{AppOptions, TestApp, location, query_of, unescape_html};
+use crate::helpers::app::{Adapter, AppOptions, TestApp, location, query_of, unescape_html};
 use crate::helpers::browser::{Browser, Look, Scheme, Viewport, screenshot_dir, with_browser};
 use logto_test_provider::{Login, ProviderOptions, TestProvider, complete_end_session, jwt_parts};
 
@@ -343,12 +343,13 @@ async fn a_session_too_large_for_the_id_token_signs_out_without_the_hint() {
 }
 
 /// The app serving `/api/me` for `API` with `policy`, on `provider`.
-async fn api_app(provider: std::sync::Arc<TestProvider>, policy: Option<&str>) -> TestApp {
+async fn api_app(provider: std::sync::Arc<TestProvider>, policy: Option<&str>, adapter: Adapter) -> TestApp {
     let mut env = vec![("LOGTO_API_RESOURCE", API.to_owned())];
     env.extend(policy.map(|p| ("LOGTO_API_ORGANIZATIONS", p.to_owned())));
     TestApp::spawn_on(
         provider,
         AppOptions {
+            adapter,
             env,
             ..Default::default()
         },
@@ -388,40 +389,43 @@ async fn the_api_refuses_accepts_or_requires_organization_tokens_as_configured()
     };
     let (plain, scoped) = (for_api(false), for_api(true));
 
-    let refuse = api_app(app.provider.clone(), None).await;
-    assert_eq!(me(&refuse, &plain).await.status(), StatusCode::OK);
-    let refused = me(&refuse, &scoped).await;
-    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "refuse is the default");
-    assert!(
-        refused.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .contains("invalid_token")
-    );
+    // The same tokens, on both apps: the policy cannot drift between frameworks.
+    for adapter in [Adapter::Actix, Adapter::Axum] {
+        let refuse = api_app(app.provider.clone(), None, adapter).await;
+        assert_eq!(me(&refuse, &plain).await.status(), StatusCode::OK);
+        let refused = me(&refuse, &scoped).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "refuse is the default");
+        assert!(
+            refused.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_token")
+        );
 
-    let accept = api_app(app.provider.clone(), Some("accept")).await;
-    let body: Value = me(&accept, &plain).await.json().await.unwrap();
-    assert!(body.get("organization_id").is_none(), "{body}");
-    let response = me(&accept, &scoped).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["organization_id"], "org-acme");
-    assert_eq!(body["sub"], MEMBER);
-    assert_eq!(body["scopes"], json!(["read:items"]));
+        let accept = api_app(app.provider.clone(), Some("accept"), adapter).await;
+        let body: Value = me(&accept, &plain).await.json().await.unwrap();
+        assert!(body.get("organization_id").is_none(), "{body}");
+        let response = me(&accept, &scoped).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["organization_id"], "org-acme");
+        assert_eq!(body["sub"], MEMBER);
+        assert_eq!(body["scopes"], json!(["read:items"]));
 
-    let require = api_app(app.provider.clone(), Some("require")).await;
-    let response = me(&require, &plain).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(
-        response.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .contains("error=\"insufficient_scope\"")
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body, json!({ "error": "insufficient_scope" }));
-    let body: Value = me(&require, &scoped).await.json().await.unwrap();
-    assert_eq!(body["organization_id"], "org-acme");
+        let require = api_app(app.provider.clone(), Some("require"), adapter).await;
+        let response = me(&require, &plain).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("error=\"insufficient_scope\"")
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body, json!({ "error": "insufficient_scope" }));
+        let body: Value = me(&require, &scoped).await.json().await.unwrap();
+        assert_eq!(body["organization_id"], "org-acme");
+    }
 }
 
 /// What a person reads about organizations, in one language: the test's own words.

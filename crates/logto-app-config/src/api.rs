@@ -1,6 +1,6 @@
 //! This app's own JSON API (`LOGTO_API_RESOURCE`, `LOGTO_API_REQUIRED_SCOPES`).
 
-use logto_actix_web::OrganizationPolicy;
+use logto_web::OrganizationPolicy;
 
 use super::reader::{Reader, dedup, is_absolute_uri, not_an_absolute_uri, split_scopes};
 

@@ -429,7 +429,7 @@ mod tests {
 
     #[test]
     fn the_api_organization_policy_is_refuse_unless_set_and_checked() {
-        use logto_actix_web::OrganizationPolicy;
+        use logto_web::OrganizationPolicy;
         let api = |policy: Option<&'static str>| {
             let mut vars = vec![("LOGTO_API_RESOURCE", "https://api.example.com")];
             vars.extend(policy.map(|p| ("LOGTO_API_ORGANIZATIONS", p)));

@@ -158,7 +158,9 @@ fn router(config: &Config, logto: LogtoAxum, redis: bool) -> Router {
 fn api_routes(config: &ApiSettings, logto: &LogtoAxum) -> Router {
     let api = ProtectedApi::with_web(logto.web(), config.resource.clone());
     let me = get(api::me)
-        .route_layer(Extension(RequireScopes::new(config.required_scopes.clone())))
+        .route_layer(Extension(
+            RequireScopes::new(config.required_scopes.clone()).organizations(config.organizations),
+        ))
         .fallback(api::method_not_allowed);
     Router::new()
         .route("/api/me", me)
