@@ -49,6 +49,8 @@
 //! ```
 
 #![deny(missing_docs)]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml) to mark feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
 mod bearer;
@@ -76,6 +78,7 @@ pub use logto_web::{
     ScopeSet, SessionStore, SessionUser, error_chain, first_param, log_safe, safe_return_to,
 };
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use logto_web::{DEFAULT_REDIS_TIMEOUT, RedisStore};
 
 /// The README's example, compiled with the doc tests so that it cannot rot.

@@ -42,6 +42,8 @@
 //! ```
 
 #![deny(missing_docs)]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml) to mark feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bearer;
 mod error;
@@ -65,6 +67,7 @@ pub use logto_web::{
     RequireScopes, ScopeSet, SessionStore, SessionUser, safe_return_to,
 };
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use logto_web::{DEFAULT_REDIS_TIMEOUT, RedisStore};
 
 /// The README's example, compiled with the doc tests so that it cannot rot.

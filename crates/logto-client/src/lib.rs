@@ -52,6 +52,8 @@
 //! ```
 
 #![deny(missing_docs)]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml) to mark feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod access_token;
 mod audience;

@@ -17,6 +17,8 @@
 //! What glue for another framework must do is in this crate's README.
 
 #![deny(missing_docs)]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml) to mark feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bearer;
 mod error;
@@ -44,6 +46,7 @@ pub use session::{LogtoSession, SessionEntries};
 pub use signed_in::SignedInUser;
 pub use store::{CookieStore, SessionState, SessionStore, StoreFuture};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{DEFAULT_REDIS_TIMEOUT, RedisStore};
 pub use telemetry::names as metric_names;
 pub use user::SessionUser;

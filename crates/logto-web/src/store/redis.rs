@@ -36,6 +36,7 @@ static STORE_LOG: LazyLock<LogLimiter> = LazyLock::new(|| LogLimiter::new(FAILUR
 
 /// Default bound of each call to Redis: a request that needs the session answers within a few
 /// of them even when Redis hangs.
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// How long a refresh may hold its session's lock: longer than any refresh takes (a refresh that
@@ -93,6 +94,7 @@ return 0
 /// Sessions, logouts and refreshes in Redis. Cheap to clone (one multiplexed connection that
 /// reconnects by itself); build it once, outside `HttpServer::new`.
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisStore {
     connection: ConnectionManager,
     /// The store as the operator knows it, for log lines: never the password.
