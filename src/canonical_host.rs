@@ -9,19 +9,27 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse};
 use url::Url;
 
+use logto_actix_web::logto_web::LogtoWeb;
+
 use crate::config::is_loopback;
 
 /// The origin pages are served on, from `APP_BASE_URL`.
 #[derive(Clone, Debug)]
 pub struct CanonicalHost {
     base: Url,
+    /// The routes the crate mounts that a person opens: every sign-in route, and sign-out.
+    auth_pages: Vec<String>,
 }
 
 impl CanonicalHost {
-    /// Pages are served on `app_base_url`'s host and port.
-    pub fn new(app_base_url: &Url) -> Self {
+    /// Pages are served on `app_base_url`'s host and port; `web` names the sign-in and sign-out
+    /// routes (the crate owns those paths).
+    pub fn new(app_base_url: &Url, web: &LogtoWeb) -> Self {
+        let mut auth_pages: Vec<String> = web.sign_in_routes().into_iter().map(|(path, _)| path).collect();
+        auth_pages.push(web.sign_out_path().to_owned());
         Self {
             base: app_base_url.clone(),
+            auth_pages,
         }
     }
 
@@ -33,7 +41,7 @@ impl CanonicalHost {
     /// it to `APP_BASE_URL` anyway, now that sign-in always starts there). Forms (`POST`) are never
     /// redirected.
     fn redirect_for(&self, req: &ServiceRequest) -> Option<String> {
-        if !matches!(*req.method(), Method::GET | Method::HEAD) || !is_page(req.path()) {
+        if !matches!(*req.method(), Method::GET | Method::HEAD) || !self.is_page(req.path()) {
             return None;
         }
         // No host named at all (HTTP/1.0): nothing to compare.
@@ -58,15 +66,15 @@ impl CanonicalHost {
     }
 }
 
-/// The paths a person opens in the address bar or through the app's links.
-fn is_page(path: &str) -> bool {
-    let path = match path.trim_end_matches('/') {
-        "" => "/",
-        trimmed => trimmed,
-    };
-    matches!(path, "/" | "/sign-in" | "/sign-up" | "/profile" | "/sign-out")
-        || path.starts_with("/sign-in/")
-        || path.starts_with("/lang/")
+impl CanonicalHost {
+    /// The paths a person opens in the address bar or through the app's links.
+    fn is_page(&self, path: &str) -> bool {
+        let path = match path.trim_end_matches('/') {
+            "" => "/",
+            trimmed => trimmed,
+        };
+        matches!(path, "/" | "/profile") || path.starts_with("/lang/") || self.auth_pages.iter().any(|p| p == path)
+    }
 }
 
 /// The middleware (`actix_web::middleware::from_fn`): a 302 to `APP_BASE_URL` for a page request
@@ -89,9 +97,25 @@ pub async fn redirect_to_canonical_host(
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+    use logto_actix_web::{ClientSecret, LogtoClient, LogtoConfig, SignInOptions};
+
+    /// The crate's routes as the app configures them, with the default sign-in at `sign_in_path`.
+    fn web(sign_in_path: &str) -> LogtoWeb {
+        let config = LogtoConfig::builder(
+            Url::parse("https://tenant.logto.app").unwrap(),
+            "app",
+            ClientSecret::new("secret"),
+            Url::parse("http://127.0.0.1:3000/callback").unwrap(),
+        )
+        .build();
+        LogtoWeb::builder(LogtoClient::new(config).unwrap())
+            .sign_in_path(sign_in_path)
+            .sign_in_route("/sign-up", SignInOptions::register())
+            .build()
+    }
 
     fn redirect(base: &str, method: Method, host: &str, path: &str) -> Option<String> {
-        let canonical = CanonicalHost::new(&Url::parse(base).unwrap());
+        let canonical = CanonicalHost::new(&Url::parse(base).unwrap(), &web("/sign-in"));
         let req = TestRequest::default()
             .method(method)
             .uri(path)
@@ -122,6 +146,22 @@ mod tests {
             redirect("https://Example.com", Method::GET, "example.COM:443", "/"),
             None
         );
+    }
+
+    #[test]
+    fn the_sign_in_routes_are_the_crates() {
+        let canonical = CanonicalHost::new(&Url::parse("http://127.0.0.1:3000").unwrap(), &web("/login"));
+        let moves = |path: &str| {
+            let req = TestRequest::get()
+                .uri(path)
+                .insert_header((header::HOST, "localhost:3000"))
+                .to_srv_request();
+            canonical.redirect_for(&req).is_some()
+        };
+        assert!(moves("/login?return_to=%2Fprofile"), "the configured sign-in path");
+        assert!(moves("/sign-up"), "another sign-in route");
+        assert!(moves("/sign-out"), "the sign-out page");
+        assert!(!moves("/sign-in"), "not a route of this configuration");
     }
 
     #[test]

@@ -8,9 +8,9 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{FromRequest, HttpResponse, ResponseError, web};
-use logto_actix_web::{
-    ApiResponse, AuthError, AuthErrorKind, AuthErrorResponse, OptionalUser, first_param, safe_return_to,
-};
+use logto_actix_web::{ApiResponse, AuthError, AuthErrorKind, AuthErrorResponse, LogtoAuth, OptionalUser};
+
+use logto_actix_web::util::{first_param, safe_return_to};
 
 use crate::i18n::{ErrorText, Locale};
 use crate::templates::Templates;
@@ -79,14 +79,15 @@ fn status_page(status: StatusCode) -> ErrorText {
     }
 }
 
-/// "Sign in again", back to the page the failed sign-in was for (its `return_to`), if any.
-fn sign_in_again(query: &str) -> String {
+/// "Sign in again" on the crate's sign-in path, back to the page the failed sign-in was for (its
+/// `return_to`), if any.
+fn sign_in_again(sign_in_path: &str, query: &str) -> String {
     match first_param(query.as_bytes(), "return_to").map(|r| safe_return_to(Some(&r))) {
         Some(return_to) if return_to != "/" => {
             let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
-            format!("/sign-in?return_to={encoded}")
+            format!("{sign_in_path}?return_to={encoded}")
         }
-        _ => "/sign-in".to_owned(),
+        _ => sign_in_path.to_owned(),
     }
 }
 
@@ -119,7 +120,11 @@ pub fn error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B, B
     let locale = Locale::of_request(request);
     // The header and the ways on fit who is reading: a signed-in person is not asked to sign in.
     let signed_in = matches!(OptionalUser::extract(request).into_inner(), Ok(OptionalUser(Some(_))));
-    let sign_in_href = (offer_sign_in && !signed_in).then(|| sign_in_again(request.query_string()));
+    // The sign-in path is the crate's (`LogtoAuth` is configured on every app of this server).
+    let sign_in_href = (offer_sign_in && !signed_in)
+        .then(|| request.app_data::<LogtoAuth>())
+        .flatten()
+        .map(|auth| sign_in_again(auth.web().sign_in_path(), request.query_string()));
     let templates = request.app_data::<web::Data<Templates>>().cloned();
     let body = templates
         .and_then(|t| {

@@ -2,8 +2,10 @@
 //! the stylesheet. Sign-in, the callback and sign-out itself are logto-actix-web's.
 
 use actix_web::http::{Method, header};
-use actix_web::{HttpRequest, HttpResponse, Route, guard, web};
-use logto_actix_web::{OptionalUser, SignedInUser, first_param, safe_return_to};
+use actix_web::{HttpRequest, HttpResponse, web};
+use logto_actix_web::logto_web::Redirect;
+use logto_actix_web::util::{first_param, safe_return_to};
+use logto_actix_web::{OptionalUser, SignedInUser, get_or_head, see_other};
 use logto_client::Audience;
 
 use crate::error_page::PageError;
@@ -30,11 +32,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Where the site's icon is served (and linked from every page).
 const FAVICON: &str = "/static/favicon.svg";
 
-/// A route for `GET` and `HEAD` (monitors use `HEAD`; actix leaves the body out).
-fn get_or_head() -> Route {
-    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
-}
-
 type Pages = web::Data<Templates>;
 
 async fn home(req: HttpRequest, ui: Ui, user: OptionalUser, pages: Pages) -> Result<HttpResponse, PageError> {
@@ -51,7 +48,7 @@ async fn home(req: HttpRequest, ui: Ui, user: OptionalUser, pages: Pages) -> Res
 pub async fn sign_out_page(ui: Ui, user: OptionalUser, pages: Pages) -> Result<HttpResponse, PageError> {
     match user.0 {
         Some(signed_in) => html(pages.sign_out(&ui, &UserView::of(&signed_in.user), Some(&signed_in.csrf_token))?),
-        None => Ok(see_other("/")),
+        None => Ok(see_other(&Redirect::to("/"))),
     }
 }
 
@@ -59,7 +56,7 @@ async fn profile(mut signed_in: SignedInUser, ui: Ui, pages: Pages) -> Result<Ht
     signed_in.revalidate_user().await?;
     let now = signed_in.client().now();
     let mut resources = Vec::new();
-    for resource in signed_in.client().config().resources.clone() {
+    for resource in signed_in.client().config().resources().to_vec() {
         let token = signed_in.access_token(&Audience::Resource(resource.clone())).await?;
         resources.push(TokenSummary::of(&resource, &token, now));
     }
@@ -154,12 +151,6 @@ fn moved(location: &str) -> HttpResponse {
 
 fn html(body: String) -> Result<HttpResponse, PageError> {
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
 }
 
 #[cfg(test)]

@@ -25,13 +25,14 @@
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut config = LogtoConfig::new(
+//! let config = LogtoConfig::builder(
 //!     Url::parse("https://abc123.logto.app")?,
 //!     "my-app-id",
 //!     ClientSecret::new("my-app-secret"),
 //!     Url::parse("http://localhost:3000/callback")?,
-//! );
-//! config.post_sign_out_redirect_uri = Some(Url::parse("http://localhost:3000/")?);
+//! )
+//! .post_sign_out_redirect_uri(Url::parse("http://localhost:3000/")?)
+//! .build();
 //! let auth = LogtoAuth::builder(LogtoClient::new(config)?).build();
 //! let key = Key::generate(); // in production: the same key on every instance, from a secret
 //! HttpServer::new(move || {
@@ -74,8 +75,8 @@ pub use logto_client::{
     self, Audience, ClientSecret, DirectSignIn, LogtoClient, LogtoConfig, LogtoError, SignInOptions, Url,
 };
 pub use logto_web::{
-    self, ApiError, AuthError, AuthErrorKind, CookieStore, FAILURE_LOG_INTERVAL, NoScopes, ProtectedApi, RequireScopes,
-    ScopeSet, SessionStore, SessionUser, error_chain, first_param, log_safe, safe_return_to,
+    self, ApiError, AuthError, AuthErrorKind, CookieStore, NoScopes, ProtectedApi, RequireScopes, ScopeSet,
+    SessionStore, SessionUser, util,
 };
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -21,13 +21,14 @@
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut config = LogtoConfig::new(
+//! let config = LogtoConfig::builder(
 //!     Url::parse("https://abc123.logto.app")?,
 //!     "my-app-id",
 //!     ClientSecret::new("my-app-secret"),
 //!     Url::parse("http://localhost:3000/callback")?,
-//! );
-//! config.post_sign_out_redirect_uri = Some(Url::parse("http://localhost:3000/")?);
+//! )
+//! .post_sign_out_redirect_uri(Url::parse("http://localhost:3000/")?)
+//! .build();
 //! let web = LogtoWeb::builder(LogtoClient::new(config)?).build();
 //! // In production: the same key on every instance, derived from a secret.
 //! let logto = LogtoAxum::new(web, Key::generate(), false);
@@ -64,7 +65,7 @@ pub use logto_client::{
 };
 pub use logto_web::{
     self, ApiError, AuthError, AuthErrorKind, CookieStore, LogtoWeb, LogtoWebBuilder, NoScopes, ProtectedApi,
-    RequireScopes, ScopeSet, SessionStore, SessionUser, safe_return_to,
+    RequireScopes, ScopeSet, SessionStore, SessionUser, util,
 };
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

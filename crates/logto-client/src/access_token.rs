@@ -49,6 +49,7 @@ impl<'a> AccessTokenRequirements<'a> {
 
 /// What a verified access token says: who, through which app, may do what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VerifiedAccessToken {
     /// The user (or, for a machine-to-machine token, the app) the token was issued to.
     pub sub: String,

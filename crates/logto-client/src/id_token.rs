@@ -11,6 +11,7 @@ use crate::jwt::{self, AudClaim, CLOCK_LEEWAY_SECS, TokenHeader};
 
 /// The claims of a verified ID token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct IdTokenClaims {
     /// Issuer.
     pub iss: String,

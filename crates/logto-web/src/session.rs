@@ -110,7 +110,7 @@ impl<S: SessionEntries> LogtoSession<S> {
         self.tokens()
             .access
             .into_iter()
-            .find(|t| t.audience == key && !logto_client::needs_refresh(t.obtained_at, t.expires_at, now))
+            .find(|t| t.audience == key && !logto_client::util::needs_refresh(t.obtained_at, t.expires_at, now))
             .map(|t| t.token)
     }
 
@@ -118,7 +118,11 @@ impl<S: SessionEntries> LogtoSession<S> {
     /// `audience`, and what the new ID token says about the user.
     pub(crate) fn store_refreshed(&self, audience: &Audience, refreshed: &Refreshed) -> Result<(), AuthError> {
         let mut tokens = self.tokens();
-        if tokens.refresh.as_ref() != Some(&refreshed.refresh_token) {
+        if !tokens
+            .refresh
+            .as_ref()
+            .is_some_and(|kept| kept.matches(&refreshed.refresh_token))
+        {
             tokens.generation += 1;
         }
         tokens.refresh = Some(refreshed.refresh_token.clone());
