@@ -29,7 +29,7 @@ async fn profile(signed_in: SignedInUser) -> Html<String> {
 
 /// The app for the Logto application `config`.
 pub fn app(config: LogtoConfig, key: Key) -> Result<Router, LogtoError> {
-    let secure = config.redirect_uri.scheme() == "https";
+    let secure = config.redirect_uri().scheme() == "https";
     let logto = LogtoAxum::new(LogtoWeb::builder(LogtoClient::new(config)?).build(), key, secure);
     Ok(Router::new()
         .route("/", get(home))
@@ -48,14 +48,15 @@ fn escape(text: &str) -> String {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let var = |name: &str| std::env::var(name).map_err(|_| format!("set {name}"));
-    let mut config = LogtoConfig::new(
+    let config = LogtoConfig::builder(
         Url::parse(&var("LOGTO_ENDPOINT")?)?,
         var("LOGTO_APP_ID")?,
         ClientSecret::new(var("LOGTO_APP_SECRET")?),
         Url::parse("http://localhost:3000/callback")?,
-    );
-    config.post_sign_out_redirect_uri = Some(Url::parse("http://localhost:3000/")?);
-    config.scopes = vec!["email".into()];
+    )
+    .post_sign_out_redirect_uri(Url::parse("http://localhost:3000/")?)
+    .scopes(["email"])
+    .build();
     println!("Open http://localhost:3000");
     // A random key: sessions end when the example stops. An app keeps one secret key instead.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;

@@ -33,7 +33,7 @@ async fn profile(signed_in: SignedInUser) -> HttpResponse {
 
 /// Serves the app on `listener` for the Logto application `config`.
 pub fn serve(listener: TcpListener, config: LogtoConfig, key: Key) -> std::io::Result<Server> {
-    let secure = config.redirect_uri.scheme() == "https";
+    let secure = config.redirect_uri().scheme() == "https";
     let auth = LogtoAuth::builder(LogtoClient::new(config).map_err(std::io::Error::other)?).build();
     let server = HttpServer::new(move || {
         App::new()
@@ -56,14 +56,15 @@ fn escape(text: &str) -> String {
 async fn main() -> std::io::Result<()> {
     let var = |name: &str| std::env::var(name).map_err(|_| std::io::Error::other(format!("set {name}")));
     let url = |text: &str| Url::parse(text).map_err(std::io::Error::other);
-    let mut config = LogtoConfig::new(
+    let config = LogtoConfig::builder(
         url(&var("LOGTO_ENDPOINT")?)?,
         var("LOGTO_APP_ID")?,
         ClientSecret::new(var("LOGTO_APP_SECRET")?),
         url("http://localhost:3000/callback")?,
-    );
-    config.post_sign_out_redirect_uri = Some(url("http://localhost:3000/")?);
-    config.scopes = vec!["email".into()];
+    )
+    .post_sign_out_redirect_uri(url("http://localhost:3000/")?)
+    .scopes(["email"])
+    .build();
     println!("Open http://localhost:3000");
     // A random key: sessions end when the example stops. An app keeps one secret key instead.
     serve(TcpListener::bind("127.0.0.1:3000")?, config, Key::generate())?.await

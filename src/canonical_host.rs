@@ -45,7 +45,17 @@ mod tests {
     use url::Url;
 
     fn redirect(base: &str, method: Method, headers: &[(&str, &str)], path: &str) -> Option<String> {
-        let canonical = CanonicalHost::new(&Url::parse(base).unwrap());
+        let config = logto_client::LogtoConfig::builder(
+            Url::parse("https://tenant.logto.app").unwrap(),
+            "app",
+            logto_client::ClientSecret::new("secret"),
+            Url::parse("http://127.0.0.1:3000/callback").unwrap(),
+        )
+        .build();
+        let web = logto_actix_web::logto_web::LogtoWeb::builder(logto_client::LogtoClient::new(config).unwrap())
+            .sign_in_route("/sign-up", logto_client::SignInOptions::register())
+            .build();
+        let canonical = CanonicalHost::new(&Url::parse(base).unwrap(), &web);
         let mut req = TestRequest::default().method(method).uri(path);
         for header in headers {
             req = req.insert_header(*header);

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use logto_actix_web::{DEFAULT_REDIS_TIMEOUT, RedisStore, error_chain};
+use logto_actix_web::util::error_chain;
+use logto_actix_web::{DEFAULT_REDIS_TIMEOUT, RedisStore};
 use logto_client::{LogtoClient, LogtoError};
 use tokio::time::{Instant, timeout_at};
 

@@ -8,7 +8,7 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{FromRequest, HttpResponse, ResponseError, web};
-use logto_actix_web::{ApiResponse, AuthError, AuthErrorKind, AuthErrorResponse, OptionalUser};
+use logto_actix_web::{ApiResponse, AuthError, AuthErrorKind, AuthErrorResponse, LogtoAuth, OptionalUser};
 
 use crate::config::site::sign_in_again;
 use crate::i18n::{ErrorText, Locale};
@@ -108,7 +108,11 @@ pub fn error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B, B
     let locale = Locale::of_request(request);
     // The header and the ways on fit who is reading: a signed-in person is not asked to sign in.
     let signed_in = matches!(OptionalUser::extract(request).into_inner(), Ok(OptionalUser(Some(_))));
-    let sign_in_href = (offer_sign_in && !signed_in).then(|| sign_in_again(request.query_string()));
+    // The sign-in path is the crate's (`LogtoAuth` is configured on every app of this server).
+    let sign_in_href = (offer_sign_in && !signed_in)
+        .then(|| request.app_data::<LogtoAuth>())
+        .flatten()
+        .map(|auth| sign_in_again(auth.web().sign_in_path(), request.query_string()));
     let templates = request.app_data::<web::Data<Templates>>().cloned();
     let body = templates
         .and_then(|t| {

@@ -11,7 +11,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use serde::Serialize;
 
-use logto_actix_web::safe_return_to;
+use logto_actix_web::util::safe_return_to;
 
 /// Name of the cookie that remembers the switcher's choice, over http.
 pub const LANG_COOKIE: &str = "lang";

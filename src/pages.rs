@@ -2,8 +2,10 @@
 //! the stylesheet. Sign-in, the callback and sign-out itself are logto-actix-web's.
 
 use actix_web::http::{Method, header};
-use actix_web::{HttpRequest, HttpResponse, Route, guard, web};
-use logto_actix_web::{AuthError, OptionalUser, SignedInUser, first_param, safe_return_to};
+use actix_web::{HttpRequest, HttpResponse, web};
+use logto_actix_web::logto_web::Redirect;
+use logto_actix_web::util::{first_param, safe_return_to};
+use logto_actix_web::{AuthError, OptionalUser, SignedInUser, get_or_head, see_other};
 use logto_client::Audience;
 
 use crate::config::site::without_trailing_slash;
@@ -31,11 +33,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Where the site's icon is served (and linked from every page).
 const FAVICON: &str = "/static/favicon.svg";
 
-/// A route for `GET` and `HEAD` (monitors use `HEAD`; actix leaves the body out).
-fn get_or_head() -> Route {
-    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
-}
-
 type Pages = web::Data<Templates>;
 
 async fn home(req: HttpRequest, ui: Ui, user: OptionalUser, pages: Pages) -> Result<HttpResponse, PageError> {
@@ -52,14 +49,14 @@ async fn home(req: HttpRequest, ui: Ui, user: OptionalUser, pages: Pages) -> Res
 pub async fn sign_out_page(ui: Ui, user: OptionalUser, pages: Pages) -> Result<HttpResponse, PageError> {
     match user.0 {
         Some(signed_in) => html(pages.sign_out(&ui, &UserView::of(&signed_in.user), Some(&signed_in.csrf_token))?),
-        None => Ok(see_other("/")),
+        None => Ok(see_other(&Redirect::to("/"))),
     }
 }
 
 async fn profile(mut signed_in: SignedInUser, ui: Ui, pages: Pages) -> Result<HttpResponse, PageError> {
     signed_in.revalidate_user().await?;
     let now = signed_in.client().now();
-    let configured = signed_in.client().config().resources.clone();
+    let configured = signed_in.client().config().resources().to_vec();
     let mut resources = Vec::new();
     for resource in &configured {
         let token = signed_in.access_token(&Audience::Resource(resource.clone())).await?;
@@ -164,8 +161,19 @@ fn html(body: String) -> Result<HttpResponse, PageError> {
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }
 
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
+#[cfg(test)]
+mod tests {
+    use super::without_trailing_slash;
+
+    #[test]
+    fn a_trailing_slash_moves_to_the_same_path_of_this_site_only() {
+        assert_eq!(without_trailing_slash("/profile/", "").as_deref(), Some("/profile"));
+        assert_eq!(
+            without_trailing_slash("/profile//", "a=1").as_deref(),
+            Some("/profile?a=1")
+        );
+        for stays in ["/", "//", "/profile", "//evil.example/", "/\\evil.example/"] {
+            assert_eq!(without_trailing_slash(stays, ""), None, "{stays}");
+        }
+    }
 }

@@ -9,7 +9,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{Condition, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 use logto_actix_web::{
-    ActixStore, CookieStore, DEFAULT_REDIS_TIMEOUT, LogtoAuth, RedisStore, SessionStore, log_safe, session_middleware,
+    ActixStore, CookieStore, DEFAULT_REDIS_TIMEOUT, LogtoAuth, RedisStore, SessionStore, session_middleware,
 };
 use logto_client::{DirectSignIn, LogtoClient, LogtoError, SignInOptions};
 
@@ -107,6 +107,7 @@ impl Application {
             None => Arc::new(CookieStore::new(config.session.max_age)),
         };
         let auth = logto_auth(client, &config, store.clone());
+        let canonical_host = CanonicalHost::new(&config.server.base_url, auth.web());
         let state = SharedState {
             // The readiness probe pings the session store's own connection.
             readiness: web::Data::new(Readiness::new(auth.web().clone(), redis.is_some())),
@@ -117,7 +118,7 @@ impl Application {
             https: config.is_https(),
             security_headers: SecurityHeaders::new(&config.logto.endpoint, config.is_https()),
             api: config.api.clone(),
-            canonical_host: CanonicalHost::new(&config.server.base_url),
+            canonical_host,
         };
         let server = serve(listener, state, ActixStore::new(store))?;
         Ok(Self { port, server, metrics })
@@ -192,7 +193,7 @@ fn serve(listener: TcpListener, state: SharedState, store: ActixStore) -> Result
                 access_log,
                 Logger::new("%{method}xi %{path}xi %s %Dms")
                     .custom_request_replace("method", |req| req.method().to_string())
-                    .custom_request_replace("path", |req| log_safe(req.path()).into_owned()),
+                    .custom_request_replace("path", |req| logto_actix_web::util::log_safe(req.path()).into_owned()),
             ))
             // Outermost, so that it sees the final status, error pages included.
             .wrap(Condition::new(state.metrics, from_fn(metrics::count_requests)))

@@ -14,7 +14,7 @@
 
 use actix_web::http::StatusCode;
 use logto_actix_web::SessionUser;
-use logto_client::{AccessToken, AccessTokenClaims, HUGGING_FACE};
+use logto_client::{AccessToken, AccessTokenClaims, protocol::HUGGING_FACE};
 use serde::Serialize;
 use tera::{Context, Tera};
 use unicode_segmentation::UnicodeSegmentation;

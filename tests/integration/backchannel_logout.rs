@@ -65,7 +65,7 @@ async fn logout_token(app: &TestApp, header: serde_json::Value, jti: &str, sub: 
         "iat": logto_test_provider::unix_now(),
         "jti": jti,
         "sub": sub,
-        "events": { logto_client::BACKCHANNEL_LOGOUT_EVENT: {} },
+        "events": { logto_client::protocol::BACKCHANNEL_LOGOUT_EVENT: {} },
     });
     app.provider
         .sign_jwt(header, claims, logto_test_provider::SignWith::Provider)

@@ -49,14 +49,14 @@ async fn register(provider: &TestProvider, base: &str) -> LogtoConfig {
         backchannel_logout_uri: None,
     };
     provider.register_client(&app).await;
-    let mut config = LogtoConfig::new(
+    LogtoConfig::builder(
         Url::parse(&provider.endpoint()).unwrap(),
         app.client_id.clone(),
         ClientSecret::new(app.client_secret.clone()),
         Url::parse(&app.redirect_uris[0]).unwrap(),
-    );
-    config.post_sign_out_redirect_uri = Some(Url::parse(&app.post_logout_redirect_uris[0]).unwrap());
-    config
+    )
+    .post_sign_out_redirect_uri(Url::parse(&app.post_logout_redirect_uris[0]).unwrap())
+    .build()
 }
 
 async fn signs_in_shows_the_profile_and_signs_out(provider: &TestProvider, base: &str) {

@@ -24,7 +24,7 @@ async fn every_call_to_logto_that_hangs_gives_up_with_a_502_while_other_pages_se
     assert_eq!(health, StatusCode::OK, "discovery hangs");
     assert_eq!(hung.status(), StatusCode::BAD_GATEWAY, "discovery hangs");
     // A failed call to discovery or the keys is answered for a moment without asking again.
-    let retry = logto_client::RETRY_AFTER_FAILURE + Duration::from_millis(300);
+    let retry = logto_client::LogtoClient::RETRY_AFTER_FAILURE + Duration::from_millis(300);
     tokio::time::sleep(retry).await;
 
     // The JWKS or userinfo hangs while the callback is being finished.

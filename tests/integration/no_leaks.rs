@@ -327,7 +327,7 @@ async fn a_flood_of_refused_requests_writes_a_few_lines_that_count_the_rest() {
     };
     flood(0).await;
     // Past the interval, the next refusal of each kind is logged with the count of those left out.
-    tokio::time::sleep(logto_actix_web::FAILURE_LOG_INTERVAL + Duration::from_millis(300)).await;
+    tokio::time::sleep(logto_actix_web::logto_web::limits::FAILURE_LOG_INTERVAL + Duration::from_millis(300)).await;
     flood(1).await;
 
     let log = app.log();

@@ -240,7 +240,7 @@ async fn membership_changes_in_logto_show_within_the_userinfo_max_age() {
         .await;
     // Past the userinfo maximum age, and past the window in which the client hands concurrent
     // requests the same refresh result (it would give back the token fetched a moment ago).
-    tokio::time::sleep(logto_client::SHARE_WINDOW + Duration::from_millis(100)).await;
+    tokio::time::sleep(logto_client::LogtoClient::REFRESH_SHARE_WINDOW + Duration::from_millis(100)).await;
     let page = profile(&app).await;
     let acme = organization_row(&page, "org-acme");
     assert!(

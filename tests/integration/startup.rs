@@ -73,7 +73,7 @@ async fn sign_in_recovers_without_a_restart_once_logto_answers_again(adapter: Ad
     app.provider.fail(discovery, FailMode::Status500, Some(2)).await;
     assert_eq!(app.get("/sign-in").await.status(), StatusCode::BAD_GATEWAY);
     // A failed discovery is answered for a moment without asking Logto again.
-    let retry = logto_client::RETRY_AFTER_FAILURE + std::time::Duration::from_millis(300);
+    let retry = logto_client::LogtoClient::RETRY_AFTER_FAILURE + std::time::Duration::from_millis(300);
     tokio::time::sleep(retry).await;
     assert_eq!(app.get("/sign-up").await.status(), StatusCode::BAD_GATEWAY);
     tokio::time::sleep(retry).await;

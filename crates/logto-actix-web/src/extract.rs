@@ -55,7 +55,7 @@ impl FromRequest for SignedInUser {
             Ok(Some(user)) => Ok(user),
             Ok(None) => Err(LogtoAuth::of(req)
                 .map(|auth| {
-                    let here = logto_web::safe_return_to(req.uri().path_and_query().map(|pq| pq.as_str()));
+                    let here = logto_web::util::safe_return_to(req.uri().path_and_query().map(|pq| pq.as_str()));
                     auth.web().sign_in_required(&here).into()
                 })
                 .unwrap_or_else(|e| e)),

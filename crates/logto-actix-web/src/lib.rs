@@ -25,13 +25,14 @@
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut config = LogtoConfig::new(
+//! let config = LogtoConfig::builder(
 //!     Url::parse("https://abc123.logto.app")?,
 //!     "my-app-id",
 //!     ClientSecret::new("my-app-secret"),
 //!     Url::parse("http://localhost:3000/callback")?,
-//! );
-//! config.post_sign_out_redirect_uri = Some(Url::parse("http://localhost:3000/")?);
+//! )
+//! .post_sign_out_redirect_uri(Url::parse("http://localhost:3000/")?)
+//! .build();
 //! let auth = LogtoAuth::builder(LogtoClient::new(config)?).build();
 //! let key = Key::generate(); // in production: the same key on every instance, from a secret
 //! HttpServer::new(move || {
@@ -49,6 +50,8 @@
 //! ```
 
 #![deny(missing_docs)]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml) to mark feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
 mod bearer;
@@ -72,11 +75,11 @@ pub use logto_client::{
     self, Audience, ClientSecret, DirectSignIn, LogtoClient, LogtoConfig, LogtoError, SignInOptions, Url,
 };
 pub use logto_web::{
-    self, ApiError, AuthError, AuthErrorKind, CookieStore, FAILURE_LOG_INTERVAL, NoScopes, OrganizationPolicy,
-    ProtectedApi, RequireScopes, ScopeSet, SessionStore, SessionUser, error_chain, first_param, log_safe,
-    safe_return_to,
+    self, ApiError, AuthError, AuthErrorKind, CookieStore, NoScopes, OrganizationPolicy, ProtectedApi, RequireScopes,
+    ScopeSet, SessionStore, SessionUser, util,
 };
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use logto_web::{DEFAULT_REDIS_TIMEOUT, RedisStore};
 
 /// The README's example, compiled with the doc tests so that it cannot rot.

@@ -4,7 +4,7 @@ use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
 
-use logto_web::DEFAULT_SESSION_MAX_AGE;
+use logto_web::limits::DEFAULT_SESSION_MAX_AGE;
 
 use crate::session::ActixStore;
 

@@ -160,17 +160,17 @@ impl Config {
     /// What the Logto client needs: the application, its redirect URIs, scopes and resources.
     pub fn client_config(&self) -> LogtoConfig {
         let logto = &self.logto;
-        let mut config = LogtoConfig::new(
+        LogtoConfig::builder(
             logto.endpoint.clone(),
             logto.app_id.clone(),
             logto.app_secret.clone(),
             self.redirect_uri(),
-        );
-        config.post_sign_out_redirect_uri = Some(self.post_logout_redirect_uri());
-        config.scopes = logto.scopes.clone();
-        config.resources = logto.resources.clone();
-        config.timeout = logto.http_timeout;
-        config
+        )
+        .post_sign_out_redirect_uri(self.post_logout_redirect_uri())
+        .scopes(logto.scopes.clone())
+        .resources(logto.resources.clone())
+        .timeout(logto.http_timeout)
+        .build()
     }
 }
 

@@ -3,7 +3,7 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use logto_client::{BASE_SCOPES, ClientSecret};
+use logto_client::{ClientSecret, protocol::BASE_SCOPES};
 use url::Url;
 
 use super::reader::{Reader, dedup, is_absolute_uri, not_an_absolute_uri, split_scopes, split_words};

@@ -12,7 +12,7 @@ pub const SESSION_SECRET_MIN_LEN: usize = 64;
 
 /// `SESSION_MAX_AGE_SECS` when not set: the web core's default, 14 days (the lifetime of Logto's
 /// refresh tokens).
-pub use logto_web::DEFAULT_SESSION_MAX_AGE;
+pub use logto_web::limits::DEFAULT_SESSION_MAX_AGE;
 
 /// Accepted `SESSION_MAX_AGE_SECS`: up to a year.
 pub const SESSION_MAX_AGE_SECS: RangeInclusive<u64> = 1..=365 * 24 * 3600;

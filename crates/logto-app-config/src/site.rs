@@ -2,7 +2,8 @@
 //! strings so that each framework only reads its request: one host name for every page, pages
 //! without trailing slashes, and where "Sign in again" leads.
 
-use logto_web::{first_param, safe_return_to};
+use logto_web::LogtoWeb;
+use logto_web::util::{first_param, safe_return_to};
 use url::Url;
 
 use crate::is_loopback;
@@ -13,13 +14,19 @@ use crate::is_loopback;
 #[derive(Clone, Debug)]
 pub struct CanonicalHost {
     base: Url,
+    /// The routes of sign-in that a person opens: every sign-in route and sign-out (the crates
+    /// own those paths).
+    auth_pages: Vec<String>,
 }
 
 impl CanonicalHost {
-    /// The canonical host of `app_base_url`.
-    pub fn new(app_base_url: &Url) -> Self {
+    /// The canonical host of `app_base_url`, for an app whose sign-in routes are `web`'s.
+    pub fn new(app_base_url: &Url, web: &LogtoWeb) -> Self {
+        let mut auth_pages: Vec<String> = web.sign_in_routes().into_iter().map(|(path, _)| path).collect();
+        auth_pages.push(web.sign_out_path().to_owned());
         Self {
             base: app_base_url.clone(),
+            auth_pages,
         }
     }
 
@@ -29,7 +36,7 @@ impl CanonicalHost {
     /// moved. A loopback name in front of a public base URL is a proxy or a health check: left alone.
     pub fn redirect_for(&self, get_or_head: bool, host: Option<&str>, path_and_query: &str) -> Option<String> {
         let path = path_and_query.split('?').next().unwrap_or_default();
-        if !get_or_head || !is_page(path) {
+        if !get_or_head || !self.is_page(path) {
             return None;
         }
         let requested = Url::parse(&format!("{}://{}/", self.base.scheme(), host?)).ok()?;
@@ -45,16 +52,16 @@ impl CanonicalHost {
     }
 }
 
-/// The pages a person opens (not `/healthz`, `/readyz`, `/backchannel-logout`, `/api/…`, static
-/// files or the callback).
-fn is_page(path: &str) -> bool {
-    let path = match path.trim_end_matches('/') {
-        "" => "/",
-        trimmed => trimmed,
-    };
-    matches!(path, "/" | "/sign-in" | "/sign-up" | "/profile" | "/sign-out")
-        || path.starts_with("/sign-in/")
-        || path.starts_with("/lang/")
+impl CanonicalHost {
+    /// The pages a person opens (not `/healthz`, `/readyz`, `/backchannel-logout`, `/api/…`,
+    /// static files or the callback).
+    fn is_page(&self, path: &str) -> bool {
+        let path = match path.trim_end_matches('/') {
+            "" => "/",
+            trimmed => trimmed,
+        };
+        matches!(path, "/" | "/profile") || path.starts_with("/lang/") || self.auth_pages.iter().any(|p| p == path)
+    }
 }
 
 /// `path` without its trailing slashes (and with its query), when that is another path of this
@@ -73,15 +80,15 @@ pub fn without_trailing_slash(path: &str, query: &str) -> Option<String> {
     (safe_return_to(Some(&target)) == target).then_some(target)
 }
 
-/// Where an error page's "Sign in again" leads: sign-in, back to the page the failed request's
-/// `return_to` named (a same-site path only).
-pub fn sign_in_again(query: &str) -> String {
+/// Where an error page's "Sign in again" leads: the crate's sign-in path, back to the page the
+/// failed request's `return_to` named (a same-site path only).
+pub fn sign_in_again(sign_in_path: &str, query: &str) -> String {
     match first_param(query.as_bytes(), "return_to").map(|r| safe_return_to(Some(&r))) {
         Some(return_to) if return_to != "/" => {
             let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
-            format!("/sign-in?return_to={encoded}")
+            format!("{sign_in_path}?return_to={encoded}")
         }
-        _ => "/sign-in".to_owned(),
+        _ => sign_in_path.to_owned(),
     }
 }
 
@@ -89,8 +96,26 @@ pub fn sign_in_again(query: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The sign-in routes as the apps configure them.
+    fn web() -> LogtoWeb {
+        let config = logto_client::LogtoConfig::builder(
+            Url::parse("https://tenant.logto.app").unwrap(),
+            "app",
+            logto_client::ClientSecret::new("secret"),
+            Url::parse("http://127.0.0.1:3000/callback").unwrap(),
+        )
+        .build();
+        LogtoWeb::builder(logto_client::LogtoClient::new(config).unwrap())
+            .sign_in_route("/sign-up", logto_client::SignInOptions::register())
+            .sign_in_route(
+                "/sign-in/huggingface",
+                logto_client::SignInOptions::direct(logto_client::DirectSignIn::hugging_face()),
+            )
+            .build()
+    }
+
     fn redirect(base: &str, get_or_head: bool, host: &str, path: &str) -> Option<String> {
-        CanonicalHost::new(&Url::parse(base).unwrap()).redirect_for(get_or_head, Some(host), path)
+        CanonicalHost::new(&Url::parse(base).unwrap(), &web()).redirect_for(get_or_head, Some(host), path)
     }
 
     #[test]
@@ -127,7 +152,7 @@ mod tests {
         }
         assert_eq!(redirect(base, false, "localhost:3000", "/sign-out"), None);
         assert_eq!(redirect("https://app.example.com", true, "127.0.0.1:3000", "/"), None);
-        let canonical = CanonicalHost::new(&Url::parse(base).unwrap());
+        let canonical = CanonicalHost::new(&Url::parse(base).unwrap(), &web());
         assert_eq!(canonical.redirect_for(true, None, "/"), None, "no host: left alone");
     }
 
@@ -145,8 +170,14 @@ mod tests {
 
     #[test]
     fn sign_in_again_goes_back_to_a_same_site_page_only() {
-        assert_eq!(sign_in_again("return_to=%2Fprofile"), "/sign-in?return_to=%2Fprofile");
-        assert_eq!(sign_in_again("return_to=https%3A%2F%2Fevil.example"), "/sign-in");
-        assert_eq!(sign_in_again(""), "/sign-in");
+        assert_eq!(
+            sign_in_again("/sign-in", "return_to=%2Fprofile"),
+            "/sign-in?return_to=%2Fprofile"
+        );
+        assert_eq!(
+            sign_in_again("/sign-in", "return_to=https%3A%2F%2Fevil.example"),
+            "/sign-in"
+        );
+        assert_eq!(sign_in_again("/login", ""), "/login");
     }
 }

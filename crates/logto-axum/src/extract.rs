@@ -5,7 +5,8 @@ use std::ops::{Deref, DerefMut};
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
-use logto_web::{AuthError, safe_return_to};
+use logto_web::AuthError;
+use logto_web::util::safe_return_to;
 
 use crate::error::AuthRejection;
 use crate::logto::LogtoAxum;

@@ -21,13 +21,14 @@
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut config = LogtoConfig::new(
+//! let config = LogtoConfig::builder(
 //!     Url::parse("https://abc123.logto.app")?,
 //!     "my-app-id",
 //!     ClientSecret::new("my-app-secret"),
 //!     Url::parse("http://localhost:3000/callback")?,
-//! );
-//! config.post_sign_out_redirect_uri = Some(Url::parse("http://localhost:3000/")?);
+//! )
+//! .post_sign_out_redirect_uri(Url::parse("http://localhost:3000/")?)
+//! .build();
 //! let web = LogtoWeb::builder(LogtoClient::new(config)?).build();
 //! // In production: the same key on every instance, derived from a secret.
 //! let logto = LogtoAxum::new(web, Key::generate(), false);
@@ -42,6 +43,8 @@
 //! ```
 
 #![deny(missing_docs)]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml) to mark feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bearer;
 mod error;
@@ -62,9 +65,10 @@ pub use logto_client::{
 };
 pub use logto_web::{
     self, ApiError, AuthError, AuthErrorKind, CookieStore, LogtoWeb, LogtoWebBuilder, NoScopes, OrganizationPolicy,
-    ProtectedApi, RequireScopes, ScopeSet, SessionStore, SessionUser, safe_return_to,
+    ProtectedApi, RequireScopes, ScopeSet, SessionStore, SessionUser, util,
 };
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use logto_web::{DEFAULT_REDIS_TIMEOUT, RedisStore};
 
 /// The README's example, compiled with the doc tests so that it cannot rot.

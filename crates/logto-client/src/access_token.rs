@@ -52,6 +52,7 @@ impl<'a> AccessTokenRequirements<'a> {
 
 /// What a verified access token says: who, through which app, may do what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VerifiedAccessToken {
     /// The user (or, for a machine-to-machine token, the app) the token was issued to.
     pub sub: String,
@@ -69,7 +70,7 @@ pub struct VerifiedAccessToken {
     pub issued_at: u64,
     /// Every claim not read into the fields above (`iss` and `jti` are left out too): a
     /// tenant's custom JWT claims among them. Read them as a type of the app's with
-    /// [`VerifiedAccessToken::custom`]. Bounded with the whole token ([`crate::MAX_CLAIMS_BYTES`]).
+    /// [`VerifiedAccessToken::custom`]. Bounded with the whole token ([`LogtoClient::MAX_CLAIMS_BYTES`](crate::LogtoClient::MAX_CLAIMS_BYTES)).
     #[serde(default)]
     pub extra_claims: Map<String, Value>,
 }

@@ -404,7 +404,7 @@ impl PendingSignIns {
         let index = self
             .0
             .iter()
-            .position(|p| p.state.matches(state))
+            .position(|p| p.state.matches_str(state))
             .ok_or(CallbackError::UnknownState)?;
         Ok(self.0.remove(index))
     }

@@ -131,7 +131,7 @@ pub enum TokenError {
     /// An organization access token for another organization than the route's.
     #[error("is for another organization")]
     WrongOrganization,
-    /// The token (its claims) is larger than [`crate::MAX_CLAIMS_BYTES`].
+    /// The token (its claims) is larger than [`LogtoClient::MAX_CLAIMS_BYTES`](crate::LogtoClient::MAX_CLAIMS_BYTES).
     #[error("is too large")]
     TooLarge,
     /// The sign-in asked for `max_age`, and the ID token's `auth_time` is older than that (with

@@ -11,6 +11,7 @@ use crate::jwt::{self, AudClaim, CLOCK_LEEWAY_SECS, TokenHeader};
 
 /// The claims of a verified ID token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct IdTokenClaims {
     /// Issuer.
     pub iss: String,
@@ -59,7 +60,7 @@ pub struct IdTokenClaims {
     pub organization_role_claims: Vec<String>,
     /// Every other claim of the token, as sent: a tenant's custom JWT claims among them. Read
     /// them as a type of the app's with [`IdTokenClaims::custom`]. Bounded with the whole token
-    /// ([`crate::MAX_CLAIMS_BYTES`]).
+    /// ([`LogtoClient::MAX_CLAIMS_BYTES`](crate::LogtoClient::MAX_CLAIMS_BYTES)).
     #[serde(flatten)]
     pub extra_claims: Map<String, Value>,
 }

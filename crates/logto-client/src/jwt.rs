@@ -1,8 +1,16 @@
 //! What every token signed by Logto shares: the algorithm allow-list, the header, the key that
 //! must fit the algorithm, the signature (checked with aws-lc, which knows every algorithm Logto
-//! announces, ES512 included), the size bound, the `iss` and `aud` claims, and the required ones.
+//! announces, ES512 included; or with ring, feature `ring` alone, which has no P-521 and so
+//! refuses ES512), the size bound, the `iss` and `aud` claims, and the required ones.
 
+// aws-lc-rs and ring share this API; aws-lc-rs wins when both features are on.
+#[cfg(feature = "aws-lc-rs")]
 use aws_lc_rs::signature::{self, RsaParameters, RsaPublicKeyComponents, UnparsedPublicKey, VerificationAlgorithm};
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+use ring::signature::{self, RsaParameters, RsaPublicKeyComponents, UnparsedPublicKey, VerificationAlgorithm};
+
+#[cfg(not(any(feature = "aws-lc-rs", feature = "ring")))]
+compile_error!("logto-client needs a signature back-end: turn on feature `aws-lc-rs` (the default) or `ring`");
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -64,7 +72,14 @@ impl Alg {
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        ASYMMETRIC.into_iter().find(|alg| alg.name() == name)
+        ASYMMETRIC
+            .into_iter()
+            .find(|alg| alg.name() == name && alg.has_backend())
+    }
+
+    /// Whether this build's signature back-end verifies the algorithm: ring has no P-521.
+    fn has_backend(self) -> bool {
+        cfg!(feature = "aws-lc-rs") || self != Alg::ES512
     }
 
     /// The curve an elliptic-curve algorithm needs (`crv` of the key), or `None` for RSA.
@@ -97,11 +112,15 @@ impl Alg {
         }
     }
 
-    fn ecdsa(self) -> &'static dyn VerificationAlgorithm {
+    /// The ECDSA verifier, if this build has one for the algorithm.
+    fn ecdsa(self) -> Option<&'static dyn VerificationAlgorithm> {
         match self {
-            Alg::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-            Alg::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-            _ => &signature::ECDSA_P521_SHA512_FIXED,
+            Alg::ES256 => Some(&signature::ECDSA_P256_SHA256_FIXED),
+            Alg::ES384 => Some(&signature::ECDSA_P384_SHA384_FIXED),
+            #[cfg(feature = "aws-lc-rs")]
+            _ => Some(&signature::ECDSA_P521_SHA512_FIXED),
+            #[cfg(not(feature = "aws-lc-rs"))]
+            _ => None,
         }
     }
 }
@@ -247,7 +266,8 @@ pub(crate) fn verify_signature(token: &str, header: &TokenHeader, key: &Jwk) -> 
         point.push(4);
         point.extend_from_slice(&x);
         point.extend_from_slice(&y);
-        UnparsedPublicKey::new(header.alg.ecdsa(), point).verify(message, &signature)
+        let algorithm = header.alg.ecdsa().ok_or(TokenError::KeyAlgorithmMismatch)?;
+        UnparsedPublicKey::new(algorithm, point).verify(message, &signature)
     } else {
         let (n, e) = (component(&key.n)?, component(&key.e)?);
         // The components are big-endian numbers, which aws-lc wants without leading zeros.

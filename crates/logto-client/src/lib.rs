@@ -12,12 +12,13 @@
 //! use logto_client::{CallbackParams, ClientSecret, LogtoClient, LogtoConfig, SignInOptions, Url};
 //!
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = LogtoConfig::new(
+//! let config = LogtoConfig::builder(
 //!     Url::parse("https://abc123.logto.app")?,
 //!     "my-app-id",
 //!     ClientSecret::new("my-app-secret"),
 //!     Url::parse("https://app.example.com/callback")?,
-//! );
+//! )
+//! .build();
 //! let client = LogtoClient::new(config)?;
 //!
 //! // Sign-in: send the browser to `request.url`; keep `request.pending` in the session.
@@ -52,6 +53,8 @@
 //! ```
 
 #![deny(missing_docs)]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml) to mark feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod access_token;
 mod audience;
@@ -65,6 +68,7 @@ mod http;
 mod id_token;
 mod jwks;
 mod jwt;
+mod limits;
 mod logout_token;
 mod refresh;
 mod secret;
@@ -87,32 +91,47 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
-pub use access_token::{AccessTokenRequirements, OrganizationRequirement, VerifiedAccessToken, bearer_token};
-pub use audience::{Audience, ORGANIZATION_AUDIENCE_PREFIX};
+pub use access_token::{AccessTokenRequirements, OrganizationRequirement, VerifiedAccessToken};
+pub use audience::Audience;
 pub use authorize::{
-    AuthorizationRequest, DirectSignIn, FirstScreen, Identifier, PENDING_SIGN_IN_TTL, PendingSignIn, PendingSignIns,
-    RESERVED_PARAMETERS, SignInOptions,
+    AuthorizationRequest, DirectSignIn, FirstScreen, Identifier, PendingSignIn, PendingSignIns, SignInOptions,
 };
-pub use callback::{CallbackParams, MAX_CALLBACK_QUERY};
+pub use callback::CallbackParams;
 pub use clock::{Clock, SystemClock};
-pub use config::{BASE_SCOPES, LogtoConfig, ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, Prompt};
+pub use config::{LogtoConfig, LogtoConfigBuilder, Prompt};
 pub use discovery::ProviderMetadata;
 pub use error::{CallbackError, Endpoint, LogtoError, SignInError, SignInOptionError, TokenError, TokenKind};
-pub use http::MAX_BODY_BYTES;
 pub use id_token::IdTokenClaims;
-pub use jwks::{KEYS_MAX_AGE, RETRY_AFTER_FAILURE};
-pub use jwt::MAX_CLAIMS_BYTES;
-pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, Logout, MAX_LOGOUT_TOKEN_AGE_SECS};
-pub use refresh::SHARE_WINDOW;
-pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State, constant_time_eq};
-pub use telemetry::{ACCESS_TOKEN_SIGNATURES, LOGTO_REQUEST_DURATION, LOGTO_REQUESTS, REFRESH_GRANTS};
-pub use tokens::{AccessTokenClaims, IssuedAccessToken, Refreshed, needs_refresh};
+pub use logout_token::Logout;
+pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State};
+pub use tokens::{AccessTokenClaims, IssuedAccessToken, Refreshed};
 pub use url::Url;
 pub use userinfo::{
-    HUGGING_FACE, Identity, IdentityDetails, OrganizationData, OrganizationMembership, OrganizationRole,
-    SocialIdentity, UserInfo, is_https_url,
+    Identity, IdentityDetails, OrganizationData, OrganizationMembership, OrganizationRole, SocialIdentity, UserInfo,
 };
-pub use verified_cache::DEFAULT_ACCESS_TOKEN_CACHE_CAPACITY;
+
+/// Names of the metrics the client records through the `metrics` facade (nothing is recorded
+/// unless the app installs a recorder).
+pub mod metrics {
+    pub use crate::telemetry::{ACCESS_TOKEN_SIGNATURES, LOGTO_REQUEST_DURATION, LOGTO_REQUESTS, REFRESH_GRANTS};
+}
+
+/// Logto's protocol values: scopes, resources, audiences, parameters and events it defines.
+pub mod protocol {
+    pub use crate::audience::ORGANIZATION_AUDIENCE_PREFIX;
+    pub use crate::authorize::RESERVED_PARAMETERS;
+    pub use crate::config::{BASE_SCOPES, ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE};
+    pub use crate::logout_token::BACKCHANNEL_LOGOUT_EVENT;
+    pub use crate::userinfo::HUGGING_FACE;
+}
+
+/// Small helpers the web crates share: header parsing, comparisons, URL and expiry checks.
+pub mod util {
+    pub use crate::access_token::bearer_token;
+    pub use crate::secret::constant_time_eq;
+    pub use crate::tokens::needs_refresh;
+    pub use crate::userinfo::is_https_url;
+}
 
 use http::{BodyError, BoundedHttp, read_body};
 use jwks::{JwksCache, KeyLookup};
@@ -124,6 +143,7 @@ use verified_cache::VerifiedCache;
 const DEFAULT_ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// Tokens and verified identity from a finished sign-in.
+#[non_exhaustive]
 pub struct SignedIn {
     /// The verified ID token claims.
     pub id_token: IdTokenClaims,
@@ -178,7 +198,7 @@ pub struct LogtoClient {
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
     metadata: RwLock<Option<Arc<ProviderMetadata>>>,
-    /// The last failed discovery, answered until [`RETRY_AFTER_FAILURE`] has passed.
+    /// The last failed discovery, answered until [`LogtoClient::RETRY_AFTER_FAILURE`] has passed.
     discovery_failure: std::sync::Mutex<Option<(std::time::Instant, LogtoError)>>,
     /// The OAuth client and the metadata it was built from: building one parses the
     /// authorization, token and redirect URLs, a fifth of a sign-in redirect's cost.
@@ -216,7 +236,7 @@ impl LogtoClient {
             discovery_failure: std::sync::Mutex::new(None),
             oauth: std::sync::Mutex::new(None),
             jwks: JwksCache::default(),
-            verified: VerifiedCache::new(DEFAULT_ACCESS_TOKEN_CACHE_CAPACITY),
+            verified: VerifiedCache::new(Self::ACCESS_TOKEN_CACHE_CAPACITY),
             refreshes: RefreshCoordinator::default(),
         }
     }
@@ -229,7 +249,7 @@ impl LogtoClient {
     }
 
     /// The same client, keeping at most `capacity` verified access tokens (default
-    /// [`DEFAULT_ACCESS_TOKEN_CACHE_CAPACITY`]; 0 verifies every token's signature every time).
+    /// [`LogtoClient::ACCESS_TOKEN_CACHE_CAPACITY`]; 0 verifies every token's signature every time).
     /// See [`LogtoClient::verify_access_token`].
     pub fn with_access_token_cache(mut self, capacity: usize) -> Self {
         self.verified = VerifiedCache::new(capacity);
@@ -257,7 +277,7 @@ impl LogtoClient {
     }
 
     /// Logto's metadata, fetched on first use and cached. One fetch at a time; a failed fetch
-    /// is answered for [`RETRY_AFTER_FAILURE`] without asking Logto again, then retried, so the
+    /// is answered for [`LogtoClient::RETRY_AFTER_FAILURE`] without asking Logto again, then retried, so the
     /// client recovers by itself once Logto is back without a Logto that is down being asked on
     /// every request.
     pub async fn metadata(&self) -> Result<Arc<ProviderMetadata>, LogtoError> {
@@ -269,7 +289,7 @@ impl LogtoClient {
             return Ok(metadata.clone());
         }
         if let Some((at, error)) = self.discovery_failure().as_ref()
-            && at.elapsed() < RETRY_AFTER_FAILURE
+            && at.elapsed() < Self::RETRY_AFTER_FAILURE
         {
             return Err(error.clone());
         }
@@ -380,7 +400,7 @@ impl LogtoClient {
     }
 
     /// Finishes a sign-in from its callback: the `state` must be this pending sign-in's, the
-    /// sign-in not older than [`PENDING_SIGN_IN_TTL`], `iss` Logto's (RFC 9207 mix-up defence),
+    /// sign-in not older than [`PendingSignIn::TTL`], `iss` Logto's (RFC 9207 mix-up defence),
     /// and no OAuth error; then the code is exchanged (client_secret_basic, PKCE), the ID token
     /// verified (nonce included; `auth_time` against `max_age` when the sign-in asked for one:
     /// [`TokenError::AuthenticationTooOld`], or [`TokenError::MissingClaim`]) and userinfo read,
@@ -401,10 +421,10 @@ impl LogtoClient {
         pending: &PendingSignIn,
     ) -> Result<&'p str, SignInError> {
         let state = params.state.as_deref().ok_or(CallbackError::MissingState)?;
-        if !pending.state.matches(state) {
+        if !pending.state.matches_str(state) {
             return Err(CallbackError::UnknownState.into());
         }
-        if self.now().saturating_sub(pending.started_at) > PENDING_SIGN_IN_TTL.as_secs() {
+        if self.now().saturating_sub(pending.started_at) > PendingSignIn::TTL.as_secs() {
             return Err(CallbackError::Expired.into());
         }
         match &params.iss {

@@ -18,6 +18,7 @@ pub const MAX_LOGOUT_TOKEN_AGE_SECS: u64 = 300;
 
 /// Who signed out, from a verified logout token.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Logout {
     /// The user, when named.
     pub sub: Option<String>,
@@ -27,6 +28,18 @@ pub struct Logout {
     pub issued_at: u64,
     /// The token's unique id, for replay detection.
     pub jti: String,
+}
+
+impl Logout {
+    /// A logout as a verified token names it: for stores and tests that keep or replay logouts.
+    pub fn new(sub: Option<String>, sid: Option<String>, issued_at: u64, jti: impl Into<String>) -> Self {
+        Self {
+            sub,
+            sid,
+            issued_at,
+            jti: jti.into(),
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -1,13 +1,15 @@
 //! Secrets and protocol values as types. Each one hides its value from `Debug`, has no
 //! `Display`, and gives it up only through `secret()`, so a token cannot reach a log line or a
-//! page by accident. They serialize as plain strings, for sessions that keep them.
+//! page by accident. They serialize as plain strings, for sessions that keep them. None has
+//! `PartialEq`: `==` on strings stops at the first differing byte, which tells an attacker how
+//! much of a guess was right; they compare only through `matches`, in constant time.
 
 use serde::{Deserialize, Serialize};
 
 macro_rules! secret_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[derive(Clone, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -22,8 +24,14 @@ macro_rules! secret_type {
                 &self.0
             }
 
-            /// Whether `other` is this value, compared in constant time.
-            pub fn matches(&self, other: &str) -> bool {
+            /// Whether `other` holds the same value, compared in constant time.
+            pub fn matches(&self, other: &Self) -> bool {
+                constant_time_eq(&self.0, &other.0)
+            }
+
+            /// Whether `other` is this value as text (e.g. from a query string), compared in
+            /// constant time.
+            pub fn matches_str(&self, other: &str) -> bool {
                 constant_time_eq(&self.0, other)
             }
         }
@@ -80,7 +88,8 @@ mod tests {
         assert_eq!(format!("{token:?}"), "RefreshToken([redacted])");
         assert_eq!(serde_json::to_string(&token).unwrap(), "\"rt-very-secret\"");
         let back: RefreshToken = serde_json::from_str("\"rt-very-secret\"").unwrap();
-        assert_eq!(back, token);
-        assert!(token.matches("rt-very-secret") && !token.matches("rt-very-secreT"));
+        assert!(back.matches(&token));
+        assert!(!back.matches(&RefreshToken::new("rt-very-secreT")));
+        assert!(token.matches_str("rt-very-secret") && !token.matches_str("rt-very-secreT"));
     }
 }

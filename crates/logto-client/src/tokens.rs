@@ -8,6 +8,7 @@ use crate::secret::{AccessToken, IdToken, RefreshToken};
 
 /// An access token with its lifetime.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct IssuedAccessToken {
     /// The token.
     pub token: AccessToken,
@@ -35,6 +36,7 @@ pub fn needs_refresh(obtained_at: u64, expires_at: u64, now: u64) -> bool {
 
 /// The result of a refresh grant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Refreshed {
     /// The access token for the audience asked for.
     pub access_token: IssuedAccessToken,
@@ -46,6 +48,18 @@ pub struct Refreshed {
     /// for sign-out's `id_token_hint`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_id_token: Option<IdToken>,
+}
+
+impl Refreshed {
+    /// A refresh grant's result, for stores that share one grant's result with other instances.
+    pub fn new(access_token: IssuedAccessToken, refresh_token: RefreshToken, id_token: Option<IdTokenClaims>) -> Self {
+        Self {
+            access_token,
+            refresh_token,
+            id_token,
+            raw_id_token: None,
+        }
+    }
 }
 
 /// What an access token says about itself, for display. Read without verifying the signature:

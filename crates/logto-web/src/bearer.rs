@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http::StatusCode;
 use logto_client::{
     AccessTokenRequirements, LogtoClient, LogtoError, OrganizationRequirement, TokenError, TokenKind,
-    VerifiedAccessToken, bearer_token,
+    VerifiedAccessToken,
 };
 
 use crate::error::chain;
@@ -206,7 +206,7 @@ fn presented_token(values: &[&[u8]]) -> Result<String, ApiRefusal> {
         _ => return Err(ApiRefusal::InvalidRequest("more than one Authorization header")),
     };
     let value = std::str::from_utf8(value).unwrap_or_default();
-    if let Some(token) = bearer_token(value) {
+    if let Some(token) = logto_client::util::bearer_token(value) {
         return Ok(token.to_owned());
     }
     let is_bearer = value

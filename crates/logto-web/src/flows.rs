@@ -3,9 +3,7 @@
 //! and returns a plain decision — a [`Redirect`] (answered `303 See Other`) or an
 //! [`AuthError`] (with its status) — for the adapter to turn into its framework's response.
 
-use logto_client::{
-    CallbackError, CallbackParams, LogtoError, SignInError, SignInOptions, TokenError, TokenKind, constant_time_eq,
-};
+use logto_client::{CallbackError, CallbackParams, LogtoError, SignInError, SignInOptions, TokenError, TokenKind};
 
 use crate::error::AuthError;
 use crate::return_to::{first_param, safe_return_to};
@@ -21,7 +19,8 @@ pub struct Redirect {
 }
 
 impl Redirect {
-    fn to(location: impl Into<String>) -> Self {
+    /// A redirect to `location` (a same-site path or an absolute URL).
+    pub fn to(location: impl Into<String>) -> Self {
         Redirect {
             location: location.into(),
         }
@@ -206,7 +205,7 @@ impl LogtoWeb {
 fn has_csrf_token<S: SessionEntries>(session: &LogtoSession<S>, form: &[u8]) -> bool {
     matches!(
         (session.csrf_token(), first_param(form, "csrf_token")),
-        (Some(expected), Some(provided)) if constant_time_eq(&expected, &provided)
+        (Some(expected), Some(provided)) if logto_client::util::constant_time_eq(&expected, &provided)
     )
 }
 

@@ -11,18 +11,20 @@
 //!   feature, or a backend of your own), and what every instance must share (back-channel
 //!   logouts, one refresh grant per session at a time);
 //! - [`ProtectedApi`]: bearer-token checks for APIs, answered as RFC 6750 says ([`ApiError`]);
-//! - [`safe_return_to`]: same-site paths only; counters through the `metrics` facade
-//!   ([`metric_names`]).
+//! - [`util::safe_return_to`]: same-site paths only; counters through the `metrics` facade
+//!   (their names in [`metrics`]); the limits every part agrees on in [`limits`].
 //!
 //! What glue for another framework must do is in this crate's README.
 
 #![deny(missing_docs)]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml) to mark feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bearer;
 mod error;
 mod flows;
 mod keys;
-mod limits;
+pub mod limits;
 mod log_limit;
 mod logout;
 mod return_to;
@@ -34,17 +36,25 @@ mod user;
 mod web;
 
 pub use bearer::{ApiError, ApiRefusal, NoScopes, OrganizationPolicy, ProtectedApi, RequireScopes, ScopeSet};
-pub use error::{AuthError, AuthErrorKind, FAILURE_LOG_INTERVAL, LogHint, StoreError, chain as error_chain};
+pub use error::{AuthError, AuthErrorKind, LogHint, StoreError};
 pub use flows::Redirect;
 pub use keys::UNAVAILABLE;
-pub use limits::{DEFAULT_SESSION_MAX_AGE, DEFAULT_USERINFO_MAX_AGE, SESSION_BUDGET};
-pub use log_limit::log_safe;
-pub use return_to::{first_param, safe_return_to};
+// The crate's own log lines name users through it.
+pub(crate) use log_limit::log_safe;
 pub use session::{LogtoSession, SessionEntries};
 pub use signed_in::SignedInUser;
 pub use store::{CookieStore, SessionState, SessionStore, StoreFuture};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{DEFAULT_REDIS_TIMEOUT, RedisStore};
-pub use telemetry::names as metric_names;
+pub use telemetry::names as metrics;
 pub use user::SessionUser;
 pub use web::{LogtoWeb, LogtoWebBuilder};
+
+/// Small helpers the framework glue and apps share: return paths, parameters, log-safe text and
+/// error chains.
+pub mod util {
+    pub use crate::error::chain as error_chain;
+    pub use crate::log_limit::log_safe;
+    pub use crate::return_to::{first_param, safe_return_to};
+}

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+pub use crate::error::FAILURE_LOG_INTERVAL;
+
 /// How long a session lasts from sign-in, unless configured otherwise: 14 days, the lifetime of
 /// Logto's refresh tokens.
 pub const DEFAULT_SESSION_MAX_AGE: Duration = Duration::from_secs(14 * 24 * 3600);

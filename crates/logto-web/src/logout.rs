@@ -147,12 +147,7 @@ mod tests {
     #[test]
     fn a_logout_naming_both_sid_and_sub_records_both() {
         let registry = LogoutRegistry::new(Duration::from_secs(3600));
-        let logout = Logout {
-            sub: Some("user-1".into()),
-            sid: Some("sid-1".into()),
-            issued_at: 200,
-            jti: "jti-1".into(),
-        };
+        let logout = Logout::new(Some("user-1".into()), Some("sid-1".into()), 200, "jti-1");
         assert!(registry.record(&logout, 200));
         assert!(registry.has_ended(&user("user-1", Some("sid-1"))), "the session named");
         assert!(
@@ -172,12 +167,7 @@ mod bounds {
     use super::*;
 
     fn logout(n: usize, at: u64) -> Logout {
-        Logout {
-            sub: Some(format!("user-{n}")),
-            sid: None,
-            issued_at: at,
-            jti: format!("jti-{n}"),
-        }
+        Logout::new(Some(format!("user-{n}")), None, at, format!("jti-{n}"))
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Who is signed in: what the session keeps of a user, from verified claims and userinfo, with
 //! every field bounded so that the session stays small.
 
-use logto_client::{IdTokenClaims, SignedIn, SocialIdentity, UserInfo, is_https_url};
+use logto_client::{IdTokenClaims, SignedIn, SocialIdentity, UserInfo};
 use serde::{Deserialize, Serialize};
 
 /// Most linked social identities kept in the session.
@@ -199,7 +199,7 @@ impl SessionUser {
             .picture
             .as_ref()
             .or(from_claims(|c| c.picture.as_ref()))
-            .filter(|p| is_https_url(p));
+            .filter(|p| logto_client::util::is_https_url(p));
         SessionUser {
             sub: info.sub.clone(),
             name: bounded(info.name.as_ref().or(from_claims(|c| c.name.as_ref())), 200),

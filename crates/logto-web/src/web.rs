@@ -87,7 +87,7 @@ impl LogtoWeb {
 
     /// The callback's path: the path of the client's redirect URI.
     pub fn callback_path(&self) -> &str {
-        self.0.client.config().redirect_uri.path()
+        self.0.client.config().redirect_uri().path()
     }
 
     /// The path of the sign-out form's `POST`.

@@ -26,6 +26,8 @@ pub async fn render(req: Request, next: Next) -> Response {
     let query = req.uri().query().unwrap_or_default().to_owned();
     let session = req.extensions().get::<AxumSession>().cloned();
     let logto = req.extensions().get::<LogtoAxum>().cloned();
+    // The crate owns the sign-in path; outside the session layer it is not known, and not offered.
+    let sign_in_path = logto.as_ref().map(|logto| logto.web().sign_in_path().to_owned());
     let response = next.run(req).await;
     let status = response.status();
     let extensions = response.extensions();
@@ -49,10 +51,10 @@ pub async fn render(req: Request, next: Next) -> Response {
         "<h1>{title}</h1>\n<p>{message}</p>\n<p>Error {}</p>\n<p>",
         status.as_u16()
     );
-    if offer_sign_in && !signed_in {
+    if let Some(sign_in_path) = sign_in_path.filter(|_| offer_sign_in && !signed_in) {
         body.push_str(&format!(
             r#"<a href="{}">Sign in again</a> · "#,
-            escape(&sign_in_again(&query))
+            escape(&sign_in_again(&sign_in_path, &query))
         ));
     }
     body.push_str(r#"<a href="/">Back to home</a></p>"#);

@@ -145,7 +145,7 @@ fn router(config: &Config, logto: LogtoAxum, redis: bool) -> Router {
         // writing), unknown paths and wrong methods.
         .layer(from_fn(error_page::render))
         .layer(from_fn_with_state(
-            CanonicalHost::new(&config.server.base_url),
+            CanonicalHost::new(&config.server.base_url, logto.web()),
             layers::redirect_to_canonical_host,
         ))
         .layer(from_fn_with_state(

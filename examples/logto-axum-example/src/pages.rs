@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use logto_app_config::site::without_trailing_slash;
 use logto_axum::logto_client::{AccessTokenClaims, Audience};
-use logto_axum::logto_web::first_param;
+use logto_axum::logto_web::util::first_param;
 use logto_axum::{AuthRejection, OptionalUser, SessionUser, SignedInUser, see_other};
 
 /// The Logto connector target of Hugging Face.
@@ -100,7 +100,7 @@ pub async fn profile(mut signed_in: SignedInUser) -> Result<Html<String>, AuthRe
         }
         None => body.push_str("<p>No Hugging Face account is linked.</p>\n"),
     }
-    let resources = signed_in.client().config().resources.clone();
+    let resources = signed_in.client().config().resources().to_vec();
     if !resources.is_empty() {
         body.push_str("<h2>API access</h2>\n<ul>\n");
         let now = signed_in.client().now();

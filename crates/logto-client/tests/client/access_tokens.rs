@@ -14,11 +14,7 @@ async fn fixture() -> Fixture {
         resources: vec![(RESOURCE.into(), vec!["read:messages".into(), "write:messages".into()])],
         ..Default::default()
     };
-    Fixture::start_with(options, |config| {
-        config.resources = vec![RESOURCE.into()];
-        config.scopes = vec!["read:messages".into()];
-    })
-    .await
+    Fixture::start_with(options, |config| config.resources([RESOURCE]).scopes(["read:messages"])).await
 }
 
 fn reason(error: LogtoError) -> TokenError {

@@ -2,7 +2,7 @@
 //! tokens, each from a provider whose key is of that kind; a key whose type or curve does not
 //! fit the header's algorithm is refused, and so are `none` and HMAC.
 
-use logto_client::{AccessTokenRequirements, Audience, BACKCHANNEL_LOGOUT_EVENT, LogtoError, TokenError, TokenKind};
+use logto_client::{AccessTokenRequirements, Audience, LogtoError, TokenError, TokenKind};
 use logto_test_provider::{ProviderOptions, SignWith, jwt_parts, unix_now};
 use serde_json::{Value, json};
 
@@ -16,11 +16,7 @@ async fn fixture(alg: &str) -> Fixture {
         resources: vec![(RESOURCE.into(), vec!["read:items".into()])],
         ..Default::default()
     };
-    Fixture::start_with(options, |config| {
-        config.resources = vec![RESOURCE.into()];
-        config.scopes = vec!["read:items".into()];
-    })
-    .await
+    Fixture::start_with(options, |config| config.resources([RESOURCE]).scopes(["read:items"])).await
 }
 
 fn logout_claims(fixture: &Fixture) -> Value {
@@ -30,7 +26,7 @@ fn logout_claims(fixture: &Fixture) -> Value {
         "iat": unix_now(),
         "jti": format!("jti-{}", unix_now()),
         "sub": "user-demo",
-        "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+        "events": { logto_client::protocol::BACKCHANNEL_LOGOUT_EVENT: {} },
     })
 }
 

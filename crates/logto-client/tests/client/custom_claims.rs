@@ -1,9 +1,7 @@
 //! A tenant's custom JWT claims read as the app's own type, from the ID token and from access
 //! tokens, without forking the claims structs; and bounded, as sessions keep them.
 
-use logto_client::{
-    AccessTokenRequirements, Audience, LogtoError, MAX_CLAIMS_BYTES, SignInError, TokenError, TokenKind,
-};
+use logto_client::{AccessTokenRequirements, Audience, LogtoClient, LogtoError, SignInError, TokenError, TokenKind};
 use logto_test_provider::{ForgedIdToken, ProviderOptions, SignWith, unix_now};
 use serde::Deserialize;
 use serde_json::json;
@@ -27,11 +25,7 @@ async fn fixture() -> Fixture {
         resources: vec![(API.into(), vec!["read:items".into()])],
         ..Default::default()
     };
-    Fixture::start_with(options, |config| {
-        config.resources = vec![API.into()];
-        config.scopes = vec!["read:items".into()];
-    })
-    .await
+    Fixture::start_with(options, |config| config.resources([API]).scopes(["read:items"])).await
 }
 
 #[tokio::test]
@@ -95,7 +89,7 @@ async fn custom_claims_are_read_as_the_apps_type_from_id_and_access_tokens() {
 async fn tokens_with_oversized_claims_are_refused() {
     let fixture = fixture().await;
     let (params, pending) = fixture.authorize().await;
-    let padding = "x".repeat(MAX_CLAIMS_BYTES);
+    let padding = "x".repeat(LogtoClient::MAX_CLAIMS_BYTES);
     fixture
         .provider
         .forge_next_id_token(&ForgedIdToken::with_claims(json!({ "padding": padding })))

@@ -3,8 +3,8 @@
 //! membership changed at Logto after sign-in.
 
 use logto_client::{
-    AccessTokenRequirements, Audience, LogtoError, ORGANIZATIONS_SCOPE, OrganizationMembership,
-    OrganizationRequirement, OrganizationRole, RefreshToken, SignedIn,
+    AccessTokenRequirements, Audience, LogtoError, OrganizationMembership, OrganizationRequirement, OrganizationRole,
+    RefreshToken, SignedIn,
 };
 use logto_test_provider::{ForgedIdToken, Login, ProviderOptions};
 use serde_json::json;
@@ -47,18 +47,15 @@ async fn fixture() -> Fixture {
         ..Default::default()
     };
     Fixture::start_with(options, |config| {
-        config.resources = vec![API.into()];
-        config.scopes = [
-            ORGANIZATIONS_SCOPE,
+        config.resources([API]).scopes([
+            logto_client::protocol::ORGANIZATIONS_SCOPE,
             ORG_ROLES_SCOPE,
             "invite:member",
             "manage:billing",
             "read:reports",
             "read:items",
             "write:items",
-        ]
-        .map(String::from)
-        .to_vec();
+        ])
     })
     .await
 }

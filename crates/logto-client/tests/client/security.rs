@@ -5,10 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::Fixture;
-use logto_client::{
-    Audience, BACKCHANNEL_LOGOUT_EVENT, Endpoint, KEYS_MAX_AGE, LogtoError, SignInError, SignInOptions, TokenError,
-    TokenKind,
-};
+use logto_client::{Audience, Endpoint, LogtoClient, LogtoError, SignInError, SignInOptions, TokenError, TokenKind};
 use logto_test_provider::{FailMode, ForgedIdToken, ProviderOptions, SignWith, unix_now};
 use serde_json::{Value, json};
 
@@ -25,7 +22,7 @@ fn logout_token(fixture: &Fixture) -> (Value, Value) {
         "jti": format!("jti-{}", unix_now()),
         "sub": "user-demo",
         "sid": "sid-of-a-logto-session",
-        "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+        "events": { logto_client::protocol::BACKCHANNEL_LOGOUT_EVENT: {} },
     });
     (header, claims)
 }
@@ -318,7 +315,7 @@ async fn an_oversized_answer_from_logto_is_refused() {
 #[tokio::test]
 async fn a_slow_jwks_refetch_does_not_hold_up_sign_ins_whose_key_is_known() {
     let fixture = Fixture::start_with(ProviderOptions::default(), |config| {
-        config.timeout = Duration::from_secs(20);
+        config.timeout(Duration::from_secs(20))
     })
     .await;
     fixture.sign_in().await.expect("the keys are cached");
@@ -385,7 +382,7 @@ async fn a_burst_of_sign_ins_while_discovery_fails_asks_logto_a_bounded_number_o
     );
 
     client.provider.clear_failures().await;
-    tokio::time::sleep(logto_client::RETRY_AFTER_FAILURE + Duration::from_millis(200)).await;
+    tokio::time::sleep(LogtoClient::RETRY_AFTER_FAILURE + Duration::from_millis(200)).await;
     client
         .client
         .sign_in(&SignInOptions::sign_in())
@@ -401,7 +398,7 @@ async fn the_keys_are_fetched_again_once_older_than_their_maximum_age() {
     assert_eq!(fixture.provider.jwks_fetches().await, 1, "cached");
     // Past the maximum age the keys are fetched again (a key Logto removed stops being trusted),
     // though every `kid` is known.
-    fixture.clock.advance(KEYS_MAX_AGE.as_secs() + 1);
+    fixture.clock.advance(LogtoClient::KEYS_MAX_AGE.as_secs() + 1);
     fixture.sign_in().await.expect("a sign-in with fresh keys");
     assert_eq!(fixture.provider.jwks_fetches().await, 2, "fetched again");
     fixture.sign_in().await.expect("and again");

@@ -18,12 +18,15 @@ fn require_send<F: Future + Send>(future: F) -> F {
 }
 
 fn client() -> LogtoClient {
-    LogtoClient::new(LogtoConfig::new(
-        Url::parse("https://tenant.logto.app").unwrap(),
-        "app",
-        ClientSecret::new("secret"),
-        Url::parse("https://app.example.com/callback").unwrap(),
-    ))
+    LogtoClient::new(
+        LogtoConfig::builder(
+            Url::parse("https://tenant.logto.app").unwrap(),
+            "app",
+            ClientSecret::new("secret"),
+            Url::parse("https://app.example.com/callback").unwrap(),
+        )
+        .build(),
+    )
     .unwrap()
 }
 
@@ -89,7 +92,7 @@ fn the_client_and_its_results_are_send_and_sync() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_and_refresh_run_in_spawned_tasks() {
     let options = ProviderOptions::default();
-    let fixture = std::sync::Arc::new(Fixture::start_with(options, |_| {}).await);
+    let fixture = std::sync::Arc::new(Fixture::start_with(options, |config| config).await);
     let (params, pending) = fixture.authorize_as(DEMO).await;
     let task = {
         let fixture = fixture.clone();

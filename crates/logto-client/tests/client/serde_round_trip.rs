@@ -29,10 +29,9 @@ async fn session_values_round_trip_through_serde() {
         ..Default::default()
     };
     let fixture = Fixture::start_with(options, |config| {
-        config.resources = vec![API.into()];
-        config.scopes = ["email", "custom_data", "identities", "roles", "read:items"]
-            .map(String::from)
-            .to_vec();
+        config
+            .resources([API])
+            .scopes(["email", "custom_data", "identities", "roles", "read:items"])
     })
     .await;
     let (params, pending) = fixture.authorize().await;
@@ -53,10 +52,10 @@ async fn session_values_round_trip_through_serde() {
     assert_eq!(claims.aud, std::slice::from_ref(&fixture.app.client_id));
 
     let issued: IssuedAccessToken = round_trip(&signed_in.access_token);
-    assert_eq!(issued.token, signed_in.access_token.token);
+    assert!(issued.token.matches(&signed_in.access_token.token));
     assert_eq!(issued.expires_at, signed_in.access_token.expires_at);
     let token: AccessToken = round_trip(&issued.token);
-    assert!(token.matches(signed_in.access_token.token.secret()));
+    assert!(token.matches(&signed_in.access_token.token));
 
     let refreshed = fixture
         .client
@@ -68,7 +67,7 @@ async fn session_values_round_trip_through_serde() {
         .await
         .unwrap();
     let back: Refreshed = round_trip(&refreshed);
-    assert_eq!(back.refresh_token, refreshed.refresh_token);
+    assert!(back.refresh_token.matches(&refreshed.refresh_token));
     let claims = AccessTokenClaims::read_unverified(&refreshed.access_token.token).expect("a JWT");
     assert_eq!(round_trip(&claims), claims);
     let verified = fixture

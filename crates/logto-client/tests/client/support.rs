@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use logto_client::{
-    CallbackParams, ClientSecret, Clock, LogtoClient, LogtoConfig, PendingSignIn, SignInError, SignInOptions, SignedIn,
-    SystemClock, Url,
+    CallbackParams, ClientSecret, Clock, LogtoClient, LogtoConfig, LogtoConfigBuilder, PendingSignIn, SignInError,
+    SignInOptions, SignedIn, SystemClock, Url,
 };
 use logto_test_provider::{Login, ProviderOptions, TestClient, TestProvider, complete_authorization, http_client};
 
@@ -51,11 +51,14 @@ pub struct Fixture {
 impl Fixture {
     /// A provider with Logto's defaults and a client with no extra scopes.
     pub async fn start() -> Self {
-        Self::start_with(ProviderOptions::default(), |_| {}).await
+        Self::start_with(ProviderOptions::default(), |config| config).await
     }
 
     /// A provider with `options`, and a client configured further by `configure`.
-    pub async fn start_with(options: ProviderOptions, configure: impl FnOnce(&mut LogtoConfig)) -> Self {
+    pub async fn start_with(
+        options: ProviderOptions,
+        configure: impl FnOnce(LogtoConfigBuilder) -> LogtoConfigBuilder,
+    ) -> Self {
         let provider = TestProvider::start_with(options).await;
         let app = TestClient {
             client_id: "client-test".into(),
@@ -66,15 +69,17 @@ impl Fixture {
             backchannel_logout_uri: None,
         };
         provider.register_client(&app).await;
-        let mut config = LogtoConfig::new(
-            Url::parse(&provider.endpoint()).unwrap(),
-            app.client_id.clone(),
-            ClientSecret::new(app.client_secret.clone()),
-            Url::parse(&app.redirect_uris[0]).unwrap(),
-        );
-        config.post_sign_out_redirect_uri = Some(Url::parse(&app.post_logout_redirect_uris[0]).unwrap());
-        config.timeout = std::time::Duration::from_secs(5);
-        configure(&mut config);
+        let config = configure(
+            LogtoConfig::builder(
+                Url::parse(&provider.endpoint()).unwrap(),
+                app.client_id.clone(),
+                ClientSecret::new(app.client_secret.clone()),
+                Url::parse(&app.redirect_uris[0]).unwrap(),
+            )
+            .post_sign_out_redirect_uri(Url::parse(&app.post_logout_redirect_uris[0]).unwrap())
+            .timeout(std::time::Duration::from_secs(5)),
+        )
+        .build();
         let clock = Arc::new(TestClock::default());
         let client = LogtoClient::new(config).unwrap().with_clock(clock.clone());
         Fixture {

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use logto_client::{
-    ACCESS_TOKEN_SIGNATURES, AccessTokenRequirements, LogtoClient, LogtoError, OrganizationRequirement, TokenError,
-    TokenKind, VerifiedAccessToken,
+    AccessTokenRequirements, LogtoClient, LogtoError, OrganizationRequirement, TokenError, TokenKind,
+    VerifiedAccessToken,
 };
 use logto_test_provider::{FailMode, ProviderOptions, SignWith, unix_now};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
@@ -26,7 +26,7 @@ struct Counters(Mutex<HashMap<String, Arc<AtomicU64>>>);
 
 impl Counters {
     fn signatures(&self, source: &str) -> u64 {
-        let name = format!("{ACCESS_TOKEN_SIGNATURES}{{source={source}}}");
+        let name = format!("{}{{source={source}}}", logto_client::metrics::ACCESS_TOKEN_SIGNATURES);
         self.0
             .lock()
             .unwrap()
@@ -63,7 +63,7 @@ async fn fixture() -> Fixture {
         resources: vec![(RESOURCE.into(), vec!["read:messages".into(), "write:messages".into()])],
         ..Default::default()
     };
-    Fixture::start_with(options, |config| config.resources = vec![RESOURCE.into()]).await
+    Fixture::start_with(options, |config| config.resources([RESOURCE])).await
 }
 
 /// Claims of a token for the resource, issued now, valid for an hour.
@@ -261,7 +261,7 @@ async fn a_cached_token_is_refused_once_its_key_leaves_the_refreshed_key_set() {
     // A new key, the old one still published: after the keys' maximum age the refetched set
     // still has the token's key, which is verified again once, then cached.
     fixture.provider.rotate_keys("ES384", true).await;
-    fixture.clock.advance(logto_client::KEYS_MAX_AGE.as_secs() + 1);
+    fixture.clock.advance(LogtoClient::KEYS_MAX_AGE.as_secs() + 1);
     verify(client, &token, &read).await.expect("its key is still published");
     assert_eq!(
         fixture.provider.jwks_fetches().await,
@@ -277,7 +277,7 @@ async fn a_cached_token_is_refused_once_its_key_leaves_the_refreshed_key_set() {
     verify(client, &token, &read)
         .await
         .expect("the client has not seen the new set yet");
-    fixture.clock.advance(logto_client::KEYS_MAX_AGE.as_secs() + 1);
+    fixture.clock.advance(LogtoClient::KEYS_MAX_AGE.as_secs() + 1);
     assert_eq!(verify(client, &token, &read).await, Err(TokenError::UnknownKey));
     assert_eq!(verify(client, &token, &read).await, Err(TokenError::UnknownKey));
     assert!(fixture.provider.jwks_fetches().await >= fetches + 2);
@@ -302,7 +302,7 @@ async fn while_the_keys_cannot_be_refetched_cached_tokens_are_still_answered_fro
     // The keys are past their maximum age and Logto's key set fails: the refetch fails, the
     // stale keys are served (as without the cache), and the cache goes on answering meanwhile
     // rather than verifying every request's signature for as long as Logto is down.
-    fixture.clock.advance(logto_client::KEYS_MAX_AGE.as_secs() + 1);
+    fixture.clock.advance(LogtoClient::KEYS_MAX_AGE.as_secs() + 1);
     fixture.provider.fail("/oidc/jwks", FailMode::Status500, None).await;
     verify(client, &token, &read).await.expect("stale keys still serve");
     verify(client, &token, &read).await.expect("and the cache too");

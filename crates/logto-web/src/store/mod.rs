@@ -20,6 +20,7 @@ mod redis;
 
 pub use cookie::CookieStore;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{DEFAULT_REDIS_TIMEOUT, RedisStore};
 
 /// A session's entries: name → JSON text.

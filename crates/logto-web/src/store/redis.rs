@@ -9,7 +9,7 @@
 //!   the tokens of the higher generation and, per audience, the newer access token; a session
 //!   that was deleted (signed out, logged out) is never written back;
 //! - the single-flight refresh across instances: a short lock per refresh token, the result
-//!   shared with the requests that waited for [`SHARE_WINDOW`], and not longer.
+//!   shared with the requests that waited for [`LogtoClient::REFRESH_SHARE_WINDOW`], and not longer.
 //!
 //! Keys (all under `logto:`) expire: sessions with their TTL (capped by the maximum age), the
 //! index and logout token ids with the maximum age, refresh results with the share window.
@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use logto_client::{Audience, IssuedAccessToken, Logout, LogtoClient, RefreshToken, Refreshed, SHARE_WINDOW};
+use logto_client::{Audience, IssuedAccessToken, Logout, LogtoClient, RefreshToken, Refreshed};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue};
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,7 @@ static STORE_LOG: LazyLock<LogLimiter> = LazyLock::new(|| LogLimiter::new(FAILUR
 
 /// Default bound of each call to Redis: a request that needs the session answers within a few
 /// of them even when Redis hangs.
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// How long a refresh may hold its session's lock: longer than any refresh takes (a refresh that
@@ -93,6 +94,7 @@ return 0
 /// Sessions, logouts and refreshes in Redis. Cheap to clone (one multiplexed connection that
 /// reconnects by itself); build it once, outside `HttpServer::new`.
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisStore {
     connection: ConnectionManager,
     /// The store as the operator knows it, for log lines: never the password.
@@ -345,10 +347,10 @@ impl RedisStore {
             access_token: refreshed.access_token.clone(),
         };
         let json = serde_json::to_string(&shared).map_err(|e| self.logged(format!("refresh: {e}")))?;
-        let window = SHARE_WINDOW.as_secs().max(1);
+        let window = LogtoClient::REFRESH_SHARE_WINDOW.as_secs().max(1);
         let mut pipe = redis::pipe();
         pipe.cmd("SET").arg(result_key).arg(json).arg("EX").arg(window).ignore();
-        if refreshed.refresh_token != presented || presented != *refresh_token {
+        if !refreshed.refresh_token.matches(&presented) || !presented.matches(refresh_token) {
             pipe.cmd("SET")
                 .arg(rotated_key)
                 .arg(refreshed.refresh_token.secret())
@@ -376,12 +378,7 @@ impl RedisStore {
         let json: Option<String> = self.call(redis::cmd("GET").arg(result_key), "refresh").await?;
         Ok(json
             .and_then(|json| serde_json::from_str::<SharedRefresh>(&json).ok())
-            .map(|shared| Refreshed {
-                access_token: shared.access_token,
-                refresh_token: shared.refresh_token,
-                id_token: None,
-                raw_id_token: None,
-            }))
+            .map(|shared| Refreshed::new(shared.access_token, shared.refresh_token, None)))
     }
 
     /// Seconds a session written now may live: its TTL, never past its maximum age.
