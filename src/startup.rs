@@ -94,10 +94,10 @@ impl Application {
             // One clear line when Redis cannot be used: refused, wrong or missing password, no
             // answer. Each later call is bounded the same way, so a hung Redis costs a request
             // a 503 within seconds rather than a hang.
-            SessionStoreKind::Redis { url } => Some(
-                RedisStore::connect(url.expose(), "REDIS_URL", DEFAULT_REDIS_TIMEOUT)
+            SessionStoreKind::Redis(settings) => Some(
+                RedisStore::connect_to(&settings.target(), "REDIS_URL", DEFAULT_REDIS_TIMEOUT)
                     .await
-                    .map_err(|e| StartupError::Redis(format!("{e}; check REDIS_URL and that Redis runs")))?
+                    .map_err(|e| StartupError::Redis(format!("{e}; {}", crate::check::redis_hint(&e, settings))))?
                     .with_max_age(config.session.max_age),
             ),
         };

@@ -14,6 +14,7 @@ mod languages;
 mod many_instances;
 mod no_leaks;
 mod operations;
+mod redis_operators;
 mod redis_sessions;
 mod rough_edges;
 mod sign_in;

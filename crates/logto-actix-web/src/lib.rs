@@ -76,7 +76,7 @@ pub use logto_web::{
     ScopeSet, SessionStore, SessionUser, error_chain, first_param, log_safe, safe_return_to,
 };
 #[cfg(feature = "redis")]
-pub use logto_web::{DEFAULT_REDIS_TIMEOUT, RedisStore};
+pub use logto_web::{DEFAULT_REDIS_TIMEOUT, RedisMode, RedisStore, RedisTarget};
 
 /// The README's example, compiled with the doc tests so that it cannot rot.
 #[cfg(doctest)]

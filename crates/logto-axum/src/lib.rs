@@ -65,7 +65,7 @@ pub use logto_web::{
     RequireScopes, ScopeSet, SessionStore, SessionUser, safe_return_to,
 };
 #[cfg(feature = "redis")]
-pub use logto_web::{DEFAULT_REDIS_TIMEOUT, RedisStore};
+pub use logto_web::{DEFAULT_REDIS_TIMEOUT, RedisMode, RedisStore, RedisTarget};
 
 /// The README's example, compiled with the doc tests so that it cannot rot.
 #[cfg(doctest)]

@@ -44,7 +44,7 @@ pub use session::{LogtoSession, SessionEntries};
 pub use signed_in::SignedInUser;
 pub use store::{CookieStore, SessionState, SessionStore, StoreFuture};
 #[cfg(feature = "redis")]
-pub use store::{DEFAULT_REDIS_TIMEOUT, RedisStore};
+pub use store::{DEFAULT_REDIS_TIMEOUT, RedisMode, RedisStore, RedisTarget};
 pub use telemetry::names as metric_names;
 pub use user::SessionUser;
 pub use web::{LogtoWeb, LogtoWebBuilder};

@@ -20,7 +20,7 @@ mod redis;
 
 pub use cookie::CookieStore;
 #[cfg(feature = "redis")]
-pub use redis::{DEFAULT_REDIS_TIMEOUT, RedisStore};
+pub use redis::{DEFAULT_REDIS_TIMEOUT, RedisMode, RedisStore, RedisTarget};
 
 /// A session's entries: name → JSON text.
 pub type SessionState = HashMap<String, String>;
