@@ -167,3 +167,59 @@ async fn a_back_channel_logout_that_redis_interrupts_is_done_again_when_logto_re
     assert!(app.is_signed_out().await, "the retried logout ended the session");
     assert_eq!(post().await, StatusCode::OK, "a third delivery is already received");
 }
+
+/// Everything Redis holds, as `redis-cli` prints it: every key, and each value or member.
+fn dump(redis: &TestRedis) -> String {
+    let mut out = String::new();
+    for key in redis.admin(&["--raw", "KEYS", "*"]).lines().filter(|k| !k.is_empty()) {
+        let kind = redis.admin(&["--raw", "TYPE", key]);
+        let value = match kind.trim() {
+            "string" => redis.admin(&["GET", key]),
+            "set" => redis.admin(&["SMEMBERS", key]),
+            "zset" => redis.admin(&["ZRANGE", key, "0", "-1"]),
+            other => panic!("unexpected type {other} of {key}"),
+        };
+        out.push_str(&format!("{key} => {value}\n"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn redis_holds_no_token_email_or_name_and_a_value_changed_there_signs_that_session_out() {
+    let redis = TestRedis::start().await;
+    let app = TestApp::spawn_with(AppOptions {
+        env: vec![("SESSION_STORE", "redis".into()), ("REDIS_URL", redis.url.clone())],
+        backchannel_logout: true,
+        ..Default::default()
+    })
+    .await;
+    app.sign_in_as_demo().await;
+    let profile = app.page("/profile").await;
+    assert!(
+        profile.contains("demo@example.com"),
+        "the profile shows the email: {profile}"
+    );
+
+    let dump = dump(&redis);
+    assert!(dump.contains("logto:session:"), "{dump}");
+    assert!(dump.contains("logto:sub:"), "the user's index exists: {dump}");
+    for secret in [
+        "demo@example.com",
+        "Demo User",
+        "user-demo",
+        "refresh_token",
+        "access_tokens",
+        "eyJ",
+    ] {
+        assert!(!dump.contains(secret), "{secret} in Redis: {dump}");
+    }
+
+    // One byte of the session changed in Redis: the value does not open, that session is
+    // signed out (and never trusted).
+    let key = redis.admin(&["--raw", "KEYS", "logto:session:*"]);
+    let key = key.lines().next().unwrap();
+    let value = redis.admin(&["--raw", "GET", key]);
+    let colon = value.find(':').unwrap();
+    redis.admin(&["SETRANGE", key, &(colon + 3).to_string(), "\u{1}"]);
+    assert!(app.is_signed_out().await, "a changed value signed the session out");
+}

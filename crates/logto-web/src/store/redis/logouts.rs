@@ -23,8 +23,11 @@ impl RedisStore {
         if seen {
             return Ok(false);
         }
-        let sid_key = logout.sid.as_deref().map(sid_index);
-        let sub_key = logout.sub.as_deref().map(|sub| sub_index(sub, logout.sid.is_none()));
+        let sid_key = logout.sid.as_deref().map(|sid| sid_index(&self.sealer, sid));
+        let sub_key = logout
+            .sub
+            .as_deref()
+            .map(|sub| sub_index(&self.sealer, sub, logout.sid.is_none()));
         let mut sessions: Vec<String> = Vec::new();
         if let Some(sid_key) = &sid_key {
             sessions.extend(

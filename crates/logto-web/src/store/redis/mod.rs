@@ -35,6 +35,7 @@ use logto_client::{Audience, Logout, LogtoClient, RefreshToken, Refreshed};
 
 mod logouts;
 mod refresh;
+mod sealed;
 mod sessions;
 
 /// One line per interval for the store's failures: an outage must not flood the log.
@@ -101,6 +102,8 @@ pub struct RedisStore {
     name: String,
     timeout: Duration,
     max_age: Duration,
+    /// Seals what Redis holds; a random key until [`RedisStore::with_secret`].
+    sealer: Arc<sealed::Sealer>,
 }
 
 /// The connection, by mode.
@@ -195,6 +198,7 @@ impl RedisStore {
             name: name.clone(),
             timeout,
             max_age: DEFAULT_SESSION_MAX_AGE,
+            sealer: Arc::new(sealed::Sealer::random()),
         };
         // Not through `run`: a refused start-up is the caller's one line, not a log line too.
         match tokio::time::timeout(bound, store.link.send::<String>(&Request::Cmd(&redis::cmd("PING")))).await {
@@ -210,6 +214,29 @@ impl RedisStore {
     pub fn with_max_age(mut self, max_age: Duration) -> Self {
         self.max_age = max_age;
         self
+    }
+
+    /// Seals sessions and refresh results in Redis (AES-256-GCM) under a key derived from
+    /// `secret` by HKDF with this store's own label, and names Logto's ids in index keys by a
+    /// keyed hash. Every instance sharing the Redis needs the same secret (the app's session
+    /// secret); without it, a random key per process: sessions do not outlive it.
+    pub fn with_secret(mut self, secret: &[u8]) -> Self {
+        self.sealer = Arc::new(sealed::Sealer::new(secret));
+        self
+    }
+
+    /// A value in Redis that does not open: changed there, or sealed with another secret. The
+    /// session is signed out; counted, and logged at most once per interval.
+    pub(super) fn refused_value(&self, what: &str) {
+        crate::telemetry::session_store_error();
+        if let Admit::Log { suppressed } = STORE_LOG.admit("redis-sealed") {
+            log::warn!(
+                "session store {}: a {what} in Redis does not open (changed in Redis, or sealed with another \
+                 SESSION_SECRET); that session is signed out{}",
+                self.name,
+                suppressed_note(suppressed, FAILURE_LOG_INTERVAL)
+            );
+        }
     }
 
     /// Runs one request within the timeout. A failure is counted, logged at most once per

@@ -111,6 +111,15 @@ fn now_ms() -> u64 {
 }
 
 impl RedisStore {
+    /// A sealed refresh value opened, or `None` (counted and logged) when it does not open.
+    fn open_value(&self, name: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        let plain = self.sealer.open(name, sealed);
+        if plain.is_none() {
+            self.refused_value("refresh result");
+        }
+        plain
+    }
+
     /// A refresh for `audience`, one grant per refresh token at a time across every instance: the
     /// request that takes the lock asks Logto, the others wait for its result in Redis. A request
     /// for another audience that comes within the share window presents the rotated token.
@@ -179,8 +188,12 @@ impl RedisStore {
         if let Some(shared) = self.shared(keys, arrived_ms).await? {
             return shared.map_err(AuthError::from);
         }
-        let rotated: Option<String> = self.cmd("refresh", redis::cmd("GET").arg(&keys.rotated)).await?;
-        let presented = rotated.map(RefreshToken::new).unwrap_or_else(|| refresh_token.clone());
+        let rotated: Option<Vec<u8>> = self.cmd("refresh", redis::cmd("GET").arg(&keys.rotated)).await?;
+        let rotated = rotated.and_then(|sealed| self.open_value(&keys.rotated, &sealed));
+        let presented = rotated
+            .and_then(|plain| String::from_utf8(plain).ok())
+            .map(RefreshToken::new)
+            .unwrap_or_else(|| refresh_token.clone());
         let window = SHARE_WINDOW.as_secs().max(1);
         let refreshed = match client.refresh_grant(&presented, audience, sub).await {
             Ok(refreshed) => refreshed,
@@ -202,12 +215,12 @@ impl RedisStore {
             refresh_token: refreshed.refresh_token.clone(),
             access_token: refreshed.access_token.clone(),
         };
-        let json = serde_json::to_string(&shared).map_err(|e| self.logged(format!("refresh: {e}")))?;
+        let json = serde_json::to_vec(&shared).map_err(|e| self.logged(format!("refresh: {e}")))?;
         let mut pipe = redis::pipe();
         pipe.atomic();
         pipe.cmd("SET")
             .arg(&keys.result)
-            .arg(json)
+            .arg(self.sealer.seal(&keys.result, &json))
             .arg("EX")
             .arg(window)
             .ignore();
@@ -215,7 +228,10 @@ impl RedisStore {
         if refreshed.refresh_token != presented || presented != *refresh_token {
             pipe.cmd("SET")
                 .arg(&keys.rotated)
-                .arg(refreshed.refresh_token.secret())
+                .arg(
+                    self.sealer
+                        .seal(&keys.rotated, refreshed.refresh_token.secret().as_bytes()),
+                )
                 .arg("EX")
                 .arg(window)
                 .ignore();
@@ -230,8 +246,11 @@ impl RedisStore {
         keys: &SlotKeys,
         arrived_ms: u64,
     ) -> Result<Option<Result<Refreshed, LogtoError>>, StoreError> {
-        let json: Option<String> = self.cmd("refresh", redis::cmd("GET").arg(&keys.result)).await?;
-        if let Some(shared) = json.and_then(|json| serde_json::from_str::<SharedRefresh>(&json).ok()) {
+        let sealed: Option<Vec<u8>> = self.cmd("refresh", redis::cmd("GET").arg(&keys.result)).await?;
+        if let Some(shared) = sealed
+            .and_then(|sealed| self.open_value(&keys.result, &sealed))
+            .and_then(|json| serde_json::from_slice::<SharedRefresh>(&json).ok())
+        {
             return Ok(Some(Ok(Refreshed {
                 access_token: shared.access_token,
                 refresh_token: shared.refresh_token,
