@@ -223,3 +223,132 @@ async fn redis_holds_no_token_email_or_name_and_a_value_changed_there_signs_that
     redis.admin(&["SETRANGE", key, &(colon + 3).to_string(), "\u{1}"]);
     assert!(app.is_signed_out().await, "a changed value signed the session out");
 }
+
+/// A Sentinel on a free port watching `mymaster` at `primary_port`, quick to fail over.
+fn start_sentinel(dir: &std::path::Path, primary_port: u16) -> (tokio::process::Child, u16) {
+    let port = crate::helpers::binary::free_port();
+    let config = dir.join(format!("sentinel-{port}.conf"));
+    std::fs::write(
+        &config,
+        format!(
+            "port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {primary_port} 2\n\
+             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 3000\n"
+        ),
+    )
+    .unwrap();
+    let child = tokio::process::Command::new("redis-server")
+        .arg(&config)
+        .arg("--sentinel")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server --sentinel runs");
+    (child, port)
+}
+
+#[tokio::test]
+async fn with_sentinel_the_app_follows_a_failover_and_no_session_is_lost() {
+    let mut primary = TestRedis::start().await;
+    let replica = TestRedis::start_with(RedisOptions {
+        extra_args: vec!["--replicaof".into(), "127.0.0.1".into(), primary.port.to_string()],
+        ..Default::default()
+    })
+    .await;
+    let dir = std::env::temp_dir().join(format!("logto-actix-sentinel-{}-{}", primary.port, std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sentinels: Vec<_> = (0..3).map(|_| start_sentinel(&dir, primary.port)).collect();
+    let urls: Vec<String> = sentinels
+        .iter()
+        .map(|(_, port)| format!("redis://127.0.0.1:{port}"))
+        .collect();
+    // Poll until every Sentinel answers and knows the primary.
+    for (_, port) in &sentinels {
+        let mut ready = false;
+        for _ in 0..100 {
+            let out = std::process::Command::new("redis-cli")
+                .args([
+                    "-p",
+                    &port.to_string(),
+                    "SENTINEL",
+                    "get-master-addr-by-name",
+                    "mymaster",
+                ])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout).contains(&primary.port.to_string()) {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(ready, "sentinel {port} knows the primary");
+    }
+
+    let app = TestApp::spawn_with(AppOptions {
+        env: vec![
+            ("SESSION_STORE", "redis".into()),
+            ("REDIS_MODE", "sentinel".into()),
+            ("REDIS_URL", urls.join(",")),
+            ("REDIS_SENTINEL_MASTER", "mymaster".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    app.sign_in_as_demo().await;
+    assert!(app.page("/").await.contains("Signed in as Demo User"));
+    // The session is replicated before the primary dies (the contract's condition).
+    let mut replicated = false;
+    for _ in 0..100 {
+        if !replica.admin(&["--raw", "KEYS", "logto:session:*"]).trim().is_empty() {
+            replicated = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(replicated, "the replica has the session");
+
+    primary.stop().await;
+    // During the switch every answer comes within 3 s: the page, or the 503 page; then the same
+    // cookie is signed in again on the promoted replica.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut back = false;
+    while std::time::Instant::now() < deadline {
+        let started = std::time::Instant::now();
+        let response = app.get("/").await;
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(3), "answered in {took:?}");
+        let status = response.status();
+        assert!(
+            status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE,
+            "{status}"
+        );
+        if status == StatusCode::OK {
+            let body = response.text().await.unwrap();
+            if body.contains("Signed in as Demo User") {
+                back = true;
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(back, "the same cookie works after the failover: no session lost");
+    let named = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &sentinels[0].1.to_string(),
+            "SENTINEL",
+            "get-master-addr-by-name",
+            "mymaster",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&named.stdout).contains(&replica.port.to_string()),
+        "the Sentinels promoted the replica, and the app follows it"
+    );
+    // The replica is the primary now.
+    assert!(replica.admin(&["--raw", "ROLE"]).starts_with("master"));
+    drop(sentinels);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -22,6 +22,8 @@ pub struct RedisOptions {
     pub users: Vec<(String, String)>,
     /// Only TLS, with a certificate for `localhost` signed by [`TestCa`].
     pub tls: Option<TestCa>,
+    /// More arguments for `redis-server` (e.g. `--replicaof 127.0.0.1 PORT`).
+    pub extra_args: Vec<String>,
 }
 
 /// A CA made with `openssl` in the test, and a certificate it signed for `localhost` (only: a
@@ -247,6 +249,7 @@ impl TestRedis {
                 "no".into(),
             ]);
         }
+        args.extend(self.options.extra_args.iter().cloned());
         let child = Command::new("redis-server")
             .args(&args)
             .stdout(Stdio::null())
