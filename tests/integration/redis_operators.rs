@@ -352,3 +352,86 @@ async fn with_sentinel_the_app_follows_a_failover_and_no_session_is_lost() {
     drop(sentinels);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn on_a_three_primary_cluster_sessions_and_a_back_channel_logout_by_sub_work() {
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(
+            TestRedis::start_with(RedisOptions {
+                extra_args: vec![
+                    "--cluster-enabled".into(),
+                    "yes".into(),
+                    "--cluster-node-timeout".into(),
+                    "2000".into(),
+                ],
+                ..Default::default()
+            })
+            .await,
+        );
+    }
+    let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+    let created = std::process::Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addresses)
+        .args(["--cluster-yes"])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stdout));
+    let mut ok = false;
+    for _ in 0..100 {
+        if nodes
+            .iter()
+            .all(|n| n.admin(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ok, "the cluster is up");
+
+    let urls: Vec<String> = addresses.iter().map(|a| format!("redis://{a}")).collect();
+    let app = TestApp::spawn_with(AppOptions {
+        env: vec![
+            ("SESSION_STORE", "redis".into()),
+            ("REDIS_MODE", "cluster".into()),
+            ("REDIS_URL", urls[..2].join(",")),
+        ],
+        backchannel_logout: true,
+        ..Default::default()
+    })
+    .await;
+    app.sign_in_as_demo().await;
+    assert!(app.page("/profile").await.contains("Demo User"));
+
+    // A logout by `sub`: its index and the session sit on whatever nodes their keys hash to.
+    let claims = serde_json::json!({
+        "iss": app.provider.issuer(),
+        "aud": app.client_id,
+        "iat": logto_test_provider::unix_now(),
+        "jti": "jti-cluster",
+        "sub": "user-demo",
+        "events": { logto_client::BACKCHANNEL_LOGOUT_EVENT: {} },
+    });
+    let token = app
+        .provider
+        .sign_jwt(
+            serde_json::json!({ "typ": "logout+jwt" }),
+            claims,
+            logto_test_provider::SignWith::Provider,
+        )
+        .await;
+    let status = logto_test_provider::http_client()
+        .post(app.url("/backchannel-logout"))
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        app.is_signed_out().await,
+        "the logout by sub ended the session on the cluster"
+    );
+}
