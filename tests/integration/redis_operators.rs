@@ -202,6 +202,13 @@ async fn redis_holds_no_token_email_or_name_and_a_value_changed_there_signs_that
 
     let dump = dump(&redis);
     assert!(dump.contains("logto:session:"), "{dump}");
+    let issued = app.provider.issued_secrets().await;
+    assert!(!issued.is_empty());
+    for token in &issued {
+        // Each token, or a long piece of it (redis-cli escapes some bytes).
+        let piece = &token[..token.len().min(24)];
+        assert!(!dump.contains(piece), "a token Logto issued is in Redis: {dump}");
+    }
     assert!(dump.contains("logto:sub:"), "the user's index exists: {dump}");
     for secret in [
         "demo@example.com",
