@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
+use logto_actix_web::logto_web::StoreError;
 use logto_actix_web::util::error_chain;
-use logto_actix_web::{DEFAULT_REDIS_TIMEOUT, RedisStore};
+use logto_actix_web::{DEFAULT_REDIS_TIMEOUT, RedisMode, RedisStore};
 use logto_client::{LogtoClient, LogtoError};
 use tokio::time::{Instant, timeout_at};
 
-use crate::config::{Config, SessionStoreKind};
+use crate::config::{Config, RedisSettings, SessionStoreKind};
 
 /// How long past `LOGTO_HTTP_TIMEOUT_SECS` the whole check may take: each call to Logto is bounded
 /// by that timeout, and the calls after discovery share this margin.
@@ -140,18 +141,47 @@ async fn logto(config: &Config, deadline: Instant) -> Vec<Outcome> {
 }
 
 async fn redis(config: &Config) -> Option<Outcome> {
-    let SessionStoreKind::Redis { url } = &config.session.store else {
+    let SessionStoreKind::Redis(settings) = &config.session.store else {
         return None;
     };
-    // As the server connects at start-up: connection and PING, each bounded (3 s at most in all).
-    let outcome = match RedisStore::connect(url.expose(), "REDIS_URL", DEFAULT_REDIS_TIMEOUT).await {
-        Ok(_) => Outcome::Ok("REDIS_URL: Redis answers PING".into()),
+    // As the server connects at start-up: connection and PING, each bounded.
+    let outcome = match RedisStore::connect_to(&settings.target(), "REDIS_URL", DEFAULT_REDIS_TIMEOUT).await {
+        Ok(_) => Outcome::Ok(match &settings.mode {
+            RedisMode::Standalone => "REDIS_URL: Redis answers PING".into(),
+            RedisMode::Sentinel { master } => format!(
+                "REDIS_URL, REDIS_SENTINEL_MASTER: the Sentinels name the primary of `{}`, and it answers PING",
+                master.escape_debug()
+            ),
+            RedisMode::Cluster => "REDIS_URL: the Redis Cluster answers PING".into(),
+        }),
         Err(e) => Outcome::Fail(format!(
-            "REDIS_URL: Redis does not answer ({e}); check REDIS_URL and that Redis runs and is reachable \
-             from here"
+            "REDIS_URL: Redis cannot be used ({e}); {}",
+            redis_hint(&e, settings)
         )),
     };
     Some(outcome)
+}
+
+/// What to check when Redis cannot be used, by the cause: the CA for a certificate, the
+/// credentials for a refused password, else where Redis runs.
+pub fn redis_hint(error: &StoreError, settings: &RedisSettings) -> &'static str {
+    let what = error.what.as_str();
+    if what.starts_with("TLS:") && what.contains("another host name") {
+        "check the host name in REDIS_URL: it must be one Redis's certificate names"
+    } else if what.starts_with("TLS:") && settings.ca.is_some() {
+        "check REDIS_CA_FILE: it must hold the CA that signed Redis's certificate"
+    } else if what.starts_with("TLS:") {
+        "set REDIS_CA_FILE to the CA that signed Redis's certificate (a private CA is not in the bundled roots)"
+    } else if what.contains("user name or password") || what.contains("needs a password") {
+        "check the user and password in REDIS_URL (redis://user:password@host:port)"
+    } else {
+        match settings.mode {
+            RedisMode::Sentinel { .. } => {
+                "check REDIS_URL (the Sentinels), REDIS_SENTINEL_MASTER and that they run and are reachable from here"
+            }
+            _ => "check REDIS_URL and that Redis runs and is reachable from here",
+        }
+    }
 }
 
 fn skipped() -> Outcome {

@@ -94,12 +94,18 @@ impl Application {
             // One clear line when Redis cannot be used: refused, wrong or missing password, no
             // answer. Each later call is bounded the same way, so a hung Redis costs a request
             // a 503 within seconds rather than a hang.
-            SessionStoreKind::Redis { url } => Some(
-                RedisStore::connect(url.expose(), "REDIS_URL", DEFAULT_REDIS_TIMEOUT)
+            SessionStoreKind::Redis(settings) => {
+                let store = RedisStore::connect_to(&settings.target(), "REDIS_URL", DEFAULT_REDIS_TIMEOUT)
                     .await
-                    .map_err(|e| StartupError::Redis(format!("{e}; check REDIS_URL and that Redis runs")))?
-                    .with_max_age(config.session.max_age),
-            ),
+                    .map_err(|e| StartupError::Redis(format!("{e}; {}", crate::check::redis_hint(&e, settings))))?
+                    .with_max_age(config.session.max_age);
+                // Sealed under a key of its own derived from SESSION_SECRET; without it, a random
+                // key per start, like the cookie's.
+                Some(match &config.session.secret {
+                    Some(secret) => store.with_secret(secret.expose().as_bytes()),
+                    None => store,
+                })
+            }
         };
         // One store for the session middleware and for sign-in's logouts and refreshes.
         let store: Arc<dyn SessionStore> = match &redis {

@@ -35,6 +35,7 @@ mod many_instances;
 mod no_leaks;
 mod operations;
 mod organizations;
+mod redis_operators;
 mod redis_sessions;
 mod rough_edges;
 mod sign_in;

@@ -80,7 +80,7 @@ pub use logto_web::{
 };
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use logto_web::{DEFAULT_REDIS_TIMEOUT, RedisStore};
+pub use logto_web::{DEFAULT_REDIS_TIMEOUT, RedisMode, RedisStore, RedisTarget};
 
 /// The README's example, compiled with the doc tests so that it cannot rot.
 #[cfg(doctest)]

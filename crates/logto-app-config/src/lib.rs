@@ -31,7 +31,8 @@ pub use logto::{
 };
 pub use server::ServerSettings;
 pub use session::{
-    DEFAULT_SESSION_MAX_AGE, SESSION_MAX_AGE_SECS, SESSION_SECRET_MIN_LEN, SessionSettings, SessionStoreKind,
+    DEFAULT_SESSION_MAX_AGE, RedisSettings, SESSION_MAX_AGE_SECS, SESSION_SECRET_MIN_LEN, SessionSettings,
+    SessionStoreKind,
 };
 
 use reader::Reader;
@@ -370,6 +371,54 @@ mod tests {
             errors.0[0].problem.contains("e.g. https://abc123.logto.app"),
             "{errors}"
         );
+    }
+
+    #[test]
+    fn every_redis_problem_is_reported_in_one_run() {
+        assert_eq!(
+            refused(&[
+                ("SESSION_STORE", "redis"),
+                ("REDIS_URL", "redis://a:6379,redis://b:6379"),
+                ("REDIS_MODE", "sentinel"),
+                ("REDIS_CA_FILE", "/nonexistent/ca.pem"),
+            ]),
+            ["REDIS_SENTINEL_MASTER", "REDIS_CA_FILE"]
+        );
+        assert_eq!(
+            refused(&[
+                ("SESSION_STORE", "redis"),
+                ("REDIS_URL", "redis://a:6379,redis://b:6379"),
+                ("REDIS_MODE", "primary"),
+            ]),
+            ["REDIS_MODE"]
+        );
+        assert_eq!(
+            refused(&[
+                ("SESSION_STORE", "redis"),
+                ("REDIS_URL", "redis://a:6379,redis://b:6379")
+            ]),
+            ["REDIS_URL"]
+        );
+        let config = with(&[
+            ("SESSION_STORE", "redis"),
+            ("REDIS_URL", "rediss://u:p@a:6379, rediss://u:p@b:6379"),
+            ("REDIS_MODE", "sentinel"),
+            ("REDIS_SENTINEL_MASTER", "mymaster"),
+        ])
+        .unwrap();
+        let SessionStoreKind::Redis(redis) = &config.session.store else {
+            panic!("a Redis store");
+        };
+        let target = redis.target();
+        assert_eq!(target.urls, ["rediss://u:p@a:6379", "rediss://u:p@b:6379"]);
+        assert_eq!(
+            target.mode,
+            logto_web::RedisMode::Sentinel {
+                master: "mymaster".into()
+            }
+        );
+        let shown = format!("{:?}", config.session);
+        assert!(!shown.contains("u:p@"), "{shown}");
     }
 
     #[test]

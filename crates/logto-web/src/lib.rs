@@ -46,7 +46,7 @@ pub use signed_in::SignedInUser;
 pub use store::{CookieStore, SessionState, SessionStore, StoreFuture};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use store::{DEFAULT_REDIS_TIMEOUT, RedisStore};
+pub use store::{DEFAULT_REDIS_TIMEOUT, RedisMode, RedisStore, RedisTarget};
 pub use telemetry::names as metrics;
 pub use user::SessionUser;
 pub use web::{LogtoWeb, LogtoWebBuilder};

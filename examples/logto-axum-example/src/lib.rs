@@ -76,14 +76,20 @@ impl Application {
         // Each Redis call is bounded: a hung Redis costs a request a 503 within seconds.
         let store: Arc<dyn SessionStore> = match &config.session.store {
             SessionStoreKind::Cookie => Arc::new(CookieStore::new(config.session.max_age)),
-            SessionStoreKind::Redis { url } => Arc::new(
-                RedisStore::connect(url.expose(), "REDIS_URL", DEFAULT_REDIS_TIMEOUT)
+            SessionStoreKind::Redis(settings) => {
+                let store = RedisStore::connect_to(&settings.target(), "REDIS_URL", DEFAULT_REDIS_TIMEOUT)
                     .await
                     .map_err(StartupError::Redis)?
-                    .with_max_age(config.session.max_age),
-            ),
+                    .with_max_age(config.session.max_age);
+                // Sealed under a key of its own derived from SESSION_SECRET, as the app's: both
+                // apps (and every instance) open the same sessions.
+                Arc::new(match &config.session.secret {
+                    Some(secret) => store.with_secret(secret.expose().as_bytes()),
+                    None => store,
+                })
+            }
         };
-        let redis = matches!(config.session.store, SessionStoreKind::Redis { .. });
+        let redis = matches!(config.session.store, SessionStoreKind::Redis(_));
         let web = logto_web(client, &config, store);
         let logto = LogtoAxum::new(web, session_key(&config), config.is_https());
         let router = router(&config, logto, redis);

@@ -21,7 +21,7 @@ mod redis;
 pub use cookie::CookieStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::{DEFAULT_REDIS_TIMEOUT, RedisStore};
+pub use redis::{DEFAULT_REDIS_TIMEOUT, RedisMode, RedisStore, RedisTarget};
 
 /// A session's entries: name → JSON text.
 pub type SessionState = HashMap<String, String>;

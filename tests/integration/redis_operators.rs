@@ -1,0 +1,444 @@
+//! Redis as operators run it: TLS with a private CA, ACL users, and a Redis that fails halfway
+//! through a back-channel logout.
+
+use reqwest::StatusCode;
+
+use crate::helpers::app::{AppOptions, TestApp};
+use crate::helpers::binary::BinaryEnv;
+use crate::helpers::redis::{RedisOptions, TestCa, TestRedis};
+
+/// The one line of `check`'s output about Redis.
+fn redis_line(output: &str) -> String {
+    let lines: Vec<&str> = output.lines().filter(|l| l.contains("REDIS_URL")).collect();
+    assert_eq!(lines.len(), 1, "one line about Redis: {output}");
+    lines[0].to_owned()
+}
+
+#[tokio::test]
+async fn over_tls_with_an_acl_user_sessions_work_and_a_wrong_ca_host_or_password_stops_check_and_start() {
+    let ca = TestCa::make("good");
+    let other_ca = TestCa::make("other");
+    let redis = TestRedis::start_with(RedisOptions {
+        users: vec![("app".into(), "s3cret-pw".into())],
+        tls: Some(ca.clone()),
+        ..Default::default()
+    })
+    .await;
+    let good_url = format!("rediss://app:s3cret-pw@localhost:{}", redis.port);
+    let ca_file = ca.ca_file.display().to_string();
+
+    // Right CA, host name and password: the app signs in and keeps the session in Redis.
+    let app = TestApp::spawn_with(AppOptions {
+        env: vec![
+            ("SESSION_STORE", "redis".into()),
+            ("REDIS_URL", good_url.clone()),
+            ("REDIS_CA_FILE", ca_file.clone()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    app.sign_in_as_demo().await;
+    assert!(app.page("/").await.contains("Signed in as Demo User"));
+    let keys = redis.admin(&[
+        "--user",
+        "app",
+        "--pass",
+        "s3cret-pw",
+        "--no-auth-warning",
+        "KEYS",
+        "logto:session:*",
+    ]);
+    assert!(!keys.trim().is_empty(), "the session lives in Redis");
+
+    let mut env = BinaryEnv::register(&app.provider, "redis-tls").await;
+    env.set("SESSION_STORE", "redis")
+        .set("REDIS_URL", &good_url)
+        .set("REDIS_CA_FILE", &ca_file);
+    let (status, output, _) = env.check().await;
+    assert!(status.success(), "{output}");
+    assert!(redis_line(&output).contains("answers PING"), "{output}");
+
+    // A CA that did not sign Redis's certificate.
+    env.set("REDIS_CA_FILE", other_ca.ca_file.display().to_string());
+    let (status, output, _) = env.check().await;
+    assert!(!status.success());
+    let line = redis_line(&output);
+    assert!(
+        line.contains("REDIS_CA_FILE") && line.contains("not signed by a trusted CA"),
+        "{line}"
+    );
+
+    // No REDIS_CA_FILE: the bundled roots do not know the private CA.
+    env.env.retain(|(name, _)| name != "REDIS_CA_FILE");
+    let (status, output, _) = env.check().await;
+    assert!(!status.success());
+    assert!(redis_line(&output).contains("set REDIS_CA_FILE"), "{output}");
+
+    // The right CA, but a host name the certificate does not name.
+    env.set("REDIS_CA_FILE", &ca_file);
+    env.set("REDIS_URL", format!("rediss://app:s3cret-pw@127.0.0.1:{}", redis.port));
+    let (status, output, _) = env.check().await;
+    assert!(!status.success());
+    let line = redis_line(&output);
+    assert!(line.contains("host name"), "{line}");
+
+    // A wrong password: named, never shown.
+    env.set("REDIS_URL", format!("rediss://app:wrong-pw@localhost:{}", redis.port));
+    let (status, output, _) = env.check().await;
+    assert!(!status.success());
+    let line = redis_line(&output);
+    assert!(
+        line.contains("user and password") && line.contains("app:***@"),
+        "{line}"
+    );
+    assert!(!output.contains("wrong-pw"), "{output}");
+
+    // The server refuses to start the same way, with one line naming the cause.
+    env.set("REDIS_CA_FILE", other_ca.ca_file.display().to_string());
+    env.set("REDIS_URL", &good_url);
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_logto-actix"))
+        .env_clear()
+        .envs(env.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("REDIS_CA_FILE") && !stderr.contains("s3cret-pw"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_back_channel_logout_that_redis_interrupts_is_done_again_when_logto_retries() {
+    let redis = TestRedis::start_with(RedisOptions {
+        password: Some("admin-pw".into()),
+        users: vec![("app".into(), "app-pw".into())],
+        ..Default::default()
+    })
+    .await;
+    let app = TestApp::spawn_with(AppOptions {
+        env: vec![
+            ("SESSION_STORE", "redis".into()),
+            ("REDIS_URL", format!("redis://app:app-pw@127.0.0.1:{}", redis.port)),
+        ],
+        backchannel_logout: true,
+        ..Default::default()
+    })
+    .await;
+    app.sign_in_as_demo().await;
+    assert!(app.page("/").await.contains("Signed in as Demo User"));
+
+    // Redis refuses the deletion halfway: the logout cannot be done, and says so (503).
+    redis.admin(&["ACL", "SETUSER", "app", "-del"]);
+    let claims = serde_json::json!({
+        "iss": app.provider.issuer(),
+        "aud": app.client_id,
+        "iat": logto_test_provider::unix_now(),
+        "jti": "jti-interrupted",
+        "sub": "user-demo",
+        "events": { logto_client::protocol::BACKCHANNEL_LOGOUT_EVENT: {} },
+    });
+    let token = app
+        .provider
+        .sign_jwt(
+            serde_json::json!({ "typ": "logout+jwt" }),
+            claims,
+            logto_test_provider::SignWith::Provider,
+        )
+        .await;
+    let post = || async {
+        logto_test_provider::http_client()
+            .post(app.url("/backchannel-logout"))
+            .form(&[("logout_token", token.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(post().await, StatusCode::SERVICE_UNAVAILABLE);
+
+    // Logto retries once Redis is whole again: the sessions end, not "already received".
+    redis.admin(&["ACL", "SETUSER", "app", "+del"]);
+    assert_eq!(post().await, StatusCode::OK);
+    assert!(app.is_signed_out().await, "the retried logout ended the session");
+    assert_eq!(post().await, StatusCode::OK, "a third delivery is already received");
+}
+
+/// Everything Redis holds, as `redis-cli` prints it: every key, and each value or member.
+fn dump(redis: &TestRedis) -> String {
+    let mut out = String::new();
+    for key in redis.admin(&["--raw", "KEYS", "*"]).lines().filter(|k| !k.is_empty()) {
+        let kind = redis.admin(&["--raw", "TYPE", key]);
+        let value = match kind.trim() {
+            "string" => redis.admin(&["GET", key]),
+            "set" => redis.admin(&["SMEMBERS", key]),
+            "zset" => redis.admin(&["ZRANGE", key, "0", "-1"]),
+            other => panic!("unexpected type {other} of {key}"),
+        };
+        out.push_str(&format!("{key} => {value}\n"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn redis_holds_no_token_email_or_name_and_a_value_changed_there_signs_that_session_out() {
+    let redis = TestRedis::start().await;
+    let app = TestApp::spawn_with(AppOptions {
+        env: vec![("SESSION_STORE", "redis".into()), ("REDIS_URL", redis.url.clone())],
+        backchannel_logout: true,
+        ..Default::default()
+    })
+    .await;
+    app.sign_in_as_demo().await;
+    let profile = app.page("/profile").await;
+    assert!(
+        profile.contains("demo@example.com"),
+        "the profile shows the email: {profile}"
+    );
+
+    let dump = dump(&redis);
+    assert!(dump.contains("logto:session:"), "{dump}");
+    let issued = app.provider.issued_secrets().await;
+    assert!(!issued.is_empty());
+    for token in &issued {
+        // Each token, or a long piece of it (redis-cli escapes some bytes).
+        let piece = &token[..token.len().min(24)];
+        assert!(!dump.contains(piece), "a token Logto issued is in Redis: {dump}");
+    }
+    assert!(dump.contains("logto:sub:"), "the user's index exists: {dump}");
+    for secret in [
+        "demo@example.com",
+        "Demo User",
+        "user-demo",
+        "refresh_token",
+        "access_tokens",
+        "eyJ",
+    ] {
+        assert!(!dump.contains(secret), "{secret} in Redis: {dump}");
+    }
+
+    // One byte of the session changed in Redis: the value does not open, that session is
+    // signed out (and never trusted).
+    let key = redis.admin(&["--raw", "KEYS", "logto:session:*"]);
+    let key = key.lines().next().unwrap();
+    let value = redis.admin(&["--raw", "GET", key]);
+    let colon = value.find(':').unwrap();
+    redis.admin(&["SETRANGE", key, &(colon + 3).to_string(), "\u{1}"]);
+    assert!(app.is_signed_out().await, "a changed value signed the session out");
+}
+
+/// A Sentinel on a free port watching `mymaster` at `primary_port`, quick to fail over.
+fn start_sentinel(dir: &std::path::Path, primary_port: u16) -> (tokio::process::Child, u16) {
+    let port = crate::helpers::binary::free_port();
+    let config = dir.join(format!("sentinel-{port}.conf"));
+    std::fs::write(
+        &config,
+        format!(
+            "port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {primary_port} 2\n\
+             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 3000\n"
+        ),
+    )
+    .unwrap();
+    let child = tokio::process::Command::new("redis-server")
+        .arg(&config)
+        .arg("--sentinel")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server --sentinel runs");
+    (child, port)
+}
+
+#[tokio::test]
+async fn with_sentinel_the_app_follows_a_failover_and_no_session_is_lost() {
+    let mut primary = TestRedis::start().await;
+    let replica = TestRedis::start_with(RedisOptions {
+        extra_args: vec!["--replicaof".into(), "127.0.0.1".into(), primary.port.to_string()],
+        ..Default::default()
+    })
+    .await;
+    let dir = std::env::temp_dir().join(format!("logto-actix-sentinel-{}-{}", primary.port, std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sentinels: Vec<_> = (0..3).map(|_| start_sentinel(&dir, primary.port)).collect();
+    let urls: Vec<String> = sentinels
+        .iter()
+        .map(|(_, port)| format!("redis://127.0.0.1:{port}"))
+        .collect();
+    // Poll until every Sentinel answers and knows the primary.
+    for (_, port) in &sentinels {
+        let mut ready = false;
+        for _ in 0..100 {
+            let out = std::process::Command::new("redis-cli")
+                .args([
+                    "-p",
+                    &port.to_string(),
+                    "SENTINEL",
+                    "get-master-addr-by-name",
+                    "mymaster",
+                ])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout).contains(&primary.port.to_string()) {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(ready, "sentinel {port} knows the primary");
+    }
+
+    let app = TestApp::spawn_with(AppOptions {
+        env: vec![
+            ("SESSION_STORE", "redis".into()),
+            ("REDIS_MODE", "sentinel".into()),
+            ("REDIS_URL", urls.join(",")),
+            ("REDIS_SENTINEL_MASTER", "mymaster".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    app.sign_in_as_demo().await;
+    assert!(app.page("/").await.contains("Signed in as Demo User"));
+    // The session is replicated before the primary dies (the contract's condition).
+    let mut replicated = false;
+    for _ in 0..100 {
+        if !replica.admin(&["--raw", "KEYS", "logto:session:*"]).trim().is_empty() {
+            replicated = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(replicated, "the replica has the session");
+
+    primary.stop().await;
+    // During the switch every answer comes within 3 s: the page, or the 503 page; then the same
+    // cookie is signed in again on the promoted replica.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut back = false;
+    while std::time::Instant::now() < deadline {
+        let started = std::time::Instant::now();
+        let response = app.get("/").await;
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(3), "answered in {took:?}");
+        let status = response.status();
+        assert!(
+            status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE,
+            "{status}"
+        );
+        if status == StatusCode::OK {
+            let body = response.text().await.unwrap();
+            if body.contains("Signed in as Demo User") {
+                back = true;
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(back, "the same cookie works after the failover: no session lost");
+    let named = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &sentinels[0].1.to_string(),
+            "SENTINEL",
+            "get-master-addr-by-name",
+            "mymaster",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&named.stdout).contains(&replica.port.to_string()),
+        "the Sentinels promoted the replica, and the app follows it"
+    );
+    // The replica is the primary now.
+    assert!(replica.admin(&["--raw", "ROLE"]).starts_with("master"));
+    drop(sentinels);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn on_a_three_primary_cluster_sessions_and_a_back_channel_logout_by_sub_work() {
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(
+            TestRedis::start_with(RedisOptions {
+                extra_args: vec![
+                    "--cluster-enabled".into(),
+                    "yes".into(),
+                    "--cluster-node-timeout".into(),
+                    "2000".into(),
+                ],
+                ..Default::default()
+            })
+            .await,
+        );
+    }
+    let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+    let created = std::process::Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addresses)
+        .args(["--cluster-yes"])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stdout));
+    let mut ok = false;
+    for _ in 0..100 {
+        if nodes
+            .iter()
+            .all(|n| n.admin(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ok, "the cluster is up");
+
+    let urls: Vec<String> = addresses.iter().map(|a| format!("redis://{a}")).collect();
+    let app = TestApp::spawn_with(AppOptions {
+        env: vec![
+            ("SESSION_STORE", "redis".into()),
+            ("REDIS_MODE", "cluster".into()),
+            ("REDIS_URL", urls[..2].join(",")),
+        ],
+        backchannel_logout: true,
+        ..Default::default()
+    })
+    .await;
+    app.sign_in_as_demo().await;
+    assert!(app.page("/profile").await.contains("Demo User"));
+
+    // A logout by `sub`: its index and the session sit on whatever nodes their keys hash to.
+    let claims = serde_json::json!({
+        "iss": app.provider.issuer(),
+        "aud": app.client_id,
+        "iat": logto_test_provider::unix_now(),
+        "jti": "jti-cluster",
+        "sub": "user-demo",
+        "events": { logto_client::protocol::BACKCHANNEL_LOGOUT_EVENT: {} },
+    });
+    let token = app
+        .provider
+        .sign_jwt(
+            serde_json::json!({ "typ": "logout+jwt" }),
+            claims,
+            logto_test_provider::SignWith::Provider,
+        )
+        .await;
+    let status = logto_test_provider::http_client()
+        .post(app.url("/backchannel-logout"))
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        app.is_signed_out().await,
+        "the logout by sub ended the session on the cluster"
+    );
+}
