@@ -2,7 +2,6 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::cookie::Key;
 use actix_web::dev::Server;
@@ -23,8 +22,8 @@ use crate::security_headers::SecurityHeaders;
 use crate::templates::Templates;
 use crate::{metrics, pages, session_errors};
 
-/// On SIGTERM or SIGINT, how long requests in flight may still take before the process exits.
-pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::config::shutdown::SHUTDOWN_TIMEOUT;
+use crate::config::shutdown::stop_signal;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -217,35 +216,6 @@ fn serve(listener: TcpListener, state: SharedState, store: ActixStore) -> Result
     .map_err(StartupError::Server)?
     .run();
     Ok(server)
-}
-
-/// Resolves on SIGTERM or SIGINT. Both stop the server gracefully: on its own, actix treats SIGINT
-/// as a forced stop, which would cut requests in flight when an operator presses Ctrl-C.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(mut term), Ok(mut int)) => {
-                let name = tokio::select! {
-                    _ = term.recv() => "SIGTERM",
-                    _ = int.recv() => "SIGINT",
-                };
-                log::info!(
-                    "{name} received: no new connections; requests in flight get up to {}s",
-                    SHUTDOWN_TIMEOUT.as_secs()
-                );
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                log::error!("cannot listen for SIGTERM and SIGINT ({e}): stop the process with SIGKILL");
-                std::future::pending::<()>().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }
 
 /// The key that encrypts and signs session cookies, derived from the whole `SESSION_SECRET`

@@ -22,6 +22,7 @@ mod reader;
 pub mod readiness;
 mod server;
 mod session;
+pub mod shutdown;
 pub mod site;
 
 pub use api::ApiSettings;

@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Extension;
@@ -26,8 +25,8 @@ mod readiness;
 use layers::{CanonicalHost, SecurityHeaders};
 use readiness::Readiness;
 
-/// On SIGTERM or SIGINT, how long requests in flight may still take before the process exits.
-pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+pub use logto_app_config::shutdown::SHUTDOWN_TIMEOUT;
+use logto_app_config::shutdown::stop_signal;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -207,33 +206,5 @@ fn session_key(config: &Config) -> Key {
             );
             Key::generate()
         }
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(mut term), Ok(mut int)) => {
-                let name = tokio::select! {
-                    _ = term.recv() => "SIGTERM",
-                    _ = int.recv() => "SIGINT",
-                };
-                log::info!(
-                    "{name} received: no new connections; requests in flight get up to {}s",
-                    SHUTDOWN_TIMEOUT.as_secs()
-                );
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                log::error!("cannot listen for SIGTERM and SIGINT ({e}): stop the process with SIGKILL");
-                std::future::pending::<()>().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
     }
 }
