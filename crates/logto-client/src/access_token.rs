@@ -2,14 +2,19 @@
 //! resource or an organization (RFC 9068), verified against Logto's keys, with the scopes they
 //! grant.
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::audience::ORGANIZATION_AUDIENCE_PREFIX;
-use crate::error::TokenError;
+use crate::client::LogtoClient;
+use crate::error::{LogtoError, TokenError, TokenKind};
 use crate::jwks::Jwk;
 use crate::jwt::{self, AudClaim, CLOCK_LEEWAY_SECS, TokenHeader};
+use crate::telemetry::{self, SignatureSource};
+use crate::verified_cache;
 
 /// Which organization tokens a route accepts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -251,6 +256,47 @@ fn organization(
         (OrganizationRequirement::Any, Some(_)) => Ok(organization),
         (OrganizationRequirement::Id(wanted), Some(id)) if wanted == id => Ok(organization),
         (OrganizationRequirement::Id(_), Some(_)) => Err(TokenError::WrongOrganization),
+    }
+}
+
+impl LogtoClient {
+    /// Verifies an access token presented to an API (a JWT, RFC 9068), for code outside any web
+    /// framework: allowed algorithm and the key from the JWKS (the same cache as ID tokens),
+    /// signature, `typ` `at+jwt` when present, `iss`, `aud` the required resource (or an
+    /// organization, where `required` accepts one), `exp`, `nbf`, `iat`, `client_id`, `sub`,
+    /// and every required scope. A token lacking a scope is refused with
+    /// [`TokenError::InsufficientScope`] (see [`LogtoError::is_insufficient_scope`]).
+    ///
+    /// A token whose signature checked out is remembered (by its SHA-256, in a bounded cache, see
+    /// [`LogtoClient::with_access_token_cache`]) until it expires or its key leaves Logto's key
+    /// set, so the same token presented again skips the signature; every other check above runs
+    /// on every call. A token with a bad signature is never remembered.
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+        required: &AccessTokenRequirements<'_>,
+    ) -> Result<VerifiedAccessToken, LogtoError> {
+        let kind = TokenKind::AccessToken;
+        let refused = |reason| LogtoError::invalid_token(kind, reason);
+        let now = self.now();
+        let hash = self.verified.enabled().then(|| verified_cache::token_hash(token));
+        if let Some(hash) = &hash
+            && let Some(claims) = self.verified.get(hash, now, |kid| self.jwks.trusts_key(kid))
+        {
+            telemetry::record_access_token_signature(SignatureSource::Cache);
+            return check(&claims, required, now).map_err(refused);
+        }
+        let metadata = self.metadata().await?;
+        let (header, key) = self.signing_key(&metadata, token, kind).await?;
+        let signed = verify_signature(token, &header, &key, &self.issuer);
+        telemetry::record_access_token_signature(SignatureSource::Checked);
+        let claims = Arc::new(signed.map_err(refused)?);
+        // A token without `kid` was checked against the set's only key: there is no name to
+        // find that key by later, so it is not kept.
+        if let (Some(hash), Some(kid)) = (hash, header.kid.as_deref()) {
+            self.verified.insert(hash, kid, claims.clone(), now);
+        }
+        check(&claims, required, now).map_err(refused)
     }
 }
 

@@ -2,11 +2,13 @@
 
 use std::time::Duration;
 
+use oauth2::{CsrfToken, PkceCodeChallenge, Scope};
 use serde::{Deserialize, Serialize};
 
 use crate::callback::CallbackParams;
+use crate::client::LogtoClient;
 use crate::config::Prompt;
-use crate::error::{CallbackError, SignInOptionError};
+use crate::error::{CallbackError, LogtoError, SignInOptionError};
 use crate::secret::{Nonce, PkceVerifier, State};
 
 /// How long a started sign-in may take before its callback is refused.
@@ -427,6 +429,57 @@ pub struct AuthorizationRequest {
     pub url: url::Url,
     /// What the callback will be checked against.
     pub pending: PendingSignIn,
+}
+
+impl LogtoClient {
+    /// Starts a sign-in: PKCE (S256), a random `state` and `nonce`, the configured `prompt` (or
+    /// this sign-in's), every scope and resource, and the options of this sign-in, checked first
+    /// ([`SignInOptions::check`]: an unfit one is [`LogtoError::InvalidSignInOptions`], and
+    /// nothing is sent). Send the browser to the URL; keep the pending sign-in (never in clear in
+    /// the browser) until the callback.
+    pub async fn sign_in(&self, options: &SignInOptions) -> Result<AuthorizationRequest, LogtoError> {
+        let metadata = self.metadata().await?;
+        let client = self.oauth_client(&metadata)?;
+        let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
+        let nonce = CsrfToken::new_random();
+        let mut request = client
+            .authorize_url(CsrfToken::new_random)
+            .set_pkce_challenge(pkce_challenge)
+            .add_scopes(self.config.all_scopes().into_iter().map(Scope::new))
+            .add_extra_param("nonce", nonce.secret().clone());
+        let prompt = if options.prompt.is_empty() {
+            self.config.prompt.map(|prompt| prompt.as_str().to_owned())
+        } else {
+            Some(options.prompt.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" "))
+        };
+        if let Some(prompt) = prompt {
+            request = request.add_extra_param("prompt", prompt);
+        }
+        for resource in self.config.sign_in_resources() {
+            request = request.add_extra_param("resource", resource);
+        }
+        // Only valid values are sent (the types and `parameters` see to it): one invalid Logto
+        // parameter makes Logto ignore them all.
+        for (name, value) in options.parameters()? {
+            request = request.add_extra_param(name, value);
+        }
+        for (name, value) in options.extra() {
+            request = request.add_extra_param(name.to_owned(), value.to_owned());
+        }
+        let (url, state) = request.url();
+        Ok(AuthorizationRequest {
+            url,
+            pending: PendingSignIn {
+                state: State::new(state.secret().clone()),
+                pkce_verifier: PkceVerifier::new(pkce_verifier.secret().clone()),
+                nonce: Nonce::new(nonce.secret().clone()),
+                started_at: self.now(),
+                return_to: None,
+                way_in: None,
+                max_age: options.max_age,
+            },
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,20 @@
-//! The authorization response (the query of `GET /callback`), parsed strictly.
+//! Finishing a sign-in: the authorization response (the query of `GET /callback`), parsed
+//! strictly and checked, then the code exchanged, the ID token verified and userinfo read.
 
-use crate::error::CallbackError;
+use std::time::Instant;
+
+use oauth2::{AuthorizationCode, PkceCodeVerifier, TokenResponse};
+
+use crate::authorize::PendingSignIn;
+use crate::client::LogtoClient;
+use crate::error::{CallbackError, Endpoint, LogtoError, SignInError, TokenError, TokenKind};
+use crate::http::BoundedHttp;
+use crate::id_token::IdTokenClaims;
+use crate::jwt;
+use crate::secret::{IdToken, RefreshToken};
+use crate::token_endpoint::token_answer;
+use crate::tokens::IssuedAccessToken;
+use crate::userinfo::UserInfo;
 
 /// Longest query a genuine callback has; anything larger is refused unread.
 pub const MAX_CALLBACK_QUERY: usize = 8 * 1024;
@@ -44,6 +58,129 @@ impl CallbackParams {
         }
         Ok(params)
     }
+}
+
+/// Tokens and verified identity from a finished sign-in.
+#[non_exhaustive]
+pub struct SignedIn {
+    /// The verified ID token claims.
+    pub id_token: IdTokenClaims,
+    /// The ID token as Logto signed it, for the session to keep: sign-out sends it as
+    /// `id_token_hint` ([`LogtoClient::end_session_url_for`]) so that Logto ends the right session
+    /// without asking.
+    pub raw_id_token: IdToken,
+    /// Userinfo, whose `sub` equals the ID token's.
+    pub userinfo: UserInfo,
+    /// The access token for userinfo.
+    pub access_token: IssuedAccessToken,
+    /// Refresh token (present with `offline_access` and `prompt=consent`).
+    pub refresh_token: Option<RefreshToken>,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("sub", &self.id_token.sub)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogtoClient {
+    /// Finishes a sign-in from its callback: the `state` must be this pending sign-in's, the
+    /// sign-in not older than [`PendingSignIn::TTL`], `iss` Logto's (RFC 9207 mix-up defence),
+    /// and no OAuth error; then the code is exchanged (client_secret_basic, PKCE), the ID token
+    /// verified (nonce included; `auth_time` against `max_age` when the sign-in asked for one:
+    /// [`TokenError::AuthenticationTooOld`], or [`TokenError::MissingClaim`]) and userinfo read,
+    /// whose `sub` must match.
+    pub async fn finish_sign_in(
+        &self,
+        params: &CallbackParams,
+        pending: &PendingSignIn,
+    ) -> Result<SignedIn, SignInError> {
+        let code = self.check_callback(params, pending).await?;
+        Ok(self.exchange_code(code, pending).await?)
+    }
+
+    /// The checks made before anything is sent to Logto; returns the code.
+    async fn check_callback<'p>(
+        &self,
+        params: &'p CallbackParams,
+        pending: &PendingSignIn,
+    ) -> Result<&'p str, SignInError> {
+        let state = params.state.as_deref().ok_or(CallbackError::MissingState)?;
+        if !pending.state.matches_str(state) {
+            return Err(CallbackError::UnknownState.into());
+        }
+        if self.now().saturating_sub(pending.started_at) > PendingSignIn::TTL.as_secs() {
+            return Err(CallbackError::Expired.into());
+        }
+        match &params.iss {
+            Some(iss) if iss != &self.issuer => return Err(CallbackError::IssuerMismatch.into()),
+            Some(_) => {}
+            // Without `iss`, trust the response only if Logto does not promise to send it.
+            None => {
+                if self.metadata().await?.authorization_response_iss_parameter_supported {
+                    return Err(CallbackError::IssuerMismatch.into());
+                }
+            }
+        }
+        if let Some(error) = &params.error {
+            return Err(CallbackError::Denied {
+                error: error.clone(),
+                description: params.error_description.clone(),
+            }
+            .into());
+        }
+        Ok(params.code.as_deref().ok_or(CallbackError::MissingCode)?)
+    }
+
+    async fn exchange_code(&self, code: &str, pending: &PendingSignIn) -> Result<SignedIn, LogtoError> {
+        let metadata = self.metadata().await?;
+        let client = self.oauth_client(&metadata)?;
+        let started = Instant::now();
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.secret().to_owned()))
+            .request_async(&BoundedHttp(&self.http))
+            .await;
+        let response = token_answer(&metadata.token_endpoint, started, response)?;
+        let id_token = response
+            .extra_fields()
+            .id_token
+            .as_deref()
+            .ok_or_else(|| LogtoError::InvalidResponse {
+                endpoint: Endpoint::Token,
+                detail: "no ID token in the code exchange's answer".into(),
+            })?;
+        let claims = self
+            .verify_id_token_with(&metadata, id_token, Some(pending.nonce.secret()))
+            .await?;
+        if let Some(max_age) = pending.max_age {
+            check_auth_time(&claims, max_age, self.now())?;
+        }
+        let access_token = self.issued_access_token(&response);
+        let userinfo = self.fetch_userinfo(&access_token.token, &claims.sub).await?;
+        Ok(SignedIn {
+            raw_id_token: IdToken::new(id_token),
+            id_token: claims,
+            userinfo,
+            access_token,
+            refresh_token: response.refresh_token().map(|t| RefreshToken::new(t.secret().clone())),
+        })
+    }
+}
+
+/// Refuses an ID token whose `auth_time` is missing, or older than `max_age` (and the clock
+/// leeway) at `now`: the sign-in asked for a recent authentication.
+fn check_auth_time(claims: &IdTokenClaims, max_age: u64, now: u64) -> Result<(), LogtoError> {
+    let kind = TokenKind::IdToken;
+    let auth_time = claims
+        .auth_time
+        .ok_or(LogtoError::invalid_token(kind, TokenError::MissingClaim("auth_time")))?;
+    if auth_time.saturating_add(max_age).saturating_add(jwt::CLOCK_LEEWAY_SECS) < now {
+        return Err(LogtoError::invalid_token(kind, TokenError::AuthenticationTooOld));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

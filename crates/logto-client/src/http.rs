@@ -1,11 +1,19 @@
 //! Every body read from Logto is bounded: a huge (or endless) answer is refused once it passes
 //! [`MAX_BODY_BYTES`], before it fills memory. The token calls go through oauth2, which is given
-//! [`BoundedHttp`] instead of the plain reqwest client for that reason.
+//! [`BoundedHttp`] instead of the plain reqwest client for that reason; the other GETs go through
+//! [`LogtoClient::get_json`], which maps every failure to a [`LogtoError`] free of secrets.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
 
 use oauth2::{AsyncHttpClient, HttpClientError, HttpRequest, HttpResponse};
+
+use crate::client::LogtoClient;
+use crate::error::{Endpoint, LogtoError};
+use crate::secret::AccessToken;
+use crate::telemetry;
 
 /// Largest body accepted from Logto; its genuine answers are a few kilobytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -63,5 +71,64 @@ impl<'c> AsyncHttpClient<'c> for BoundedHttp<'_> {
             };
             builder.body(body).map_err(HttpClientError::Http)
         })
+    }
+}
+
+impl LogtoClient {
+    /// GETs a JSON document, mapping every failure to a [`LogtoError`] free of secrets.
+    pub(crate) async fn get_json(
+        &self,
+        endpoint: Endpoint,
+        url: &str,
+        bearer: Option<&AccessToken>,
+    ) -> Result<Vec<u8>, LogtoError> {
+        let started = Instant::now();
+        let result = self.send_get_json(endpoint, url, bearer).await;
+        telemetry::record_call(endpoint, started, &result);
+        result
+    }
+
+    async fn send_get_json(
+        &self,
+        endpoint: Endpoint,
+        url: &str,
+        bearer: Option<&AccessToken>,
+    ) -> Result<Vec<u8>, LogtoError> {
+        let mut request = self.http.get(url).header(reqwest::header::ACCEPT, "application/json");
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token.secret());
+        }
+        let response = request.send().await.map_err(|e| unreachable(endpoint, url, e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED && bearer.is_some() {
+            return Err(LogtoError::Rejected {
+                endpoint,
+                code: "invalid_token".into(),
+                description: None,
+            });
+        }
+        if !status.is_success() {
+            return Err(LogtoError::HttpStatus {
+                endpoint,
+                url: url.to_owned(),
+                status: status.as_u16(),
+            });
+        }
+        match read_body(response).await {
+            Ok(body) => Ok(body),
+            Err(BodyError::Transport(e)) => Err(unreachable(endpoint, url, e)),
+            Err(BodyError::TooLarge) => Err(LogtoError::InvalidResponse {
+                endpoint,
+                detail: format!("{} (from {url})", TOO_LARGE),
+            }),
+        }
+    }
+}
+
+pub(crate) fn unreachable(endpoint: Endpoint, url: &str, error: reqwest::Error) -> LogtoError {
+    LogtoError::Unreachable {
+        endpoint,
+        url: url.to_owned(),
+        source: Arc::new(error.without_url()),
     }
 }

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::TokenError;
+use crate::client::LogtoClient;
+use crate::error::{LogtoError, TokenError, TokenKind};
 use crate::jwks::Jwk;
 use crate::jwt::{self, AudClaim, CLOCK_LEEWAY_SECS, TokenHeader};
 
@@ -109,4 +110,15 @@ pub(crate) fn verify(
         issued_at: claims.iat,
         jti: claims.jti,
     })
+}
+
+impl LogtoClient {
+    /// Verifies a back-channel logout token from Logto and says who signed out.
+    pub async fn verify_logout_token(&self, token: &str) -> Result<Logout, LogtoError> {
+        let kind = TokenKind::LogoutToken;
+        let metadata = self.metadata().await?;
+        let (header, key) = self.signing_key(&metadata, token, kind).await?;
+        verify(token, &header, &key, &self.issuer, &self.config.app_id, self.now())
+            .map_err(|reason| LogtoError::invalid_token(kind, reason))
+    }
 }

@@ -1,0 +1,101 @@
+//! The client itself: its configuration, HTTP client, clock and the caches every job shares
+//! (discovery, the OAuth client, keys, verified access tokens, refreshes in flight).
+
+use std::sync::Arc;
+
+use tokio::sync::RwLock;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::LogtoConfig;
+use crate::discovery::ProviderMetadata;
+use crate::error::LogtoError;
+use crate::jwks::JwksCache;
+use crate::refresh::RefreshCoordinator;
+use crate::token_endpoint::OAuthClient;
+use crate::verified_cache::VerifiedCache;
+
+/// The Logto client. Build it once per process and share it (it is `Send + Sync`).
+pub struct LogtoClient {
+    pub(crate) config: LogtoConfig,
+    pub(crate) issuer: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) metadata: RwLock<Option<Arc<ProviderMetadata>>>,
+    /// The last failed discovery, answered until [`LogtoClient::RETRY_AFTER_FAILURE`] has passed.
+    pub(crate) discovery_failure: std::sync::Mutex<Option<(std::time::Instant, LogtoError)>>,
+    /// The OAuth client and the metadata it was built from: building one parses the
+    /// authorization, token and redirect URLs, a fifth of a sign-in redirect's cost.
+    pub(crate) oauth: std::sync::Mutex<Option<(Arc<ProviderMetadata>, Arc<OAuthClient>)>>,
+    pub(crate) jwks: JwksCache,
+    /// Access tokens whose signature checked out, so an API skips it for a token seen before.
+    pub(crate) verified: VerifiedCache,
+    pub(crate) refreshes: RefreshCoordinator,
+}
+
+impl LogtoClient {
+    /// Builds a client with its own HTTP client (redirects off, the configured timeout) and the
+    /// system clock. Nothing is fetched until it is needed.
+    pub fn new(config: LogtoConfig) -> Result<Self, LogtoError> {
+        let http = reqwest::Client::builder()
+            // Token calls must never follow a redirect (the code or secret could be replayed elsewhere).
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .user_agent(concat!("logto-client-rust/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| LogtoError::HttpClient(Arc::new(e)))?;
+        Ok(Self::with_http_client(config, http))
+    }
+
+    /// Builds a client on an HTTP client of the caller's. It must not follow redirects, and should
+    /// have a timeout.
+    pub fn with_http_client(config: LogtoConfig, http: reqwest::Client) -> Self {
+        Self {
+            issuer: config.issuer(),
+            config,
+            http,
+            clock: Arc::new(SystemClock),
+            metadata: RwLock::new(None),
+            discovery_failure: std::sync::Mutex::new(None),
+            oauth: std::sync::Mutex::new(None),
+            jwks: JwksCache::default(),
+            verified: VerifiedCache::new(Self::ACCESS_TOKEN_CACHE_CAPACITY),
+            refreshes: RefreshCoordinator::default(),
+        }
+    }
+
+    /// The same client, reading the time from `clock` (tests move it).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.jwks = JwksCache::new(clock.clone());
+        self.clock = clock;
+        self
+    }
+
+    /// The same client, keeping at most `capacity` verified access tokens (default
+    /// [`LogtoClient::ACCESS_TOKEN_CACHE_CAPACITY`]; 0 verifies every token's signature every time).
+    /// See [`LogtoClient::verify_access_token`].
+    pub fn with_access_token_cache(mut self, capacity: usize) -> Self {
+        self.verified = VerifiedCache::new(capacity);
+        self
+    }
+
+    /// The configuration this client was built with.
+    pub fn config(&self) -> &LogtoConfig {
+        &self.config
+    }
+
+    /// The issuer, `{endpoint}/oidc`.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Now, by the client's clock, in seconds since the epoch.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Whether organizations were requested at sign-in.
+    pub fn organizations_enabled(&self) -> bool {
+        self.config.organizations_enabled()
+    }
+}
