@@ -22,7 +22,7 @@ pub struct LogtoClient {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metadata: RwLock<Option<Arc<ProviderMetadata>>>,
     /// The last failed discovery, answered until [`LogtoClient::RETRY_AFTER_FAILURE`] has passed.
-    pub(crate) discovery_failure: std::sync::Mutex<Option<(std::time::Instant, LogtoError)>>,
+    pub(crate) discovery_failure: std::sync::Mutex<Option<(tokio::time::Instant, LogtoError)>>,
     /// The OAuth client and the metadata it was built from: building one parses the
     /// authorization, token and redirect URLs, a fifth of a sign-in redirect's cost.
     pub(crate) oauth: std::sync::Mutex<Option<(Arc<ProviderMetadata>, Arc<OAuthClient>)>>,

@@ -104,13 +104,13 @@ impl LogtoClient {
                 Ok(metadata)
             }
             Err(error) => {
-                *self.discovery_failure() = Some((std::time::Instant::now(), error.clone()));
+                *self.discovery_failure() = Some((tokio::time::Instant::now(), error.clone()));
                 Err(error)
             }
         }
     }
 
-    fn discovery_failure(&self) -> std::sync::MutexGuard<'_, Option<(std::time::Instant, LogtoError)>> {
+    fn discovery_failure(&self) -> std::sync::MutexGuard<'_, Option<(tokio::time::Instant, LogtoError)>> {
         self.discovery_failure
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -9,9 +9,12 @@
 //! fetched again, so a key removed at Logto stops being trusted.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
+// Windows are measured on tokio's clock (the system's monotonic clock, unless a test pauses it
+// to move time on without waiting).
+use tokio::time::Instant;
 
 use crate::client::LogtoClient;
 use crate::clock::{Clock, SystemClock};

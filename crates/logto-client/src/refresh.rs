@@ -10,12 +10,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::{Duration, Instant};
-
-use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
+use std::time::Duration;
 
 use oauth2::TokenResponse;
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+// Windows are measured on tokio's clock (the system's monotonic clock, unless a test pauses it
+// to move time on without waiting).
+use tokio::time::Instant;
 
 use crate::audience::Audience;
 use crate::client::LogtoClient;
@@ -226,7 +228,7 @@ impl LogtoClient {
                 .add_extra_param("resource", resource.clone())
                 .add_extra_param("organization_id", organization_id.clone()),
         };
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let response = request.request_async(&BoundedHttp(&self.http)).await;
         let response = token_answer(&metadata.token_endpoint, started, response)?;
         let (id_token, raw_id_token) = match response.extra_fields().id_token.as_deref() {
@@ -371,7 +373,8 @@ mod tests {
         assert!(again.unwrap_err().is_invalid_grant());
     }
 
-    #[tokio::test]
+    // Paused time: the sleep below moves tokio's clock on at once instead of waiting.
+    #[tokio::test(start_paused = true)]
     async fn past_the_share_window_the_old_refresh_token_is_refused_without_a_grant() {
         let coordinator = RefreshCoordinator::default();
         coordinator
