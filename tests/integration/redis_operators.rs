@@ -68,11 +68,19 @@ async fn over_tls_with_an_acl_user_sessions_work_and_a_wrong_ca_host_or_password
         "{line}"
     );
 
-    // No REDIS_CA_FILE: the bundled roots do not know the private CA.
+    // No REDIS_CA_FILE: neither the platform's store nor the bundled roots know the private CA.
     env.env.retain(|(name, _)| name != "REDIS_CA_FILE");
     let (status, output, _) = env.check().await;
     assert!(!status.success());
     assert!(redis_line(&output).contains("set REDIS_CA_FILE"), "{output}");
+
+    // The same CA in the platform's store (here through OpenSSL's SSL_CERT_FILE): trusted
+    // without REDIS_CA_FILE (that the bundled roots stay trusted beside it: roots.rs's tests).
+    env.set("SSL_CERT_FILE", &ca_file);
+    let (status, output, _) = env.check().await;
+    assert!(status.success(), "{output}");
+    assert!(redis_line(&output).contains("answers PING"), "{output}");
+    env.env.retain(|(name, _)| name != "SSL_CERT_FILE");
 
     // The right CA, but a host name the certificate does not name.
     env.set("REDIS_CA_FILE", &ca_file);
