@@ -291,7 +291,10 @@ async fn with_redis_down_every_failure_is_counted_and_the_log_stays_a_few_lines(
     // The store's failures name it by its setting; at most one line per kind each second.
     let lines = stderr.lines().filter(|line| line.contains("REDIS_URL")).count();
     let bound = 2 * (lasted.as_secs() as usize + 2);
-    eprintln!("{} store errors counted, {lines} log lines in {lasted:?}", after - before);
+    eprintln!(
+        "{} store errors counted, {lines} log lines in {lasted:?}",
+        after - before
+    );
     assert!(
         (1..=bound).contains(&lines),
         "{lines} log lines about Redis for {} failed requests in {lasted:?}:\n{stderr}",
