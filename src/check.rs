@@ -171,7 +171,7 @@ pub fn redis_hint(error: &StoreError, settings: &RedisSettings) -> &'static str 
     } else if what.starts_with("TLS:") && settings.ca.is_some() {
         "check REDIS_CA_FILE: it must hold the CA that signed Redis's certificate"
     } else if what.starts_with("TLS:") {
-        "set REDIS_CA_FILE to the CA that signed Redis's certificate (a private CA is not in the bundled roots)"
+        "set REDIS_CA_FILE to the CA that signed Redis's certificate (it is neither in the platform's store nor in the bundled roots)"
     } else if what.contains("user name or password") || what.contains("needs a password") {
         "check the user and password in REDIS_URL (redis://user:password@host:port)"
     } else {

@@ -162,6 +162,40 @@ async fn eight_concurrent_requests_over_two_instances_send_one_refresh_grant(ada
     assert_eq!(grants(a.provider.stats().await), 2);
 }
 
+for_each_adapter!(a_refused_refresh_is_shared_so_eight_waiting_requests_send_one_grant_and_all_sign_out);
+async fn a_refused_refresh_is_shared_so_eight_waiting_requests_send_one_grant_and_all_sign_out(adapter: Adapter) {
+    let redis = TestRedis::start().await;
+    let mut options = redis_options(adapter, &redis);
+    options.env.push(("LOGTO_USERINFO_MAX_AGE_SECS", "0".into()));
+    let app = TestApp::spawn_with(options).await;
+    app.provider.set_ttl(Some(4), None, None).await;
+    app.sign_in_as_demo().await;
+    // Logto revokes the grant: the next refresh is refused with `invalid_grant`.
+    app.provider.revoke_grants(Some("user-demo")).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    // One browser, eight requests at once, each needing a refresh of the same token: the first
+    // asks Logto, the others wait for it in Redis and take its refusal instead of presenting
+    // the revoked token again.
+    let requests = (0..8).map(|_| async { app.get("/profile").await });
+    for response in futures::future::join_all(requests).await {
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            response.headers()["location"].to_str().unwrap(),
+            "/sign-in?return_to=%2Fprofile"
+        );
+    }
+    let stats = app.provider.stats().await;
+    let count = |map: &HashMap<String, u64>| map.get("refresh_token").copied().unwrap_or(0);
+    assert_eq!(count(&stats.grants), 0);
+    assert_eq!(
+        count(&stats.refused),
+        1,
+        "one refresh grant reached Logto and was refused; the waiters shared its answer"
+    );
+    assert!(app.is_signed_out().await);
+}
+
 for_each_adapter!(with_redis_hung_a_page_answers_503_within_3_s_and_the_same_cookie_works_once_it_wakes);
 async fn with_redis_hung_a_page_answers_503_within_3_s_and_the_same_cookie_works_once_it_wakes(adapter: Adapter) {
     let redis = TestRedis::start().await;

@@ -243,3 +243,65 @@ async fn stop_with_a_request_in_flight(signal: &str) {
     assert!(stderr.contains("started: store cookie, issuer"), "{stderr}");
     assert!(stderr.contains(&format!("SIG{signal} received")), "{stderr}");
 }
+
+#[tokio::test]
+async fn with_redis_down_every_failure_is_counted_and_the_log_stays_a_few_lines() {
+    let provider = TestProvider::start().await;
+    let mut redis = TestRedis::start().await;
+    let mut env = BinaryEnv::register(&provider, "redis-down").await;
+    let metrics_url = format!("http://127.0.0.1:{}/metrics", free_port());
+    env.set("SESSION_STORE", "redis").set("REDIS_URL", &redis.url).set(
+        "METRICS_ADDR",
+        metrics_url.trim_start_matches("http://").trim_end_matches("/metrics"),
+    );
+    let mut app = env.serve().await;
+    let http = http_client();
+    let start = http.get(app.url("/sign-in")).send().await.unwrap();
+    let callback = complete_authorization(&http, &location(&start), DEMO).await;
+    assert_eq!(http.get(callback).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    let read = async || http.get(&metrics_url).send().await.unwrap().text().await.unwrap();
+    let errors = "logto_session_store_errors_total";
+    let before = sample(&read().await, errors);
+
+    redis.stop().await;
+    // An outage of a few seconds: forty signed-in pages and four readiness probes, each answered
+    // 503. Unthrottled, each would write a line (over 40); throttled, one a second per kind.
+    const PAGES: usize = 40;
+    let outage = Instant::now();
+    for i in 0..PAGES {
+        let response = http.get(app.url("/")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        if i % 10 == 0 {
+            assert_eq!(
+                http.get(app.url("/readyz")).send().await.unwrap().status(),
+                StatusCode::SERVICE_UNAVAILABLE
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let lasted = outage.elapsed();
+    let after = sample(&read().await, errors);
+    assert!(
+        after - before >= (PAGES + 4) as f64,
+        "each failed call is counted: {before} then {after}"
+    );
+
+    app.signal("TERM");
+    let (_, stderr) = app.wait(Duration::from_secs(20)).await;
+    // The store's failures name it by its setting; at most one line per kind each second.
+    let lines = stderr.lines().filter(|line| line.contains("REDIS_URL")).count();
+    let bound = 2 * (lasted.as_secs() as usize + 2);
+    eprintln!(
+        "{} store errors counted, {lines} log lines in {lasted:?}",
+        after - before
+    );
+    assert!(
+        (1..=bound).contains(&lines),
+        "{lines} log lines about Redis for {} failed requests in {lasted:?}:\n{stderr}",
+        PAGES + 4
+    );
+    assert!(
+        stderr.contains("more like it in the last 1 s not logged"),
+        "a line says how many were left out: {stderr}"
+    );
+}

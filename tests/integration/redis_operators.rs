@@ -68,11 +68,19 @@ async fn over_tls_with_an_acl_user_sessions_work_and_a_wrong_ca_host_or_password
         "{line}"
     );
 
-    // No REDIS_CA_FILE: the bundled roots do not know the private CA.
+    // No REDIS_CA_FILE: neither the platform's store nor the bundled roots know the private CA.
     env.env.retain(|(name, _)| name != "REDIS_CA_FILE");
     let (status, output, _) = env.check().await;
     assert!(!status.success());
     assert!(redis_line(&output).contains("set REDIS_CA_FILE"), "{output}");
+
+    // The same CA in the platform's store (here through OpenSSL's SSL_CERT_FILE): trusted
+    // without REDIS_CA_FILE (that the bundled roots stay trusted beside it: roots.rs's tests).
+    env.set("SSL_CERT_FILE", &ca_file);
+    let (status, output, _) = env.check().await;
+    assert!(status.success(), "{output}");
+    assert!(redis_line(&output).contains("answers PING"), "{output}");
+    env.env.retain(|(name, _)| name != "SSL_CERT_FILE");
 
     // The right CA, but a host name the certificate does not name.
     env.set("REDIS_CA_FILE", &ca_file);
@@ -254,68 +262,125 @@ fn start_sentinel(dir: &std::path::Path, primary_port: u16) -> (tokio::process::
     (child, port)
 }
 
-#[tokio::test]
-async fn with_sentinel_the_app_follows_a_failover_and_no_session_is_lost() {
-    let mut primary = TestRedis::start().await;
-    let replica = TestRedis::start_with(RedisOptions {
-        extra_args: vec!["--replicaof".into(), "127.0.0.1".into(), primary.port.to_string()],
-        ..Default::default()
-    })
-    .await;
-    let dir = std::env::temp_dir().join(format!("logto-actix-sentinel-{}-{}", primary.port, std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let sentinels: Vec<_> = (0..3).map(|_| start_sentinel(&dir, primary.port)).collect();
-    let urls: Vec<String> = sentinels
-        .iter()
-        .map(|(_, port)| format!("redis://127.0.0.1:{port}"))
-        .collect();
-    // Poll until every Sentinel answers and knows the primary.
-    for (_, port) in &sentinels {
-        let mut ready = false;
-        for _ in 0..100 {
-            let out = std::process::Command::new("redis-cli")
-                .args([
-                    "-p",
-                    &port.to_string(),
-                    "SENTINEL",
-                    "get-master-addr-by-name",
-                    "mymaster",
-                ])
-                .output()
-                .unwrap();
-            if String::from_utf8_lossy(&out.stdout).contains(&primary.port.to_string()) {
-                ready = true;
-                break;
+/// A primary, its replica and three Sentinels watching them as `mymaster`, each Sentinel
+/// knowing the primary; dropped, every process stops.
+struct SentinelGroup {
+    primary: TestRedis,
+    replica: TestRedis,
+    sentinels: Vec<(tokio::process::Child, u16)>,
+    dir: std::path::PathBuf,
+}
+
+impl SentinelGroup {
+    async fn start() -> SentinelGroup {
+        let primary = TestRedis::start().await;
+        let replica = TestRedis::start_with(RedisOptions {
+            extra_args: vec!["--replicaof".into(), "127.0.0.1".into(), primary.port.to_string()],
+            ..Default::default()
+        })
+        .await;
+        let dir = std::env::temp_dir().join(format!("logto-actix-sentinel-{}-{}", primary.port, std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sentinels: Vec<_> = (0..3).map(|_| start_sentinel(&dir, primary.port)).collect();
+        // Poll until every Sentinel answers and knows the primary.
+        for (_, port) in &sentinels {
+            let mut ready = false;
+            for _ in 0..100 {
+                if sentinel_names(*port).contains(&primary.port.to_string()) {
+                    ready = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            assert!(ready, "sentinel {port} knows the primary");
         }
-        assert!(ready, "sentinel {port} knows the primary");
+        SentinelGroup {
+            primary,
+            replica,
+            sentinels,
+            dir,
+        }
     }
 
-    let app = TestApp::spawn_with(AppOptions {
-        env: vec![
+    /// The app's environment for these Sentinels.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let urls: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|(_, port)| format!("redis://127.0.0.1:{port}"))
+            .collect();
+        vec![
             ("SESSION_STORE", "redis".into()),
             ("REDIS_MODE", "sentinel".into()),
             ("REDIS_URL", urls.join(",")),
             ("REDIS_SENTINEL_MASTER", "mymaster".into()),
-        ],
+        ]
+    }
+
+    /// Waits until the replica has every write the primary took (the same replication offset)
+    /// and holds at least one session.
+    async fn replicated(&self) -> bool {
+        let offset = |redis: &TestRedis| {
+            redis
+                .admin(&["INFO", "replication"])
+                .lines()
+                .find_map(|line| line.strip_prefix("master_repl_offset:")?.trim().parse::<u64>().ok())
+        };
+        for _ in 0..100 {
+            let sessions = self.replica.admin(&["--raw", "KEYS", "logto:session:*"]);
+            if !sessions.trim().is_empty()
+                && offset(&self.primary).is_some()
+                && offset(&self.primary) == offset(&self.replica)
+            {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// Whether the Sentinels name the replica as the primary now, and it says so itself.
+    fn replica_promoted(&self) -> bool {
+        sentinel_names(self.sentinels[0].1).contains(&self.replica.port.to_string())
+            && self.replica.admin(&["--raw", "ROLE"]).starts_with("master")
+    }
+}
+
+impl Drop for SentinelGroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What a Sentinel answers to `SENTINEL get-master-addr-by-name mymaster`.
+fn sentinel_names(port: u16) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &port.to_string(),
+            "SENTINEL",
+            "get-master-addr-by-name",
+            "mymaster",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn with_sentinel_the_app_follows_a_failover_and_no_session_is_lost() {
+    let mut group = SentinelGroup::start().await;
+    let app = TestApp::spawn_with(AppOptions {
+        env: group.env(),
         ..Default::default()
     })
     .await;
     app.sign_in_as_demo().await;
     assert!(app.page("/").await.contains("Signed in as Demo User"));
     // The session is replicated before the primary dies (the contract's condition).
-    let mut replicated = false;
-    for _ in 0..100 {
-        if !replica.admin(&["--raw", "KEYS", "logto:session:*"]).trim().is_empty() {
-            replicated = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(replicated, "the replica has the session");
+    assert!(group.replicated().await, "the replica has the session");
 
-    primary.stop().await;
+    group.primary.stop().await;
     // During the switch every answer comes within 3 s: the page, or the 503 page; then the same
     // cookie is signed in again on the promoted replica.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -340,28 +405,15 @@ async fn with_sentinel_the_app_follows_a_failover_and_no_session_is_lost() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert!(back, "the same cookie works after the failover: no session lost");
-    let named = std::process::Command::new("redis-cli")
-        .args([
-            "-p",
-            &sentinels[0].1.to_string(),
-            "SENTINEL",
-            "get-master-addr-by-name",
-            "mymaster",
-        ])
-        .output()
-        .unwrap();
     assert!(
-        String::from_utf8_lossy(&named.stdout).contains(&replica.port.to_string()),
+        group.replica_promoted(),
         "the Sentinels promoted the replica, and the app follows it"
     );
-    // The replica is the primary now.
-    assert!(replica.admin(&["--raw", "ROLE"]).starts_with("master"));
-    drop(sentinels);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test]
-async fn on_a_three_primary_cluster_sessions_and_a_back_channel_logout_by_sub_work() {
+/// Three primaries in a Cluster, serving every slot: the nodes (stopped when dropped) and the
+/// app's environment naming two of them as seeds.
+async fn start_cluster() -> (Vec<TestRedis>, Vec<(&'static str, String)>) {
     let mut nodes = Vec::new();
     for _ in 0..3 {
         nodes.push(
@@ -397,14 +449,20 @@ async fn on_a_three_primary_cluster_sessions_and_a_back_channel_logout_by_sub_wo
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(ok, "the cluster is up");
-
     let urls: Vec<String> = addresses.iter().map(|a| format!("redis://{a}")).collect();
+    let env = vec![
+        ("SESSION_STORE", "redis".into()),
+        ("REDIS_MODE", "cluster".into()),
+        ("REDIS_URL", urls[..2].join(",")),
+    ];
+    (nodes, env)
+}
+
+#[tokio::test]
+async fn on_a_three_primary_cluster_sessions_and_a_back_channel_logout_by_sub_work() {
+    let (_nodes, env) = start_cluster().await;
     let app = TestApp::spawn_with(AppOptions {
-        env: vec![
-            ("SESSION_STORE", "redis".into()),
-            ("REDIS_MODE", "cluster".into()),
-            ("REDIS_URL", urls[..2].join(",")),
-        ],
+        env,
         backchannel_logout: true,
         ..Default::default()
     })
@@ -440,5 +498,142 @@ async fn on_a_three_primary_cluster_sessions_and_a_back_channel_logout_by_sub_wo
     assert!(
         app.is_signed_out().await,
         "the logout by sub ended the session on the cluster"
+    );
+}
+
+fn refresh_counts(stats: &logto_test_provider::Stats) -> (u64, u64) {
+    let of = |map: &std::collections::HashMap<String, u64>| map.get("refresh_token").copied().unwrap_or(0);
+    (of(&stats.grants), of(&stats.refused))
+}
+
+#[tokio::test]
+async fn on_a_cluster_two_instances_refreshing_one_session_at_once_send_one_refresh_grant() {
+    let (_nodes, mut env) = start_cluster().await;
+    env.push(("LOGTO_USERINFO_MAX_AGE_SECS", "0".into()));
+    let options = AppOptions {
+        env,
+        ..Default::default()
+    };
+    let a = TestApp::spawn_with(options.clone()).await;
+    let b = a.another_instance(options).await;
+    a.provider.set_ttl(Some(4), None, None).await;
+    // Rotate on every refresh: a second grant with the old refresh token would be refused.
+    a.provider.set_refresh_rotation(true).await;
+    a.sign_in_as_demo().await;
+
+    for round in 1..=2 {
+        // The access token is stale: eight requests of one browser over both instances.
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        let requests = (0..8).map(|i| {
+            let url = if i % 2 == 0 {
+                a.url("/profile")
+            } else {
+                b.url("/profile")
+            };
+            let http = a.http.clone();
+            async move { http.get(url).send().await.unwrap() }
+        });
+        for response in futures::future::join_all(requests).await {
+            assert_eq!(response.status(), StatusCode::OK);
+            assert!(response.text().await.unwrap().contains("Demo User"));
+        }
+        assert_eq!(
+            refresh_counts(&a.provider.stats().await),
+            (round, 0),
+            "one refresh grant per round across both instances, none refused"
+        );
+    }
+}
+
+/// A browser of its own, signed in as the demo user on `app`.
+async fn signed_in_browser(app: &TestApp) -> reqwest::Client {
+    let http = logto_test_provider::http_client();
+    let start = http.get(app.url("/sign-in")).send().await.unwrap();
+    let callback = logto_test_provider::complete_authorization(
+        &http,
+        &crate::helpers::app::location(&start),
+        crate::helpers::app::DEMO,
+    )
+    .await;
+    let finished = http.get(callback).send().await.unwrap();
+    assert_eq!(finished.status(), StatusCode::SEE_OTHER);
+    http
+}
+
+#[tokio::test]
+async fn with_sentinel_a_failover_under_load_over_two_instances_loses_no_session_and_refreshes_each_once() {
+    const SESSIONS: usize = 4;
+    // Access tokens of 20 s are refreshed 10 s after sign-in: after the failover, not during it.
+    const TOKEN_TTL: u64 = 20;
+    let mut group = SentinelGroup::start().await;
+    let mut env = group.env();
+    env.push(("LOGTO_USERINFO_MAX_AGE_SECS", "0".into()));
+    let options = AppOptions {
+        env,
+        ..Default::default()
+    };
+    let a = TestApp::spawn_with(options.clone()).await;
+    let b = a.another_instance(options).await;
+    a.provider.set_ttl(Some(TOKEN_TTL), None, None).await;
+    a.provider.set_refresh_rotation(true).await;
+    let mut browsers = Vec::new();
+    for _ in 0..SESSIONS {
+        browsers.push(signed_in_browser(&a).await);
+    }
+    let signed_in = std::time::Instant::now();
+    assert!(group.replicated().await, "the replica has the sessions");
+    a.provider.reset_stats().await;
+
+    // Each round, every session asks for /profile on both instances at once; the primary dies
+    // after a second of it; the load goes on until every access token has been refreshed.
+    let mut answers = std::collections::HashMap::<u16, usize>::new();
+    let mut last_ok = vec![false; SESSIONS];
+    let mut killed = false;
+    while signed_in.elapsed() < std::time::Duration::from_secs(TOKEN_TTL / 2 + 3) {
+        if !killed && signed_in.elapsed() > std::time::Duration::from_secs(1) {
+            group.primary.stop().await;
+            killed = true;
+        }
+        let requests = browsers.iter().enumerate().flat_map(|(session, http)| {
+            [a.url("/profile"), b.url("/profile")].map(|url| {
+                let http = http.clone();
+                async move {
+                    let started = std::time::Instant::now();
+                    let response = http.get(url).send().await.unwrap();
+                    let took = started.elapsed();
+                    let status = response.status();
+                    let body = response.text().await.unwrap();
+                    (session, status, took, body.contains("Demo User"))
+                }
+            })
+        });
+        let round = futures::future::join_all(requests).await;
+        let mut ok = vec![true; SESSIONS];
+        for (session, status, took, shows_user) in round {
+            assert!(took < std::time::Duration::from_secs(3), "answered in {took:?}");
+            assert!(
+                status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE,
+                "session {session}: {status} (a 303 to /sign-in is a lost session)"
+            );
+            if status == StatusCode::OK {
+                assert!(shows_user, "session {session} is signed in");
+            }
+            ok[session] &= status == StatusCode::OK;
+            *answers.entry(status.as_u16()).or_default() += 1;
+        }
+        last_ok = ok;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    eprintln!("answers during the failover: {answers:?}");
+    assert!(killed && group.replica_promoted(), "the failover happened");
+    assert!(answers.contains_key(&503), "the switch was seen: {answers:?}");
+    assert!(
+        last_ok.iter().all(|ok| *ok),
+        "every session works on both instances after the failover"
+    );
+    assert_eq!(
+        refresh_counts(&a.provider.stats().await),
+        (SESSIONS as u64, 0),
+        "one refresh grant per session across both instances, none refused"
     );
 }

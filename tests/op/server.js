@@ -403,6 +403,9 @@ function currentAlg() {
 const stats = {
   requests: {},
   grants: { authorization_code: 0, refresh_token: 0 },
+  // Token requests refused with an OAuth error (invalid_grant, invalid_client, ...), per grant_type:
+  // a grant that reached the provider and failed, which `grants` does not count.
+  refused: { authorization_code: 0, refresh_token: 0 },
   revocations: 0,
   end_sessions: 0,
   authorize_params: [],
@@ -413,6 +416,7 @@ const AUTHORIZE_PARAMS_KEPT = 20;
 function resetStats() {
   stats.requests = {};
   stats.grants = { authorization_code: 0, refresh_token: 0 };
+  stats.refused = { authorization_code: 0, refresh_token: 0 };
   stats.revocations = 0;
   stats.end_sessions = 0;
   stats.authorize_params = [];
@@ -838,6 +842,9 @@ function buildProvider() {
     const type = ctx.oidc.params?.grant_type;
     if (type) stats.grants[type] = (stats.grants[type] ?? 0) + 1;
   });
+  next.on('grant.error', (ctx) => {
+    countRefused(ctx.oidc?.params?.grant_type);
+  });
   next.on('end_session.success', () => {
     stats.end_sessions += 1;
   });
@@ -848,6 +855,12 @@ function buildProvider() {
     next.on('authorization.error', (_ctx, err) => console.error('authorization.error', err.message));
   }
   return next;
+}
+
+// A token request refused with an OAuth error, by its grant_type (`unknown` when unreadable).
+function countRefused(type) {
+  const key = type || 'unknown';
+  stats.refused[key] = (stats.refused[key] ?? 0) + 1;
 }
 
 // Logto's organization tokens: a refresh_token grant with organization_id gives a JWT for audience
@@ -895,7 +908,13 @@ function tokenRequestClient(req, form) {
   return id ? clients.get(id) : undefined;
 }
 
+// Organization token requests answered here: each refusal is counted as a refused refresh grant.
 async function organizationToken(req, res, form) {
+  await organizationTokenAnswer(req, res, form);
+  if (res.statusCode >= 400) countRefused('refresh_token');
+}
+
+async function organizationTokenAnswer(req, res, form) {
   const auth = authenticateClient(req, form);
   if (auth.error) return tokenError(res, ...auth.error);
   const organizationId = form.get('organization_id');

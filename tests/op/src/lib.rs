@@ -120,6 +120,10 @@ pub struct Stats {
     pub requests: HashMap<String, u64>,
     /// Successful token grants per `grant_type`.
     pub grants: HashMap<String, u64>,
+    /// Token requests the provider refused with an OAuth error (e.g. `invalid_grant` for a
+    /// revoked refresh token), per `grant_type`: grants that reached it and failed.
+    #[serde(default)]
+    pub refused: HashMap<String, u64>,
     /// Successful calls to the revocation endpoint.
     pub revocations: u64,
     /// Completed end-session requests.

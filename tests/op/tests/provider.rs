@@ -661,6 +661,11 @@ async fn always_rotation_and_reuse_detection_revokes_the_grant() {
         (400, "invalid_grant"),
         "the newer token died with the grant"
     );
+    // The stats count the grant that worked and, apart, the two refused.
+    let stats = op.stats().await;
+    assert_eq!(stats.grants.get("refresh_token"), Some(&1));
+    assert_eq!(stats.refused.get("refresh_token"), Some(&2));
+    assert_eq!(stats.refused.get("authorization_code"), Some(&0));
 }
 
 #[tokio::test]
@@ -1046,6 +1051,7 @@ async fn organization_tokens_for_members_only() {
     let (status, error) = error_of(refresh(&op, &app, refresh_token, &[("organization_id", "org-2")]).await).await;
     assert_eq!((status, error.as_str()), (403, "access_denied"));
     assert_eq!(op.stats().await.grants.get("refresh_token"), Some(&1));
+    assert_eq!(op.stats().await.refused.get("refresh_token"), Some(&1));
 
     // Without the organizations resource granted, no organization token.
     let demo = demo_tokens(&op, &app, "openid offline_access").await;

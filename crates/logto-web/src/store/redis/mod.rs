@@ -35,6 +35,7 @@ use logto_client::{Audience, Logout, LogtoClient, RefreshToken, Refreshed};
 
 mod logouts;
 mod refresh;
+mod roots;
 mod sealed;
 mod sessions;
 
@@ -68,7 +69,9 @@ pub struct RedisTarget {
     pub urls: Vec<String>,
     /// Standalone, Sentinel or Cluster.
     pub mode: RedisMode,
-    /// PEM of the CA(s) to trust for `rediss://` instead of the platform's and bundled roots.
+    /// PEM of the CA(s) to trust for `rediss://` instead of the default: the platform's store
+    /// (as OpenSSL finds it, `SSL_CERT_FILE`/`SSL_CERT_DIR` included) and the Mozilla roots
+    /// bundled in the binary, both trusted.
     pub ca_pem: Option<Vec<u8>>,
 }
 
@@ -282,9 +285,11 @@ impl RedisStore {
 
 /// Opens the connection `target` describes; each later command is bounded by `timeout`.
 async fn open(target: &RedisTarget, timeout: Duration) -> Result<Link, RedisError> {
-    let certificates = target.ca_pem.as_ref().map(|pem| TlsCertificates {
+    // The CA file's roots, or the platform's and bundled ones; only for TLS URLs.
+    let tls = target.urls.iter().any(|url| url.starts_with("rediss://"));
+    let certificates = tls.then(|| TlsCertificates {
         client_tls: None,
-        root_cert: Some(pem.clone()),
+        root_cert: Some(target.ca_pem.clone().unwrap_or_else(roots::default_roots)),
     });
     let first = target
         .urls
