@@ -459,14 +459,32 @@ async fn start_cluster() -> (Vec<TestRedis>, Vec<(&'static str, String)>) {
 }
 
 #[tokio::test]
-async fn on_a_three_primary_cluster_sessions_and_a_back_channel_logout_by_sub_work() {
+async fn on_a_three_primary_cluster_sessions_and_back_channel_logouts_by_sid_and_by_sub_work() {
     let (_nodes, env) = start_cluster().await;
     let app = TestApp::spawn_with(AppOptions {
         env,
         backchannel_logout: true,
+        logout_sid_required: true,
         ..Default::default()
     })
     .await;
+    app.sign_in_as_demo().await;
+    assert!(app.page("/profile").await.contains("Demo User"));
+
+    // A logout by `sid`: the user ends their Logto session elsewhere and the provider sends the
+    // logout token naming that session; the sid index and the session hash to different nodes.
+    let end_session = format!(
+        "{}/session/end?client_id={}&post_logout_redirect_uri={}",
+        app.provider.issuer(),
+        app.client_id,
+        url::form_urlencoded::byte_serialize(app.url("/").as_bytes()).collect::<String>()
+    );
+    logto_test_provider::complete_end_session(&app.http, &end_session).await;
+    assert!(
+        app.is_signed_out().await,
+        "the logout by sid ended the session on the cluster"
+    );
+
     app.sign_in_as_demo().await;
     assert!(app.page("/profile").await.contains("Demo User"));
 

@@ -47,6 +47,8 @@ pub struct AppOptions {
     pub provider: ProviderOptions,
     /// Register `{base}/backchannel-logout` as the client's back-channel logout URI.
     pub backchannel_logout: bool,
+    /// Back-channel logout with "session required": ID and logout tokens carry Logto's `sid`.
+    pub logout_sid_required: bool,
     /// Use this already registered client (id, secret) instead of registering one: another
     /// instance of the same app.
     pub client: Option<(String, String)>,
@@ -106,15 +108,18 @@ impl TestApp {
             .unwrap_or_else(|| (format!("app-{port}"), format!("secret-{port}-0123456789")));
         if options.client.is_none() {
             provider
-                .register_client(&TestClient {
-                    client_id: client_id.clone(),
-                    client_secret: client_secret.clone(),
-                    redirect_uris: vec![format!("{base_url}/callback")],
-                    post_logout_redirect_uris: vec![format!("{base_url}/")],
-                    backchannel_logout_uri: options
-                        .backchannel_logout
-                        .then(|| format!("{address}/backchannel-logout")),
-                })
+                .register_client_with_logout_sid(
+                    &TestClient {
+                        client_id: client_id.clone(),
+                        client_secret: client_secret.clone(),
+                        redirect_uris: vec![format!("{base_url}/callback")],
+                        post_logout_redirect_uris: vec![format!("{base_url}/")],
+                        backchannel_logout_uri: options
+                            .backchannel_logout
+                            .then(|| format!("{address}/backchannel-logout")),
+                    },
+                    options.logout_sid_required,
+                )
                 .await;
         }
 

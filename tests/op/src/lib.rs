@@ -431,6 +431,13 @@ impl TestProvider {
 
     /// Registers (or replaces) a confidential client.
     pub async fn register_client(&self, client: &TestClient) {
+        self.register_client_with_logout_sid(client, false).await;
+    }
+
+    /// Registers (or replaces) a confidential client; with `logout_sid_required` (Logto's
+    /// "is session required" of back-channel logout) its ID tokens carry the Logto session id
+    /// (`sid`) and its logout tokens name that session.
+    pub async fn register_client_with_logout_sid(&self, client: &TestClient, logout_sid_required: bool) {
         self.control_post(
             "clients",
             json!({
@@ -439,6 +446,7 @@ impl TestProvider {
                 "redirect_uris": client.redirect_uris,
                 "post_logout_redirect_uris": client.post_logout_redirect_uris,
                 "backchannel_logout_uri": client.backchannel_logout_uri,
+                "backchannel_logout_session_required": logout_sid_required,
             }),
         )
         .await;
