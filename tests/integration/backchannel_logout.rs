@@ -30,6 +30,32 @@ async fn signing_out_at_logto_elsewhere_ends_the_app_session(adapter: Adapter) {
     assert_eq!(app.get("/profile").await.status(), StatusCode::SEE_OTHER);
 }
 
+for_each_adapter!(with_the_session_required_logto_names_its_session_and_that_app_session_ends);
+async fn with_the_session_required_logto_names_its_session_and_that_app_session_ends(adapter: Adapter) {
+    // Logto's "is session required": the ID token carries `sid`, and the logout token names
+    // that Logto session; the app must find its sessions by it (a logout by `sub` alone then
+    // ends only sessions without a `sid`).
+    let app = TestApp::spawn_with(AppOptions {
+        adapter,
+        backchannel_logout: true,
+        logout_sid_required: true,
+        ..Default::default()
+    })
+    .await;
+    app.sign_in_as_demo().await;
+    assert!(app.page("/").await.contains("Signed in as Demo User"));
+
+    let end_session = format!(
+        "{}/session/end?client_id={}&post_logout_redirect_uri={}",
+        app.provider.issuer(),
+        app.client_id,
+        url::form_urlencoded::byte_serialize(app.url("/").as_bytes()).collect::<String>()
+    );
+    complete_end_session(&app.http, &end_session).await;
+
+    assert!(app.is_signed_out().await, "the logout by sid ended the app session");
+}
+
 for_each_adapter!(a_forged_or_missing_logout_token_is_refused_and_ends_nothing);
 async fn a_forged_or_missing_logout_token_is_refused_and_ends_nothing(adapter: Adapter) {
     let app = TestApp::spawn_with(AppOptions {
