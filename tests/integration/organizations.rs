@@ -148,8 +148,8 @@ async fn a_member_of_two_organizations_sees_them_by_name_and_switches_between_th
         "the admin role's API permission: {scoped}"
     );
     assert!(
-        !section(&page, &format!("data-resource=\"{API}\"")).contains("read:items"),
-        "outside the organization the user has no API permission"
+        section(&page, &format!("data-resource=\"{API}\"")).contains("read:items"),
+        "Logto gives the plain API token the API permissions of the user's roles in every organization"
     );
     assert!(!page.contains("eyJ"), "no token on the page");
     assert!(
@@ -388,6 +388,29 @@ async fn the_api_refuses_accepts_or_requires_organization_tokens_as_configured()
             .expect("a token for the API")
     };
     let (plain, scoped) = (for_api(false), for_api(true));
+    // Logto's organization token: for the organization (`aud` `urn:logto:organization:<id>`), with
+    // organization permissions, not for this API.
+    let organization_token = issued
+        .iter()
+        .rev()
+        .find(|secret| {
+            secret.split('.').count() == 3
+                && jwt_parts(secret).1["aud"]
+                    .as_str()
+                    .is_some_and(|aud| aud.starts_with("urn:logto:organization:"))
+        })
+        .cloned()
+        .expect("an organization token");
+    let refused_as_invalid = |response: reqwest::Response, policy: &str| {
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{policy}");
+        assert!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_token"),
+            "{policy}"
+        );
+    };
 
     // The same tokens, on both apps: the policy cannot drift between frameworks.
     for adapter in [Adapter::Actix, Adapter::Axum] {
@@ -402,6 +425,8 @@ async fn the_api_refuses_accepts_or_requires_organization_tokens_as_configured()
                 .contains("invalid_token")
         );
 
+        refused_as_invalid(me(&refuse, &organization_token).await, "refuse");
+
         let accept = api_app(app.provider.clone(), Some("accept"), adapter).await;
         let body: Value = me(&accept, &plain).await.json().await.unwrap();
         assert!(body.get("organization_id").is_none(), "{body}");
@@ -411,6 +436,7 @@ async fn the_api_refuses_accepts_or_requires_organization_tokens_as_configured()
         assert_eq!(body["organization_id"], "org-acme");
         assert_eq!(body["sub"], MEMBER);
         assert_eq!(body["scopes"], json!(["read:items"]));
+        refused_as_invalid(me(&accept, &organization_token).await, "accept");
 
         let require = api_app(app.provider.clone(), Some("require"), adapter).await;
         let response = me(&require, &plain).await;
@@ -425,6 +451,7 @@ async fn the_api_refuses_accepts_or_requires_organization_tokens_as_configured()
         assert_eq!(body, json!({ "error": "insufficient_scope" }));
         let body: Value = me(&require, &scoped).await.json().await.unwrap();
         assert_eq!(body["organization_id"], "org-acme");
+        refused_as_invalid(me(&require, &organization_token).await, "require");
     }
 }
 
