@@ -487,6 +487,20 @@ const ES_WORDS: OrganizationWords = OrganizationWords {
 /// with its button; the header follows, and nothing is wider than the screen.
 async fn switch_in_a_browser(b: Browser, w: &'static OrganizationWords) {
     let app = app_with(vec![]).await;
+    // A third organization with a name as long as real ones get.
+    app.provider
+        .add_organization(json!({
+            "id": "org-long", "name": LONG_NAME,
+            "roles": { "viewer": { "scopes": ["read:members"], "resource_scopes": {} } },
+        }))
+        .await;
+    app.provider
+        .set_user_organizations(
+            MEMBER,
+            &["org-acme", "org-beta", "org-long"],
+            &["org-acme:admin", "org-beta:viewer", "org-long:viewer"],
+        )
+        .await;
     b.goto(&app.url("/sign-in?return_to=%2Fprofile")).await;
     b.fill_labelled(w.username, "member").await;
     b.fill_labelled(w.password, "member-password").await;
@@ -514,7 +528,16 @@ async fn switch_in_a_browser(b: Browser, w: &'static OrganizationWords) {
 
     b.click_labelled(&format!("{} Beta Labs", w.make_active)).await;
     wait_for_active(&b, "Beta Labs").await;
+
+    // Active with a long name: the header keeps within the phone's width (a real Logto's
+    // organization names made it 494 px wide).
+    b.click_labelled(&format!("{} {LONG_NAME}", w.make_active)).await;
+    wait_for_active(&b, LONG_NAME).await;
+    assert_eq!(b.eval(fits).await, json!(true), "a long name fits too");
+    b.screenshot("profile-long-name").await;
 }
+
+const LONG_NAME: &str = "Internationale Forschungsgemeinschaft für Maschinelles Lernen und Datenverarbeitung e.V.";
 
 /// Waits until the header names `name` as the active organization (the form's answer is a new
 /// page at the same address). Screen readers hear "Active organization: <name>"; the eye sees
