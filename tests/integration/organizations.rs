@@ -611,3 +611,112 @@ async fn sign_out_sends_the_newest_id_token_after_a_refresh() {
     let end_session = location(&app.post_sign_out(&format!("csrf_token={csrf}")).await);
     assert_eq!(query_of(&end_session)["id_token_hint"], vec![now[1].clone()]);
 }
+
+/// logto-axum's `POST /organization` (on when `LogtoWebBuilder::organization_path` is set; the axum
+/// example leaves it off, as its contract has no organization switcher): the same answers as the
+/// app's, through the axum glue. The page `/active` names the active organization.
+#[tokio::test]
+async fn logto_axums_organization_route_chooses_like_the_apps() {
+    use axum::{Router, routing::get};
+    use logto_axum::{ClientSecret, LogtoAxum, LogtoClient, LogtoConfig, LogtoWeb, SignedInUser};
+
+    let provider = TestProvider::start_with(ProviderOptions {
+        resources: vec![(API.into(), vec!["read:items".into()])],
+        organizations: organizations(),
+        ..Default::default()
+    })
+    .await;
+    provider
+        .add_user(json!({
+            "sub": MEMBER, "username": "member", "password": "member-password", "name": "Mia Member",
+            "organizations": ["org-acme", "org-beta"],
+            "organization_roles": ["org-acme:admin", "org-beta:viewer"],
+        }))
+        .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let client = logto_test_provider::TestClient {
+        client_id: "axum-organizations".into(),
+        client_secret: "axum-organizations-secret-0123".into(),
+        redirect_uris: vec![format!("{base}/callback")],
+        post_logout_redirect_uris: vec![format!("{base}/")],
+        backchannel_logout_uri: None,
+    };
+    provider.register_client(&client).await;
+    let config = LogtoConfig::builder(
+        provider.endpoint().parse().unwrap(),
+        client.client_id.clone(),
+        ClientSecret::new(client.client_secret.clone()),
+        client.redirect_uris[0].parse().unwrap(),
+    )
+    .scopes(["urn:logto:scope:organizations", "urn:logto:scope:organization_roles"])
+    .build();
+    let web = LogtoWeb::builder(LogtoClient::new(config).unwrap())
+        .organization_path(Some("/organization".into()))
+        .build();
+    let logto = LogtoAxum::new(web, logto_axum::Key::generate(), false);
+    let active = |user: SignedInUser| async move {
+        let id = user.user.active_organization().map(|org| org.id.clone());
+        format!("{}|{}", id.unwrap_or_default(), user.csrf_token)
+    };
+    let app = Router::new()
+        .route("/active", get(active))
+        .merge(logto.router())
+        .layer(logto.session_layer());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let browser = logto_test_provider::http_client();
+    let start = browser.get(format!("{base}/sign-in")).send().await.unwrap();
+    let login = Login::Password {
+        username: "member",
+        password: "member-password",
+    };
+    let callback = logto_test_provider::complete_authorization(&browser, &location(&start), login).await;
+    assert_eq!(
+        browser.get(callback).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let read = || async {
+        let text = browser
+            .get(format!("{base}/active"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let (id, csrf) = text.split_once('|').unwrap();
+        (id.to_owned(), csrf.to_owned())
+    };
+    let (id, csrf) = read().await;
+    assert_eq!(id, "", "none active yet");
+    let choose = |form: Vec<(&'static str, String)>| {
+        let request = browser.post(format!("{base}/organization")).form(&form);
+        async move { request.send().await.unwrap() }
+    };
+    let form = |csrf: &str, id: &str| {
+        vec![
+            ("csrf_token", csrf.to_owned()),
+            ("organization_id", id.to_owned()),
+            ("return_to", "/active".to_owned()),
+        ]
+    };
+
+    let chosen = choose(form(&csrf, "org-beta")).await;
+    assert_eq!(chosen.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&chosen), "/active");
+    assert_eq!(read().await.0, "org-beta");
+
+    let refused = choose(form(&csrf, "org-elsewhere")).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "not a member");
+    assert_eq!(
+        choose(form("not-the-token", "org-acme")).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let no_token = vec![("organization_id", "org-acme".to_owned())];
+    assert_eq!(choose(no_token).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(read().await.0, "org-beta", "nothing changed");
+
+    assert_eq!(choose(form(&csrf, "org-acme")).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(read().await.0, "org-acme");
+}
