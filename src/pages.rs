@@ -55,23 +55,21 @@ pub async fn sign_out_page(ui: Ui, user: OptionalUser, pages: Pages) -> Result<H
 
 async fn profile(mut signed_in: SignedInUser, ui: Ui, pages: Pages) -> Result<HttpResponse, PageError> {
     signed_in.revalidate_user().await?;
-    let now = signed_in.client().now();
     let configured = signed_in.client().config().resources().to_vec();
     let mut resources = Vec::new();
     for resource in &configured {
         let token = signed_in.access_token(&Audience::Resource(resource.clone())).await?;
-        resources.push(TokenSummary::of(resource, &token, now));
+        resources.push(TokenSummary::of(resource, &token, signed_in.client().now()));
     }
-    let (organization_token, organization_resources) =
-        match active_organization_tokens(&signed_in, &configured, now).await {
-            Ok(tokens) => tokens,
-            // Logto no longer gives this user the organization: it left the session; show the rest.
-            Err(AuthError::OrganizationDenied(_)) => {
-                signed_in.reload_user();
-                (None, Vec::new())
-            }
-            Err(e) => return Err(e.into()),
-        };
+    let (organization_token, organization_resources) = match active_organization_tokens(&signed_in, &configured).await {
+        Ok(tokens) => tokens,
+        // Logto no longer gives this user the organization: it left the session; show the rest.
+        Err(AuthError::OrganizationDenied(_)) => {
+            signed_in.reload_user();
+            (None, Vec::new())
+        }
+        Err(e) => return Err(e.into()),
+    };
     let organizations = OrganizationView::all_of(&signed_in.user);
     let view = ProfileView {
         user: UserView::of(&signed_in.user),
@@ -84,23 +82,23 @@ async fn profile(mut signed_in: SignedInUser, ui: Ui, pages: Pages) -> Result<Ht
 }
 
 /// The active organization's token and its token for each API resource of `resources`; none
-/// without an active organization.
+/// without an active organization. Each expiry is counted from after its token came (a time
+/// taken before a grant would show a fresh 60-minute token as "61 min").
 async fn active_organization_tokens(
     signed_in: &SignedInUser,
     resources: &[String],
-    now: u64,
 ) -> Result<(Option<TokenSummary>, Vec<TokenSummary>), AuthError> {
     let Some(active) = signed_in.user.active_organization().map(|org| org.id.clone()) else {
         return Ok((None, Vec::new()));
     };
     let token = signed_in.access_token(&Audience::Organization(active.clone())).await?;
-    let organization_token = TokenSummary::of(&active, &token, now);
+    let organization_token = TokenSummary::of(&active, &token, signed_in.client().now());
     let mut scoped = Vec::with_capacity(resources.len());
     for resource in resources {
         let token = signed_in
             .access_token(&Audience::organization_resource(resource.clone(), active.clone()))
             .await?;
-        scoped.push(TokenSummary::of(resource, &token, now));
+        scoped.push(TokenSummary::of(resource, &token, signed_in.client().now()));
     }
     Ok((Some(organization_token), scoped))
 }

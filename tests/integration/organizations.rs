@@ -148,8 +148,8 @@ async fn a_member_of_two_organizations_sees_them_by_name_and_switches_between_th
         "the admin role's API permission: {scoped}"
     );
     assert!(
-        !section(&page, &format!("data-resource=\"{API}\"")).contains("read:items"),
-        "outside the organization the user has no API permission"
+        section(&page, &format!("data-resource=\"{API}\"")).contains("read:items"),
+        "Logto gives the plain API token the API permissions of the user's roles in every organization"
     );
     assert!(!page.contains("eyJ"), "no token on the page");
     assert!(
@@ -388,6 +388,29 @@ async fn the_api_refuses_accepts_or_requires_organization_tokens_as_configured()
             .expect("a token for the API")
     };
     let (plain, scoped) = (for_api(false), for_api(true));
+    // Logto's organization token: for the organization (`aud` `urn:logto:organization:<id>`), with
+    // organization permissions, not for this API.
+    let organization_token = issued
+        .iter()
+        .rev()
+        .find(|secret| {
+            secret.split('.').count() == 3
+                && jwt_parts(secret).1["aud"]
+                    .as_str()
+                    .is_some_and(|aud| aud.starts_with("urn:logto:organization:"))
+        })
+        .cloned()
+        .expect("an organization token");
+    let refused_as_invalid = |response: reqwest::Response, policy: &str| {
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{policy}");
+        assert!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_token"),
+            "{policy}"
+        );
+    };
 
     // The same tokens, on both apps: the policy cannot drift between frameworks.
     for adapter in [Adapter::Actix, Adapter::Axum] {
@@ -402,6 +425,8 @@ async fn the_api_refuses_accepts_or_requires_organization_tokens_as_configured()
                 .contains("invalid_token")
         );
 
+        refused_as_invalid(me(&refuse, &organization_token).await, "refuse");
+
         let accept = api_app(app.provider.clone(), Some("accept"), adapter).await;
         let body: Value = me(&accept, &plain).await.json().await.unwrap();
         assert!(body.get("organization_id").is_none(), "{body}");
@@ -411,6 +436,7 @@ async fn the_api_refuses_accepts_or_requires_organization_tokens_as_configured()
         assert_eq!(body["organization_id"], "org-acme");
         assert_eq!(body["sub"], MEMBER);
         assert_eq!(body["scopes"], json!(["read:items"]));
+        refused_as_invalid(me(&accept, &organization_token).await, "accept");
 
         let require = api_app(app.provider.clone(), Some("require"), adapter).await;
         let response = me(&require, &plain).await;
@@ -425,6 +451,7 @@ async fn the_api_refuses_accepts_or_requires_organization_tokens_as_configured()
         assert_eq!(body, json!({ "error": "insufficient_scope" }));
         let body: Value = me(&require, &scoped).await.json().await.unwrap();
         assert_eq!(body["organization_id"], "org-acme");
+        refused_as_invalid(me(&require, &organization_token).await, "require");
     }
 }
 
@@ -460,6 +487,20 @@ const ES_WORDS: OrganizationWords = OrganizationWords {
 /// with its button; the header follows, and nothing is wider than the screen.
 async fn switch_in_a_browser(b: Browser, w: &'static OrganizationWords) {
     let app = app_with(vec![]).await;
+    // A third organization with a name as long as real ones get.
+    app.provider
+        .add_organization(json!({
+            "id": "org-long", "name": LONG_NAME,
+            "roles": { "viewer": { "scopes": ["read:members"], "resource_scopes": {} } },
+        }))
+        .await;
+    app.provider
+        .set_user_organizations(
+            MEMBER,
+            &["org-acme", "org-beta", "org-long"],
+            &["org-acme:admin", "org-beta:viewer", "org-long:viewer"],
+        )
+        .await;
     b.goto(&app.url("/sign-in?return_to=%2Fprofile")).await;
     b.fill_labelled(w.username, "member").await;
     b.fill_labelled(w.password, "member-password").await;
@@ -487,7 +528,16 @@ async fn switch_in_a_browser(b: Browser, w: &'static OrganizationWords) {
 
     b.click_labelled(&format!("{} Beta Labs", w.make_active)).await;
     wait_for_active(&b, "Beta Labs").await;
+
+    // Active with a long name: the header keeps within the phone's width (a real Logto's
+    // organization names made it 494 px wide).
+    b.click_labelled(&format!("{} {LONG_NAME}", w.make_active)).await;
+    wait_for_active(&b, LONG_NAME).await;
+    assert_eq!(b.eval(fits).await, json!(true), "a long name fits too");
+    b.screenshot("profile-long-name").await;
 }
+
+const LONG_NAME: &str = "Internationale Forschungsgemeinschaft für Maschinelles Lernen und Datenverarbeitung e.V.";
 
 /// Waits until the header names `name` as the active organization (the form's answer is a new
 /// page at the same address). Screen readers hear "Active organization: <name>"; the eye sees
@@ -560,4 +610,113 @@ async fn sign_out_sends_the_newest_id_token_after_a_refresh() {
     let csrf = app.csrf_token().await;
     let end_session = location(&app.post_sign_out(&format!("csrf_token={csrf}")).await);
     assert_eq!(query_of(&end_session)["id_token_hint"], vec![now[1].clone()]);
+}
+
+/// logto-axum's `POST /organization` (on when `LogtoWebBuilder::organization_path` is set; the axum
+/// example leaves it off, as its contract has no organization switcher): the same answers as the
+/// app's, through the axum glue. The page `/active` names the active organization.
+#[tokio::test]
+async fn logto_axums_organization_route_chooses_like_the_apps() {
+    use axum::{Router, routing::get};
+    use logto_axum::{ClientSecret, LogtoAxum, LogtoClient, LogtoConfig, LogtoWeb, SignedInUser};
+
+    let provider = TestProvider::start_with(ProviderOptions {
+        resources: vec![(API.into(), vec!["read:items".into()])],
+        organizations: organizations(),
+        ..Default::default()
+    })
+    .await;
+    provider
+        .add_user(json!({
+            "sub": MEMBER, "username": "member", "password": "member-password", "name": "Mia Member",
+            "organizations": ["org-acme", "org-beta"],
+            "organization_roles": ["org-acme:admin", "org-beta:viewer"],
+        }))
+        .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let client = logto_test_provider::TestClient {
+        client_id: "axum-organizations".into(),
+        client_secret: "axum-organizations-secret-0123".into(),
+        redirect_uris: vec![format!("{base}/callback")],
+        post_logout_redirect_uris: vec![format!("{base}/")],
+        backchannel_logout_uri: None,
+    };
+    provider.register_client(&client).await;
+    let config = LogtoConfig::builder(
+        provider.endpoint().parse().unwrap(),
+        client.client_id.clone(),
+        ClientSecret::new(client.client_secret.clone()),
+        client.redirect_uris[0].parse().unwrap(),
+    )
+    .scopes(["urn:logto:scope:organizations", "urn:logto:scope:organization_roles"])
+    .build();
+    let web = LogtoWeb::builder(LogtoClient::new(config).unwrap())
+        .organization_path(Some("/organization".into()))
+        .build();
+    let logto = LogtoAxum::new(web, logto_axum::Key::generate(), false);
+    let active = |user: SignedInUser| async move {
+        let id = user.user.active_organization().map(|org| org.id.clone());
+        format!("{}|{}", id.unwrap_or_default(), user.csrf_token)
+    };
+    let app = Router::new()
+        .route("/active", get(active))
+        .merge(logto.router())
+        .layer(logto.session_layer());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let browser = logto_test_provider::http_client();
+    let start = browser.get(format!("{base}/sign-in")).send().await.unwrap();
+    let login = Login::Password {
+        username: "member",
+        password: "member-password",
+    };
+    let callback = logto_test_provider::complete_authorization(&browser, &location(&start), login).await;
+    assert_eq!(
+        browser.get(callback).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let read = || async {
+        let text = browser
+            .get(format!("{base}/active"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let (id, csrf) = text.split_once('|').unwrap();
+        (id.to_owned(), csrf.to_owned())
+    };
+    let (id, csrf) = read().await;
+    assert_eq!(id, "", "none active yet");
+    let choose = |form: Vec<(&'static str, String)>| {
+        let request = browser.post(format!("{base}/organization")).form(&form);
+        async move { request.send().await.unwrap() }
+    };
+    let form = |csrf: &str, id: &str| {
+        vec![
+            ("csrf_token", csrf.to_owned()),
+            ("organization_id", id.to_owned()),
+            ("return_to", "/active".to_owned()),
+        ]
+    };
+
+    let chosen = choose(form(&csrf, "org-beta")).await;
+    assert_eq!(chosen.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&chosen), "/active");
+    assert_eq!(read().await.0, "org-beta");
+
+    let refused = choose(form(&csrf, "org-elsewhere")).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "not a member");
+    assert_eq!(
+        choose(form("not-the-token", "org-acme")).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let no_token = vec![("organization_id", "org-acme".to_owned())];
+    assert_eq!(choose(no_token).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(read().await.0, "org-beta", "nothing changed");
+
+    assert_eq!(choose(form(&csrf, "org-acme")).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(read().await.0, "org-acme");
 }

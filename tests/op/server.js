@@ -678,12 +678,13 @@ function allowedScopes(ctx, indicator, defined) {
   const user = sub === undefined ? undefined : users.get(sub);
   const allowed = user?.permissions?.[indicator];
   if (allowed === undefined) return defined;
-  // At consent, what the user's organization roles allow for the resource is granted too, for
-  // organization-scoped tokens; a plain token for the resource (at the token endpoint) never
-  // carries it.
-  const fromOrganizations = ctx?.oidc?.route === 'token' || !user
-    ? []
-    : user.organizations.flatMap((id) => organizationGrants(user, id, indicator));
+  // What the user's roles in any of their organizations allow for the resource is allowed too, at
+  // consent and at the token endpoint: Logto 1.37.1 gives a plain token for the resource (no
+  // organization_id) the API permissions of every organization role the user has (seen on a real
+  // one: its resource scopes are looked up "from organizations" with no organization named).
+  const fromOrganizations = user
+    ? user.organizations.flatMap((id) => organizationGrants(user, id, indicator))
+    : [];
   return defined.filter((scope) => allowed.includes(scope) || fromOrganizations.includes(scope));
 }
 
@@ -924,14 +925,15 @@ async function organizationTokenAnswer(req, res, form) {
   }
   const grant = liveEntry(`Grant:${refreshToken.grantId}`)?.payload;
   if (!grant) return tokenError(res, 400, 'invalid_grant', 'grant request is invalid');
-  const orgScopes = String(grant.resources?.[ORG_RESOURCE] ?? '').split(' ');
-  if (!orgScopes.includes(ORG_SCOPE)) {
-    return tokenError(res, 400, 'invalid_target', `organization tokens need ${ORG_SCOPE} granted for ${ORG_RESOURCE}`);
-  }
+  // Membership first, then the scope, in Logto's order and with its answers.
   const user = users.get(refreshToken.accountId);
   if (!user || !user.organizations.includes(organizationId)) {
     // Logto's answer for an organization the user is not (or no longer) a member of.
     return tokenError(res, 403, 'access_denied', 'user is not a member of the organization');
+  }
+  const orgScopes = String(grant.resources?.[ORG_RESOURCE] ?? '').split(' ');
+  if (!orgScopes.includes(ORG_SCOPE)) {
+    return tokenError(res, 403, 'insufficient_scope', 'refresh token missing required scope');
   }
   const resource = form.get('resource');
   let audience = `${ORG_AUDIENCE_PREFIX}${organizationId}`;

@@ -28,8 +28,10 @@ pub enum OrganizationRequirement<'a> {
     Any,
     /// A token for this organization only.
     Id(&'a str),
-    /// Either: a token for the resource outside any organization, or one for any organization
-    /// (the handler tells them apart by [`VerifiedAccessToken::organization_id`]).
+    /// Either: a token for the resource outside any organization, or one for the resource within
+    /// any organization (the handler tells them apart by [`VerifiedAccessToken::organization_id`]).
+    /// An organization token (audience `urn:logto:organization:<id>`) is refused: it was issued for
+    /// the organization, with the organization's permissions, not for this resource.
     AnyOrNone,
 }
 
@@ -237,6 +239,11 @@ fn organization(
 ) -> Result<Option<String>, TokenError> {
     let organization = if audience.iter().any(|aud| aud == required.resource) {
         claimed
+    } else if required.organization == OrganizationRequirement::AnyOrNone {
+        // An API taking its own tokens, within an organization or not, never takes a token issued
+        // for another audience (RFC 9068): an organization permission may share a name with one
+        // of the API's.
+        return Err(TokenError::WrongAudience);
     } else {
         let from_aud = audience
             .iter()
@@ -360,7 +367,11 @@ mod tests {
         );
         let either = requirements(OrganizationRequirement::AnyOrNone);
         assert_eq!(organization(&resource, None, &either), Ok(None));
-        assert_eq!(organization(&org, None, &either), Ok(Some("org-a".into())));
+        assert_eq!(
+            organization(&org, None, &either),
+            Err(TokenError::WrongAudience),
+            "an organization token is not for the resource"
+        );
         assert_eq!(
             organization(&resource, Some("org-a".into()), &either),
             Ok(Some("org-a".into()))

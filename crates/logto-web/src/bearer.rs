@@ -134,9 +134,10 @@ pub struct RequireScopes {
     organizations: OrganizationPolicy,
 }
 
-/// What a route does with organization tokens: access tokens that carry an `organization_id`
-/// (an organization token, or a token for the API within an organization), whose scopes come
-/// from the user's roles in that organization.
+/// What a route does with organization-scoped tokens: tokens for the API within an organization
+/// (claim `organization_id`), whose scopes come from the user's roles in that organization.
+/// Logto's organization tokens (audience `urn:logto:organization:<id>`, not the API) are refused
+/// under every policy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum OrganizationPolicy {
     /// Refused as invalid tokens (401 `invalid_token`): only tokens for the API itself pass.
@@ -145,7 +146,8 @@ pub enum OrganizationPolicy {
     /// Both kinds pass; the handler tells them apart by
     /// [`VerifiedAccessToken::organization_id`].
     Accept,
-    /// Only organization tokens pass; a token for the API itself gets 403 `insufficient_scope`.
+    /// Only organization-scoped tokens pass; a token for the API outside any organization gets 403
+    /// `insufficient_scope`.
     Require,
 }
 

@@ -1053,7 +1053,23 @@ async fn organization_tokens_for_members_only() {
     assert_eq!(op.stats().await.grants.get("refresh_token"), Some(&1));
     assert_eq!(op.stats().await.refused.get("refresh_token"), Some(&1));
 
-    // Without the organizations resource granted, no organization token.
+    // A member whose sign-in did not ask for the organizations scope gets no organization token:
+    // Logto's 403 `insufficient_scope` (membership is checked first: a non-member gets
+    // `access_denied` whatever the scopes).
+    let flow = authorize(&op, &app, "openid offline_access", &[]);
+    let code = sign_in(&op, &http_client(), &flow, login).await;
+    let plain = ok_json(exchange(&op, &app, ClientAuth::Basic, &code, &flow).await).await;
+    let (status, error) = error_of(
+        refresh(
+            &op,
+            &app,
+            str_of(&plain, "refresh_token"),
+            &[("organization_id", "org-1")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, error.as_str()), (403, "insufficient_scope"));
     let demo = demo_tokens(&op, &app, "openid offline_access").await;
     let (status, error) = error_of(
         refresh(
@@ -1065,7 +1081,7 @@ async fn organization_tokens_for_members_only() {
         .await,
     )
     .await;
-    assert_eq!((status, error.as_str()), (400, "invalid_target"));
+    assert_eq!((status, error.as_str()), (403, "access_denied"));
 }
 
 fn m2m(id: &str) -> M2mClient {

@@ -41,7 +41,7 @@ async fn fixture() -> Fixture {
             "sub": "user-grace", "username": "grace", "password": "grace-password", "name": "Grace",
             "organizations": ["org-acme", "org-beta"],
             "organization_roles": ["org-acme:admin", "org-beta:viewer"],
-            // Outside any organization, her roles give nothing on the API.
+            // Her user roles give nothing on the API (her organization roles do).
             "permissions": { API: [] },
         })],
         ..Default::default()
@@ -79,7 +79,8 @@ fn membership(id: &str, name: &str, description: Option<&str>, roles: &[&str]) -
 async fn userinfo_names_each_organization_with_the_users_roles() {
     let fixture = fixture().await;
     let (params, pending) = fixture.authorize_as(MEMBER).await;
-    // A tenant that puts organizations in the ID token too (Logto leaves them out by default).
+    // Organizations in the ID token too (a new Logto 1.37.1 tenant puts `roles`, `organizations`
+    // and `organization_roles` there; the test provider leaves them out unless asked).
     fixture
         .provider
         .forge_next_id_token(&ForgedIdToken::with_claims(json!({
@@ -163,7 +164,8 @@ async fn an_organization_scoped_resource_token_is_for_the_resource_within_the_or
         .unwrap_err();
     assert!(error.to_string().contains("organization"), "{error}");
 
-    // The plain token for the API is another audience: no organization, none of its permissions.
+    // The plain token for the API: no organization, and (as Logto 1.37.1 does) the API permissions
+    // of her roles in every organization, Acme's admin among them.
     let plain = fixture
         .client
         .refresh(&refresh_token, &Audience::Resource(API.into()), "user-grace")
@@ -178,7 +180,7 @@ async fn an_organization_scoped_resource_token_is_for_the_resource_within_the_or
         .await
         .unwrap();
     assert_eq!(verified.organization_id, None);
-    assert!(verified.scopes.is_empty(), "{:?}", verified.scopes);
+    assert_eq!(verified.scopes, ["read:items", "write:items"]);
 }
 
 #[tokio::test]
