@@ -289,6 +289,12 @@ pub const DEMO: Login<'static> = Login::Password {
     password: "demo-password",
 };
 
+/// The body of `url` fetched with `http`, whatever the status: what that browser would see.
+pub async fn text_at(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+    let response = http.get(url).send().await.expect("the server answers");
+    response.text().await.expect("a text body")
+}
+
 /// The `Location` header of a redirect.
 pub fn location(response: &reqwest::Response) -> String {
     response
