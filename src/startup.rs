@@ -87,7 +87,7 @@ impl Application {
         };
         // Built once, outside the per-worker closure: every worker must share the same key,
         // templates, HTTP client and caches.
-        let client = LogtoClient::new(config.client_config())?;
+        let client = config.logto_client()?;
         let redis = match &config.session.store {
             SessionStoreKind::Cookie => None,
             // One clear line when Redis cannot be used: refused, wrong or missing password, no

@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::app::{Adapter, DEMO, TestApp, query_of, with_param};
+use crate::helpers::app::{Adapter, DEMO, TestApp, query_of, text_at, with_param};
 use logto_test_provider::FailMode;
 
 /// Visits `callback` and checks the refusal: status, a readable page, still signed out.
@@ -97,7 +97,7 @@ async fn a_replayed_callback_is_refused_in_the_same_and_in_another_browser(adapt
     let attacker = logto_test_provider::http_client();
     let response = attacker.get(&callback).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let home = attacker.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let home = text_at(&attacker, app.url("/")).await;
     assert!(!home.contains("Demo User"));
     assert_eq!(
         app.provider.stats().await.grants.get("authorization_code").copied(),

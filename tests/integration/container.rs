@@ -13,7 +13,7 @@ use std::time::Duration;
 use logto_test_provider::{TestProvider, complete_authorization, http_client};
 use reqwest::StatusCode;
 
-use crate::helpers::app::{DEMO, location, unescape_html};
+use crate::helpers::app::{DEMO, location, text_at, unescape_html};
 use crate::helpers::binary::BinaryEnv;
 
 /// Options that make a container start on a machine whose sandbox refuses the runtime's default
@@ -263,7 +263,7 @@ async fn the_image_holds_only_the_app_and_signs_a_user_in_read_only_as_a_non_roo
     let finished = http.get(callback).send().await.unwrap();
     assert_eq!(finished.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&finished), "/");
-    let home = unescape_html(&http.get(&env.base_url).send().await.unwrap().text().await.unwrap());
+    let home = unescape_html(&text_at(&http, &env.base_url).await);
     assert!(home.contains("Signed in as Demo User"), "{home}");
 
     // As a non-root user without capabilities, on a read-only root file system.

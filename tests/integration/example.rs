@@ -8,7 +8,7 @@ use logto_client::{ClientSecret, LogtoConfig, Url};
 use logto_test_provider::{TestClient, TestProvider, complete_authorization, http_client};
 use reqwest::StatusCode;
 
-use crate::helpers::app::{DEMO, hidden_input, location};
+use crate::helpers::app::{DEMO, hidden_input, location, text_at};
 
 #[allow(dead_code)]
 #[path = "../../examples/minimal.rs"]
@@ -75,23 +75,9 @@ async fn signs_in_shows_the_profile_and_signs_out(provider: &TestProvider, base:
     let callback = complete_authorization(&browser, &location(&start), DEMO).await;
     let finished = browser.get(callback).send().await.unwrap();
     assert_eq!(location(&finished), "/profile", "back where the visitor was going");
-    let page = browser
-        .get(format!("{base}/profile"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_at(&browser, format!("{base}/profile")).await;
     assert!(page.contains("user-demo"), "{page}");
-    let home = browser
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = text_at(&browser, format!("{base}/")).await;
     assert!(home.contains("Signed in as Demo User"), "{home}");
 
     let csrf = hidden_input(&home, "csrf_token").expect("the sign-out form");
@@ -106,14 +92,7 @@ async fn signs_in_shows_the_profile_and_signs_out(provider: &TestProvider, base:
         location(&signed_out).starts_with(&provider.endpoint()),
         "on to Logto's end session"
     );
-    let home = browser
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = text_at(&browser, format!("{base}/")).await;
     assert!(home.contains("Sign in"), "{home}");
     assert_eq!(provider.stats().await.revocations, 1, "the refresh token was revoked");
 }

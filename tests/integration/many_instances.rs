@@ -126,10 +126,11 @@ async fn eight_concurrent_requests_over_two_instances_send_one_refresh_grant(ada
     options.env.push(("LOGTO_USERINFO_MAX_AGE_SECS", "0".into()));
     let a = TestApp::spawn_with(options.clone()).await;
     let b = a.another_instance(options).await;
-    a.provider.set_ttl(Some(4), None, None).await;
+    a.provider.set_ttl(Some(60), None, None).await;
     a.provider.set_refresh_rotation(true).await;
     a.sign_in_as_demo().await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Past the access token's half life on the clock both instances read.
+    a.advance_clock(Duration::from_secs(31));
 
     // One browser (one cookie jar), its requests spread over both instances.
     let requests = (0..8).map(|i| {
@@ -153,7 +154,7 @@ async fn eight_concurrent_requests_over_two_instances_send_one_refresh_grant(ada
     );
 
     // The session carries on, on either instance, with the rotated refresh token.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    a.advance_clock(Duration::from_secs(31));
     for url in [b.url("/profile"), a.url("/profile")] {
         let response = a.http.get(url).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
@@ -297,17 +298,17 @@ async fn a_copied_cookie_is_signed_out_past_the_session_max_age_with_either_stor
     let redis = TestRedis::start().await;
     let cookie_store = AppOptions {
         adapter,
-        env: vec![("SESSION_MAX_AGE_SECS", "5".into())],
+        env: vec![("SESSION_MAX_AGE_SECS", "60".into())],
         ..Default::default()
     };
     let mut redis_store = redis_options(adapter, &redis);
-    redis_store.env.push(("SESSION_MAX_AGE_SECS", "5".into()));
+    redis_store.env.push(("SESSION_MAX_AGE_SECS", "60".into()));
     for options in [cookie_store, redis_store] {
         let app = TestApp::spawn_with(options).await;
         let response = app.sign_in_as_demo().await;
         let copied = cookie_pair(&session_set_cookie(&response).unwrap()).to_owned();
         assert!(home_with(&app, &copied).await.contains("Signed in as Demo User"));
-        tokio::time::sleep(Duration::from_secs(6)).await;
+        app.advance_clock(Duration::from_secs(61));
         assert!(
             !home_with(&app, &copied).await.contains("Demo User"),
             "past its maximum age"

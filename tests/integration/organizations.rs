@@ -259,7 +259,7 @@ async fn membership_changes_in_logto_show_within_the_userinfo_max_age() {
     app.provider
         .set_user_organizations(MEMBER, &["org-acme"], &["org-acme:viewer"])
         .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.advance_clock(Duration::from_secs(2));
     let page = profile(&app).await;
     assert!(!page.contains("data-organization=\"org-beta\""), "Beta is gone: {page}");
     assert!(!header(&page).contains("Beta Labs"), "and no longer active");
@@ -597,12 +597,12 @@ async fn sign_out_sends_the_newest_id_token_after_a_refresh() {
         ..Default::default()
     })
     .await;
-    app.provider.set_ttl(Some(4), None, None).await;
+    app.provider.set_ttl(Some(60), None, None).await;
     app.sign_in_as_demo().await;
     let at_sign_in = id_tokens(&app).await;
     assert_eq!(at_sign_in.len(), 1, "one ID token from the code exchange");
-    // Stale after 2 s: the next view refreshes, and Logto sends a new ID token.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Stale after 30 s on the app's clock: the next view refreshes, and Logto sends a new ID token.
+    app.advance_clock(Duration::from_secs(31));
     assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
     let now = id_tokens(&app).await;
     assert_eq!(now.len(), 2, "the refresh grant gave a new ID token");

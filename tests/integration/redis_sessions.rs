@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT_LANGUAGE, COOKIE};
 
 use crate::helpers::app::{
-    Adapter, AppOptions, DEMO, TestApp, cookie_pair, location, session_set_cookie, unescape_html,
+    Adapter, AppOptions, DEMO, TestApp, cookie_pair, location, session_set_cookie, text_at, unescape_html,
 };
 use crate::helpers::redis::TestRedis;
 
@@ -30,15 +30,7 @@ async fn with_redis_the_cookie_holds_only_an_id_and_the_session_survives_a_resta
 
     // A second instance (or the same app after a restart) with the same secret and Redis.
     let second = TestApp::spawn_on(first.provider.clone(), redis_options(adapter, &redis)).await;
-    let home = first
-        .http
-        .get(second.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = text_at(&first.http, second.url("/")).await;
     assert!(home.contains("Signed in as Demo User"), "{home}");
 }
 

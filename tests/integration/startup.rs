@@ -5,7 +5,7 @@ use std::process::Command;
 
 use reqwest::StatusCode;
 
-use crate::helpers::app::{Adapter, AppOptions, TestApp, cookie_pair, session_set_cookie, set_cookies};
+use crate::helpers::app::{Adapter, AppOptions, TestApp, cookie_pair, session_set_cookie, set_cookies, text_at};
 use logto_test_provider::FailMode;
 
 /// Runs the binary with only these variables (and PATH); it must stop. Its standard error.
@@ -287,14 +287,7 @@ async fn the_shipped_env_example_filled_in_runs_the_app_and_signs_in() {
     );
     let finished = http.get(callback).send().await.unwrap();
     assert_eq!(finished.status(), StatusCode::SEE_OTHER);
-    let home = http
-        .get("http://localhost:3000/")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = text_at(&http, "http://localhost:3000/").await;
     assert!(home.contains("Demo User"), "signed in: {home}");
 
     app.kill().await.unwrap();

@@ -10,8 +10,9 @@ use serde_json::json;
 use crate::helpers::app::{Adapter, AppOptions, TestApp, location, set_cookies, unescape_html};
 use logto_test_provider::{FailMode, Login, ProviderOptions};
 
-/// Access tokens of 4 s: stale (refreshed) after 2 s.
-const SHORT_TTL: u64 = 4;
+/// Access tokens of a minute: stale (refreshed) halfway, after 30 s on the app's clock, which
+/// the tests move instead of waiting; at the provider they stay valid the whole test.
+const SHORT_TTL: u64 = 60;
 
 /// Userinfo read on every view of /profile, so that each view needs the userinfo access token.
 fn userinfo_every_view(adapter: Adapter) -> AppOptions {
@@ -28,8 +29,9 @@ async fn app_with_short_tokens(adapter: Adapter) -> TestApp {
     app
 }
 
-async fn wait_until_stale() {
-    tokio::time::sleep(Duration::from_millis(SHORT_TTL * 1000 / 2 + 500)).await;
+/// Past the access tokens' half life on the app's clock.
+fn let_tokens_go_stale(app: &TestApp) {
+    app.advance_clock(Duration::from_secs(SHORT_TTL / 2 + 1));
 }
 
 fn refresh_grants(stats: &logto_test_provider::Stats) -> u64 {
@@ -47,7 +49,7 @@ async fn an_expiring_access_token_is_refreshed_on_the_next_profile_view(adapter:
         "the sign-in token is still fresh"
     );
 
-    wait_until_stale().await;
+    let_tokens_go_stale(&app);
     assert!(app.page("/profile").await.contains("Demo User"));
     assert_eq!(refresh_grants(&app.provider.stats().await), 1);
     assert!(app.page("/profile").await.contains("Demo User"));
@@ -64,7 +66,7 @@ async fn eight_concurrent_requests_after_expiry_send_exactly_one_refresh_grant(a
     // Rotate on every refresh: a second grant with the old refresh token would revoke everything.
     app.provider.set_refresh_rotation(true).await;
     app.sign_in_as_demo().await;
-    wait_until_stale().await;
+    let_tokens_go_stale(&app);
 
     let requests = (0..8).map(|_| async { app.get("/profile").await });
     let responses = futures::future::join_all(requests).await;
@@ -74,7 +76,7 @@ async fn eight_concurrent_requests_after_expiry_send_exactly_one_refresh_grant(a
     }
     assert_eq!(refresh_grants(&app.provider.stats().await), 1);
     // The session carries on with the rotated refresh token.
-    wait_until_stale().await;
+    let_tokens_go_stale(&app);
     assert!(app.page("/profile").await.contains("Demo User"));
     assert_eq!(refresh_grants(&app.provider.stats().await), 2);
 }
@@ -84,7 +86,7 @@ async fn when_logto_revokes_the_grant_the_visitor_is_signed_out_cleanly(adapter:
     let app = app_with_short_tokens(adapter).await;
     app.sign_in_as_demo().await;
     app.provider.revoke_grants(Some("user-demo")).await;
-    wait_until_stale().await;
+    let_tokens_go_stale(&app);
 
     let response = app.get("/profile").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -96,7 +98,7 @@ for_each_adapter!(a_failing_token_endpoint_shows_502_and_keeps_the_session);
 async fn a_failing_token_endpoint_shows_502_and_keeps_the_session(adapter: Adapter) {
     let app = app_with_short_tokens(adapter).await;
     app.sign_in_as_demo().await;
-    wait_until_stale().await;
+    let_tokens_go_stale(&app);
 
     app.provider.fail("/oidc/token", FailMode::Status500, Some(1)).await;
     let response = app.get("/profile").await;
@@ -254,7 +256,7 @@ for_each_adapter!(the_profile_reads_userinfo_at_most_once_per_max_age);
 async fn the_profile_reads_userinfo_at_most_once_per_max_age(adapter: Adapter) {
     let app = TestApp::spawn_with(AppOptions {
         adapter,
-        env: vec![("LOGTO_USERINFO_MAX_AGE_SECS", "2".into())],
+        env: vec![("LOGTO_USERINFO_MAX_AGE_SECS", "60".into())],
         ..Default::default()
     })
     .await;
@@ -274,7 +276,7 @@ async fn the_profile_reads_userinfo_at_most_once_per_max_age(adapter: Adapter) {
     }
     assert_eq!(userinfo_calls().await, 1, "fresh enough: no call to Logto");
 
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.advance_clock(Duration::from_secs(61));
     // What Logto says now shows once the copy is too old, and the sub check still holds.
     app.provider
         .forge_next_userinfo(json!({ "name": "Demo Renamed" }))

@@ -13,6 +13,12 @@ for (const level of ['info', 'log', 'warn']) {
   };
 }
 
+// Time, movable by tests (POST /__op/clock): token lifetimes and rotation windows pass without
+// waiting. The provider's epoch time, its store's expiry and this file all read Date.now.
+let clockOffsetMs = 0;
+const realDateNow = Date.now.bind(Date);
+Date.now = () => realDateNow() + clockOffsetMs;
+
 const { default: Provider, errors: oidcErrors } = await import('oidc-provider');
 const { generateKeyPair, exportJWK } = await import('jose');
 const http = await import('node:http');
@@ -1055,6 +1061,10 @@ async function controlApi(req, res, path) {
         settings.ttl[name] = input[name];
       }
       return sendJson(res, 200, { ok: true, ttl: settings.ttl });
+    case 'POST /__op/clock':
+      if (!Number.isInteger(input.advance_ms) || input.advance_ms < 0) throw new Error('advance_ms must be a whole number of milliseconds, not negative');
+      clockOffsetMs += input.advance_ms;
+      return sendJson(res, 200, { ok: true, offset_ms: clockOffsetMs });
     case 'POST /__op/settings':
       if (input.jwks_alg !== undefined) settings.jwksAlg = Boolean(input.jwks_alg);
       if (input.custom_jwt !== undefined) {

@@ -8,10 +8,11 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use url::Url;
 
-use logto_client::LogtoConfig;
+use logto_client::{Clock, LogtoClient, LogtoConfig, SystemClock};
 
 mod api;
 mod base_url;
@@ -73,6 +74,26 @@ pub struct Config {
     pub api: Option<ApiSettings>,
     /// Where Prometheus metrics are served, when `METRICS_ADDR` is set.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where the app reads the time: the system clock (no variable sets it); tests put in a
+    /// clock they move forward instead of waiting out token lifetimes and maximum ages.
+    pub time: TimeSource,
+}
+
+/// The clock every expiry of the app reads (token freshness, session and userinfo ages, through
+/// the Logto client): one time source, so that tests can move it.
+#[derive(Clone)]
+pub struct TimeSource(pub Arc<dyn Clock>);
+
+impl Default for TimeSource {
+    fn default() -> Self {
+        Self(Arc::new(SystemClock))
+    }
+}
+
+impl fmt::Debug for TimeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TimeSource(now = {})", self.0.now())
+    }
 }
 
 /// One configuration problem, naming the variable and how to fix it.
@@ -112,6 +133,7 @@ impl Config {
                 session,
                 api,
                 metrics_addr,
+                time: TimeSource::default(),
             }),
             _ => Err(ConfigErrors(r.into_errors())),
         }
@@ -157,6 +179,11 @@ impl Config {
     /// Whether the app is served over https (so cookies must be `Secure`, and HSTS is sent).
     pub fn is_https(&self) -> bool {
         self.server.is_https()
+    }
+
+    /// The Logto client of this configuration, reading the time from [`Config::time`].
+    pub fn logto_client(&self) -> Result<LogtoClient, logto_client::LogtoError> {
+        Ok(LogtoClient::new(self.client_config())?.with_clock(self.time.0.clone()))
     }
 
     /// What the Logto client needs: the application, its redirect URIs, scopes and resources.

@@ -71,7 +71,7 @@ impl Application {
     pub async fn build_with_listener(config: Config, listener: std::net::TcpListener) -> Result<Self, StartupError> {
         listener.set_nonblocking(true).map_err(StartupError::Server)?;
         let listener = tokio::net::TcpListener::from_std(listener).map_err(StartupError::Server)?;
-        let client = LogtoClient::new(config.client_config())?;
+        let client = config.logto_client()?;
         // Each Redis call is bounded: a hung Redis costs a request a 503 within seconds.
         let store: Arc<dyn SessionStore> = match &config.session.store {
             SessionStoreKind::Cookie => Arc::new(CookieStore::new(config.session.max_age)),

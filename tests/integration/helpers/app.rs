@@ -8,10 +8,12 @@
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use logto_actix::config::Config;
+use logto_actix::config::{Config, TimeSource};
 use logto_actix::startup::Application;
+use logto_client::{Clock, SystemClock};
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
 
@@ -52,6 +54,29 @@ pub struct AppOptions {
     /// Use this already registered client (id, secret) instead of registering one: another
     /// instance of the same app.
     pub client: Option<(String, String)>,
+    /// The app's clock; a new one (the system's time) when `None`. Instances that share one see
+    /// the same time.
+    pub clock: Option<Arc<TestClock>>,
+}
+
+/// The system's time plus an offset the test moves forward: token lifetimes, session and
+/// userinfo maximum ages pass without waiting. Only the app's notion of time moves: the provider
+/// and Redis keep the real time, so what they expire themselves still needs real waiting.
+#[derive(Debug, Default)]
+pub struct TestClock(AtomicU64);
+
+impl TestClock {
+    /// Moves the clock forward by `by` (whole seconds, rounded up).
+    pub fn advance(&self, by: Duration) {
+        let seconds = by.as_secs() + u64::from(by.subsec_nanos() > 0);
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> u64 {
+        SystemClock.now() + self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// The app under test, its provider, and a browser-like HTTP client.
@@ -68,6 +93,8 @@ pub struct TestApp {
     pub client_secret: String,
     /// Which app serves.
     pub adapter: Adapter,
+    /// The app's clock.
+    pub clock: Arc<TestClock>,
 }
 
 impl TestApp {
@@ -136,6 +163,8 @@ impl TestApp {
         env.extend(options.env.iter().map(|(k, v)| (k.to_string(), v.clone())));
         let mut config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test configuration");
         config.logto.http_timeout = options.http_timeout.unwrap_or(Duration::from_secs(5));
+        let clock = options.clock.clone().unwrap_or_default();
+        config.time = TimeSource(clock.clone());
 
         match options.adapter {
             Adapter::Actix => {
@@ -158,7 +187,13 @@ impl TestApp {
             client_id,
             client_secret,
             adapter: options.adapter,
+            clock,
         }
+    }
+
+    /// Moves the app's clock forward by `by` instead of waiting (see [`TestClock`]).
+    pub fn advance_clock(&self, by: Duration) {
+        self.clock.advance(by);
     }
 
     /// The absolute URL of a path of the app.
@@ -242,6 +277,7 @@ impl TestApp {
     pub async fn another_instance(&self, mut options: AppOptions) -> TestApp {
         options.adapter = self.adapter;
         options.client = Some((self.client_id.clone(), self.client_secret.clone()));
+        options.clock.get_or_insert_with(|| self.clock.clone());
         TestApp::spawn_on(self.provider.clone(), options).await
     }
 
@@ -257,6 +293,12 @@ pub const DEMO: Login<'static> = Login::Password {
     username: "demo",
     password: "demo-password",
 };
+
+/// The body of `url` fetched with `http`, whatever the status: what that browser would see.
+pub async fn text_at(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+    let response = http.get(url).send().await.expect("the server answers");
+    response.text().await.expect("a text body")
+}
 
 /// The `Location` header of a redirect.
 pub fn location(response: &reqwest::Response) -> String {

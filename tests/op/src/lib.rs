@@ -574,6 +574,13 @@ impl TestProvider {
         self.control_post("ttl", Value::Object(body)).await;
     }
 
+    /// Moves the provider's clock forward by `by` (it never goes back): tokens it issued expire,
+    /// and refresh tokens reach their rotation point, without the test waiting.
+    pub async fn advance_clock(&self, by: Duration) {
+        let advance_ms = u64::try_from(by.as_millis()).expect("a test-sized duration");
+        self.control_post("clock", json!({ "advance_ms": advance_ms })).await;
+    }
+
     /// `true`: rotate the refresh token on every use; `false`: Logto's default (after 70% of its life).
     pub async fn set_refresh_rotation(&self, always: bool) {
         let mode = if always { "always" } else { "seventy_percent" };

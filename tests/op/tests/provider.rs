@@ -690,8 +690,9 @@ async fn default_rotation_rotates_after_seventy_percent() {
     op.set_ttl(None, None, Some(10)).await;
     let tokens = demo_tokens(&op, &app, "openid offline_access").await;
     let first = str_of(&tokens, "refresh_token");
-    // Lifetimes count whole seconds from a truncated `iat`: 7.2 s in is 70-80% of 10 s, never expired.
-    tokio::time::sleep(Duration::from_millis(7200)).await;
+    // Lifetimes count whole seconds from a truncated `iat`: 7.2 s on is 70-80% of 10 s, never
+    // expired (the provider's clock moves; nothing waits).
+    op.advance_clock(Duration::from_millis(7200)).await;
     let again = ok_json(refresh(&op, &app, first, &[]).await).await;
     assert_ne!(str_of(&again, "refresh_token"), first);
 }
@@ -905,7 +906,7 @@ async fn short_access_token_ttl_expires() {
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 120);
     let access = str_of(&tokens, "access_token");
     assert_eq!(userinfo(&op, access).await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    op.advance_clock(Duration::from_millis(4100)).await;
     assert_eq!(userinfo(&op, access).await.status(), 401);
 }
 

@@ -36,7 +36,9 @@ async fn an_expired_id_token_is_still_a_good_hint() {
     // A session keeps the sign-in's ID token for as long as it lives, past the token's expiry.
     fixture.provider.set_ttl(None, Some(1), None).await;
     let signed_in = fixture.sign_in().await.expect("signed in");
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // Past its expiry for the provider and for the client alike; both clocks move, nothing waits.
+    fixture.provider.advance_clock(std::time::Duration::from_secs(2)).await;
+    fixture.clock.advance(2);
     let url = fixture
         .client
         .end_session_url_for(&signed_in.raw_id_token)

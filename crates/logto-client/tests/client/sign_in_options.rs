@@ -106,7 +106,9 @@ async fn logto_asks_again_when_the_session_is_older_than_max_age() {
     // Logto's session is alive: no form.
     let (params, pending) = fixture.authorize_with(&SignInOptions::sign_in(), Login::Direct).await;
     let first = fixture.client.finish_sign_in(&params, &pending).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Two seconds on, for the provider and for the client alike: both clocks move, nothing waits.
+    fixture.provider.advance_clock(Duration::from_secs(2)).await;
+    fixture.clock.advance(2);
     // Older than max_age: the sign-in form again (DEMO fills it), and a fresh auth_time.
     let options = SignInOptions::sign_in().with_max_age(Duration::from_secs(1));
     let (params, pending) = fixture.authorize_with(&options, DEMO).await;
