@@ -1,4 +1,4 @@
-"""Benchmark driver: provider + three apps on loopback, sign in, load with wrk, record results.
+"""Benchmark driver: provider + the apps on loopback, sign in, load with wrk, record results.
 
 Run through bench/run, which installs what this needs. Everything listens on 127.0.0.1 only,
 every load is bounded in time, and every process started here is stopped at the end.
@@ -47,6 +47,12 @@ APPS = {
         "sign_in": "/sign-in",
         "callback": "/callback",
     },
+    "axum": {
+        "label": "the axum example (examples/logto-axum-example, release), cookie sessions",
+        "cookie": "logto-session",
+        "sign_in": "/sign-in",
+        "callback": "/callback",
+    },
     "flask": {
         "label": "Flask + logto (PyPI), gunicorn; /api/me: PyJWT PyJWKClient",
         "cookie": "session",
@@ -81,6 +87,8 @@ LOADS = {
     "actix": PAGE_LOADS + API_LOADS + [("api-me-100k", "/api/me", "api-flood")],
     # The same app with its sessions in Redis: the signed-in page is what changes.
     "actix-redis": [("home", "/", "signed-in")],
+    # The same web core and client on axum (logto-axum): its floor, its signed-in page, its API.
+    "axum": [("healthz", "/healthz", "public"), ("home", "/", "signed-in"), *API_LOADS],
     "flask": PAGE_LOADS + API_LOADS,
     "express": PAGE_LOADS + API_LOADS,
 }
@@ -497,7 +505,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per load")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--apps", default="actix,actix-redis,flask,express")
+    parser.add_argument("--apps", default="actix,actix-redis,axum,flask,express")
     parser.add_argument("--loads", default="", help="only these loads (comma-separated names), e.g. healthz,api-me")
     parser.add_argument("--tokens", type=int, default=100_000, help="distinct access tokens in the pool")
     parser.add_argument("--no-write", action="store_true", help="print results, write no files")
@@ -570,8 +578,9 @@ def main() -> int:
                 "API_RESOURCE": API_RESOURCE,
                 "API_REQUIRED_SCOPES": API_SCOPE,
             }
-            if name.startswith("actix"):
-                args = [str(target_dir() / "release/logto-actix")]
+            if name.startswith("actix") or name == "axum":
+                binary = "logto-axum-example" if name == "axum" else "logto-actix"
+                args = [str(target_dir() / "release" / binary)]
                 env["LOGTO_API_RESOURCE"] = API_RESOURCE
                 env["LOGTO_API_REQUIRED_SCOPES"] = API_SCOPE
                 if name == "actix-redis":
@@ -723,6 +732,7 @@ def main() -> int:
             "flask_server": f"gunicorn, {flask_workers} sync workers ((2 x cores) + 1)",
             "express_server": "node app.js (one process), express-session MemoryStore",
             "actix_server": "release logto-actix, RUST_LOG=warn, default workers (one per core)",
+            "axum_server": "release logto-axum-example, RUST_LOG=warn, tokio's multi-threaded runtime (one worker per core)",
             "note": "wrk, the apps and the provider share the same cores; everything on 127.0.0.1",
         },
         "apps": {name: APPS[name]["label"] for name in apps},

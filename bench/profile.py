@@ -133,7 +133,27 @@ def open_cookie(cookie: str, secret: str) -> dict[str, str]:
 
     data = base64.b64decode(unquote(value))
     plain = AESGCM(cookie_key(secret)).decrypt(data[:12], data[12:], name.encode())
-    return json.loads(plain)
+    return decode_state(plain.decode())
+
+
+def decode_state(text: str) -> dict[str, str]:
+    """The cookie store's text of a state (crates/logto-web/src/store/cookie.rs): `s1;`, then per
+    entry `<bytes>:<name><bytes>:<value>`; or a JSON object (cookies written before)."""
+    if not text.startswith("s1;"):
+        return json.loads(text)
+    data, state, parts = text[3:].encode(), {}, []
+    while data:
+        length, _, data = data.partition(b":")
+        parts.append(data[: int(length)].decode())
+        data = data[int(length):]
+    for i in range(0, len(parts), 2):
+        state[parts[i]] = parts[i + 1]
+    return state
+
+
+def encode_state(state: dict[str, str]) -> str:
+    """The inverse of `decode_state`."""
+    return "s1;" + "".join(f"{len(p.encode())}:{p}" for k, v in state.items() for p in (k, v))
 
 
 def seal_cookie(name: str, state: dict[str, str], secret: str) -> str:
@@ -143,7 +163,7 @@ def seal_cookie(name: str, state: dict[str, str], secret: str) -> str:
 
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    plain = json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode()
+    plain = encode_state(state).encode()
     nonce = secrets.token_bytes(12)
     sealed = nonce + AESGCM(cookie_key(secret)).encrypt(nonce, plain, name.encode())
     return f"{name}={quote(base64.b64encode(sealed).decode(), safe='+')}"
@@ -171,11 +191,11 @@ def cookie_variant(cookie: str, secret: str, variant: str, userinfo: dict) -> st
 
 
 def sealed_size(name: str, state: dict[str, str]) -> int:
-    """Expected `name=value` length of the cookie that would carry `state`: serialized as
-    actix-session does (a JSON object of JSON-encoded strings), sealed (nonce and tag add 28
+    """Expected `name=value` length of the cookie that would carry `state`: serialized as the
+    cookie store does (`encode_state`), sealed (nonce and tag add 28
     bytes), base64, then percent-encoded as the cookie crate does (`/` and `=` take 3 bytes;
     one base64 character in 64 is a `/`, so real cookies vary by a few bytes around this)."""
-    plain = json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode()
+    plain = encode_state(state).encode()
     sealed = 12 + len(plain) + 16
     b64 = 4 * ((sealed + 2) // 3)
     padding = (3 - sealed % 3) % 3
@@ -196,7 +216,7 @@ def shape(value) -> object:
 def cookie_report(cookie: str, secret: str, endpoint: str) -> dict:
     name = cookie.partition("=")[0]
     state = open_cookie(cookie, secret)
-    plain = json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+    plain = encode_state(state)
     report = {
         "cookie_bytes": len(cookie),
         "plain_state_bytes": len(plain.encode()),
@@ -478,6 +498,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--json", help="write the figures to this file too")
     parser.add_argument("--env", action="append", default=[], help="extra NAME=VALUE for the app")
+    parser.add_argument("--redis", action="store_true", help="sessions in a throw-away redis-server (SESSION_STORE=redis)")
     parser.add_argument("--wrapper", default="", help="cpu: command to start the app under, e.g. 'strace -c -f -o FILE'")
     opts = parser.parse_args()
     pages = [p for p in opts.pages.split(",") if p]
@@ -519,6 +540,13 @@ def main() -> int:
             "LOGTO_API_RESOURCE": API_RESOURCE,
             "LOGTO_API_REQUIRED_SCOPES": API_SCOPE,
         }
+        if opts.redis:
+            # The store's own server: its CPU is not the app's, and callgrind sees only the app.
+            redis_port = free_port()
+            stack.start(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            env["SESSION_STORE"] = "redis"
+            env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}"
+            time.sleep(0.5)
         for item in opts.env:
             k, _, v = item.partition("=")
             env[k] = v
@@ -545,8 +573,10 @@ def main() -> int:
         cookie = finish_sign_in(http, callback_url)
         figures["cookie_bytes"] = len(cookie)
         log(f"signed in; session cookie {len(cookie)} bytes (name=value)")
-        figures["cookie"] = cookie_report(cookie, env["SESSION_SECRET"], endpoint)
-        userinfo = figures["cookie"].pop("_userinfo")
+        userinfo = {}
+        if not opts.redis:  # with Redis the cookie holds only the session's id
+            figures["cookie"] = cookie_report(cookie, env["SESSION_SECRET"], endpoint)
+            userinfo = figures["cookie"].pop("_userinfo")
         for path in ("/", "/profile", "/healthz"):
             requests.get(base + path, headers={"Cookie": cookie}, timeout=120)
 

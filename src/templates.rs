@@ -254,8 +254,23 @@ impl Templates {
     pub fn profile(&self, ui: &Ui, view: &ProfileView<'_>, csrf_token: Option<&str>) -> Result<String, tera::Error> {
         let mut context = page_context(ui, true);
         context.insert("on_profile", &true);
-        context.insert("user", &view.user);
-        context.insert("active_org", &view.user.active_organization);
+        // Flat values, as on the home page: Tera's dotted lookups and filters cost allocations.
+        let user = &view.user;
+        context.insert("name", user.name.unwrap_or(NONE));
+        context.insert("email", user.email.unwrap_or(NONE));
+        context.insert("username", user.username.unwrap_or(NONE));
+        context.insert("sub", user.sub);
+        context.insert("roles", &(!user.roles.is_empty()).then(|| user.roles.join(", ")));
+        context.insert("hf", &user.huggingface.is_some());
+        if let Some(hf) = &user.huggingface {
+            let label = hf.username.or(hf.name).unwrap_or("?");
+            context.insert("hf_initial", &initial(label));
+            context.insert("hf_avatar", &hf.avatar);
+            context.insert("hf_username", &hf.username);
+            context.insert("hf_name", hf.name.unwrap_or(NONE));
+            context.insert("hf_profile_url", &hf.profile_url);
+        }
+        context.insert("active_org", &user.active_organization);
         context.insert("resources", view.resources);
         context.insert("organizations", view.organizations);
         context.insert(
@@ -363,6 +378,9 @@ fn text_reference(source: &str) -> Option<String> {
     }
     None
 }
+
+/// What the profile page shows for a fact the user does not have.
+const NONE: &str = "—";
 
 /// Where `base.html` wants the language switcher's items.
 const LANGUAGE_LINKS: &str = "<!-- language links -->";

@@ -14,6 +14,9 @@ use crate::is_loopback;
 #[derive(Clone, Debug)]
 pub struct CanonicalHost {
     base: Url,
+    /// `base`'s host and port as a `Host` header names it (`127.0.0.1:3000`): the usual request
+    /// matches it as text and is answered without parsing a URL.
+    authority: String,
     /// The routes of sign-in that a person opens: every sign-in route and sign-out (the crates
     /// own those paths).
     auth_pages: Vec<String>,
@@ -24,8 +27,14 @@ impl CanonicalHost {
     pub fn new(app_base_url: &Url, web: &LogtoWeb) -> Self {
         let mut auth_pages: Vec<String> = web.sign_in_routes().into_iter().map(|(path, _)| path).collect();
         auth_pages.push(web.sign_out_path().to_owned());
+        let host = app_base_url.host_str().unwrap_or_default();
+        let authority = match app_base_url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
         Self {
             base: app_base_url.clone(),
+            authority,
             auth_pages,
         }
     }
@@ -37,6 +46,9 @@ impl CanonicalHost {
     pub fn redirect_for(&self, get_or_head: bool, host: Option<&str>, path_and_query: &str) -> Option<String> {
         let path = path_and_query.split('?').next().unwrap_or_default();
         if !get_or_head || !self.is_page(path) {
+            return None;
+        }
+        if host.is_some_and(|host| host.eq_ignore_ascii_case(&self.authority)) {
             return None;
         }
         let requested = Url::parse(&format!("{}://{}/", self.base.scheme(), host?)).ok()?;
@@ -135,6 +147,12 @@ mod tests {
         );
         assert_eq!(redirect(base, true, "127.0.0.1:3000", "/"), None);
         assert_eq!(redirect("https://Example.com", true, "example.COM:443", "/"), None);
+        assert_eq!(redirect("https://example.com", true, "EXAMPLE.com", "/"), None);
+        assert_eq!(redirect("http://[::1]:3000", true, "[::1]:3000", "/"), None);
+        assert_eq!(
+            redirect("http://[::1]:3000", true, "[::1]:3001", "/").as_deref(),
+            Some("http://[::1]:3000/")
+        );
     }
 
     #[test]
