@@ -4,7 +4,6 @@
 use reqwest::StatusCode;
 
 use crate::helpers::app::{Adapter, AppOptions, TestApp};
-use logto_test_provider::complete_end_session;
 
 for_each_adapter!(signing_out_at_logto_elsewhere_ends_the_app_session);
 async fn signing_out_at_logto_elsewhere_ends_the_app_session(adapter: Adapter) {
@@ -18,13 +17,7 @@ async fn signing_out_at_logto_elsewhere_ends_the_app_session(adapter: Adapter) {
     assert!(app.page("/").await.contains("Signed in as Demo User"));
 
     // The user ends their Logto session without going through this app.
-    let end_session = format!(
-        "{}/session/end?client_id={}&post_logout_redirect_uri={}",
-        app.provider.issuer(),
-        app.client_id,
-        url::form_urlencoded::byte_serialize(app.url("/").as_bytes()).collect::<String>()
-    );
-    complete_end_session(&app.http, &end_session).await;
+    app.end_logto_session_elsewhere().await;
 
     assert!(app.is_signed_out().await, "Logto's logout token ended the app session");
     assert_eq!(app.get("/profile").await.status(), StatusCode::SEE_OTHER);
@@ -45,13 +38,7 @@ async fn with_the_session_required_logto_names_its_session_and_that_app_session_
     app.sign_in_as_demo().await;
     assert!(app.page("/").await.contains("Signed in as Demo User"));
 
-    let end_session = format!(
-        "{}/session/end?client_id={}&post_logout_redirect_uri={}",
-        app.provider.issuer(),
-        app.client_id,
-        url::form_urlencoded::byte_serialize(app.url("/").as_bytes()).collect::<String>()
-    );
-    complete_end_session(&app.http, &end_session).await;
+    app.end_logto_session_elsewhere().await;
 
     assert!(app.is_signed_out().await, "the logout by sid ended the app session");
 }
@@ -83,31 +70,6 @@ async fn a_forged_or_missing_logout_token_is_refused_and_ends_nothing(adapter: A
     assert!(app.page("/").await.contains("Signed in as Demo User"));
 }
 
-/// A logout token for the app, signed by the provider, naming `sub` (and no session).
-async fn logout_token(app: &TestApp, header: serde_json::Value, jti: &str, sub: &str) -> String {
-    let claims = serde_json::json!({
-        "iss": app.provider.issuer(),
-        "aud": app.client_id,
-        "iat": logto_test_provider::unix_now(),
-        "jti": jti,
-        "sub": sub,
-        "events": { logto_client::protocol::BACKCHANNEL_LOGOUT_EVENT: {} },
-    });
-    app.provider
-        .sign_jwt(header, claims, logto_test_provider::SignWith::Provider)
-        .await
-}
-
-async fn post_logout_token(app: &TestApp, token: &str) -> StatusCode {
-    logto_test_provider::http_client()
-        .post(app.url("/backchannel-logout"))
-        .form(&[("logout_token", token)])
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
 for_each_adapter!(a_logout_token_id_seen_before_changes_nothing_and_an_untyped_token_is_refused);
 async fn a_logout_token_id_seen_before_changes_nothing_and_an_untyped_token_is_refused(adapter: Adapter) {
     let app = TestApp::spawn_with(AppOptions {
@@ -120,23 +82,25 @@ async fn a_logout_token_id_seen_before_changes_nothing_and_an_untyped_token_is_r
     let typed = serde_json::json!({ "typ": "logout+jwt" });
 
     // Valid in every way but its `typ`: refused, the session stays.
-    let untyped = logout_token(&app, serde_json::json!({}), "jti-untyped", "user-demo").await;
-    assert_eq!(post_logout_token(&app, &untyped).await, StatusCode::BAD_REQUEST);
+    let untyped = app
+        .logout_token(serde_json::json!({}), "jti-untyped", "user-demo")
+        .await;
+    assert_eq!(app.post_logout_token(&untyped).await, StatusCode::BAD_REQUEST);
     assert!(app.page("/").await.contains("Signed in as Demo User"));
 
     // A genuine logout of someone else, then its `jti` again on a token naming the demo user:
     // a replay, which changes nothing.
-    let other = logout_token(&app, typed.clone(), "jti-once", "user-someone-else").await;
-    assert_eq!(post_logout_token(&app, &other).await, StatusCode::OK);
-    let replayed = logout_token(&app, typed.clone(), "jti-once", "user-demo").await;
-    assert_eq!(post_logout_token(&app, &replayed).await, StatusCode::OK);
+    let other = app.logout_token(typed.clone(), "jti-once", "user-someone-else").await;
+    assert_eq!(app.post_logout_token(&other).await, StatusCode::OK);
+    let replayed = app.logout_token(typed.clone(), "jti-once", "user-demo").await;
+    assert_eq!(app.post_logout_token(&replayed).await, StatusCode::OK);
     assert!(
         app.page("/").await.contains("Signed in as Demo User"),
         "a token id seen before ended a session"
     );
 
     // The same token with a fresh `jti` is honoured.
-    let fresh = logout_token(&app, typed, "jti-fresh", "user-demo").await;
-    assert_eq!(post_logout_token(&app, &fresh).await, StatusCode::OK);
+    let fresh = app.logout_token(typed, "jti-fresh", "user-demo").await;
+    assert_eq!(app.post_logout_token(&fresh).await, StatusCode::OK);
     assert!(app.is_signed_out().await);
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use logto_actix_web::{RedisStore, SessionStore};
-use logto_test_provider::{SignWith, complete_end_session};
+use logto_test_provider::SignWith;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT_LANGUAGE, COOKIE};
 use serde_json::{Value, json};
@@ -109,13 +109,7 @@ async fn signing_out_at_logto_reaches_every_instance(adapter: Adapter) {
     let cookie = cookie_pair(&session_set_cookie(&response).unwrap()).to_owned();
 
     // Logto posts its logout token to A (the URI registered); B must see the session end too.
-    let end_session = format!(
-        "{}/session/end?client_id={}&post_logout_redirect_uri={}",
-        a.provider.issuer(),
-        a.client_id,
-        url::form_urlencoded::byte_serialize(a.url("/").as_bytes()).collect::<String>()
-    );
-    complete_end_session(&a.http, &end_session).await;
+    a.end_logto_session_elsewhere().await;
     assert!(!home_with(&b, &cookie).await.contains("Demo User"));
 }
 

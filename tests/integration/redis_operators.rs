@@ -142,38 +142,24 @@ async fn a_back_channel_logout_that_redis_interrupts_is_done_again_when_logto_re
 
     // Redis refuses the deletion halfway: the logout cannot be done, and says so (503).
     redis.admin(&["ACL", "SETUSER", "app", "-del"]);
-    let claims = serde_json::json!({
-        "iss": app.provider.issuer(),
-        "aud": app.client_id,
-        "iat": logto_test_provider::unix_now(),
-        "jti": "jti-interrupted",
-        "sub": "user-demo",
-        "events": { logto_client::protocol::BACKCHANNEL_LOGOUT_EVENT: {} },
-    });
     let token = app
-        .provider
-        .sign_jwt(
+        .logout_token(
             serde_json::json!({ "typ": "logout+jwt" }),
-            claims,
-            logto_test_provider::SignWith::Provider,
+            "jti-interrupted",
+            "user-demo",
         )
         .await;
-    let post = || async {
-        logto_test_provider::http_client()
-            .post(app.url("/backchannel-logout"))
-            .form(&[("logout_token", token.as_str())])
-            .send()
-            .await
-            .unwrap()
-            .status()
-    };
-    assert_eq!(post().await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.post_logout_token(&token).await, StatusCode::SERVICE_UNAVAILABLE);
 
     // Logto retries once Redis is whole again: the sessions end, not "already received".
     redis.admin(&["ACL", "SETUSER", "app", "+del"]);
-    assert_eq!(post().await, StatusCode::OK);
+    assert_eq!(app.post_logout_token(&token).await, StatusCode::OK);
     assert!(app.is_signed_out().await, "the retried logout ended the session");
-    assert_eq!(post().await, StatusCode::OK, "a third delivery is already received");
+    assert_eq!(
+        app.post_logout_token(&token).await,
+        StatusCode::OK,
+        "a third delivery is already received"
+    );
 }
 
 /// Everything Redis holds, as `redis-cli` prints it: every key, and each value or member.
@@ -473,13 +459,7 @@ async fn on_a_three_primary_cluster_sessions_and_back_channel_logouts_by_sid_and
 
     // A logout by `sid`: the user ends their Logto session elsewhere and the provider sends the
     // logout token naming that session; the sid index and the session hash to different nodes.
-    let end_session = format!(
-        "{}/session/end?client_id={}&post_logout_redirect_uri={}",
-        app.provider.issuer(),
-        app.client_id,
-        url::form_urlencoded::byte_serialize(app.url("/").as_bytes()).collect::<String>()
-    );
-    logto_test_provider::complete_end_session(&app.http, &end_session).await;
+    app.end_logto_session_elsewhere().await;
     assert!(
         app.is_signed_out().await,
         "the logout by sid ended the session on the cluster"
@@ -489,30 +469,10 @@ async fn on_a_three_primary_cluster_sessions_and_back_channel_logouts_by_sid_and
     assert!(app.page("/profile").await.contains("Demo User"));
 
     // A logout by `sub`: its index and the session sit on whatever nodes their keys hash to.
-    let claims = serde_json::json!({
-        "iss": app.provider.issuer(),
-        "aud": app.client_id,
-        "iat": logto_test_provider::unix_now(),
-        "jti": "jti-cluster",
-        "sub": "user-demo",
-        "events": { logto_client::protocol::BACKCHANNEL_LOGOUT_EVENT: {} },
-    });
     let token = app
-        .provider
-        .sign_jwt(
-            serde_json::json!({ "typ": "logout+jwt" }),
-            claims,
-            logto_test_provider::SignWith::Provider,
-        )
+        .logout_token(serde_json::json!({ "typ": "logout+jwt" }), "jti-cluster", "user-demo")
         .await;
-    let status = logto_test_provider::http_client()
-        .post(app.url("/backchannel-logout"))
-        .form(&[("logout_token", token.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.post_logout_token(&token).await, StatusCode::OK);
     assert!(
         app.is_signed_out().await,
         "the logout by sub ended the session on the cluster"

@@ -281,6 +281,45 @@ impl TestApp {
         TestApp::spawn_on(self.provider.clone(), options).await
     }
 
+    /// A logout token for this app, signed by the provider as Logto signs it, naming `sub` (and no
+    /// Logto session) under token id `jti`; `header` is the JWT header's extra fields.
+    pub async fn logout_token(&self, header: serde_json::Value, jti: &str, sub: &str) -> String {
+        let claims = serde_json::json!({
+            "iss": self.provider.issuer(),
+            "aud": self.client_id,
+            "iat": logto_test_provider::unix_now(),
+            "jti": jti,
+            "sub": sub,
+            "events": { logto_client::protocol::BACKCHANNEL_LOGOUT_EVENT: {} },
+        });
+        self.provider
+            .sign_jwt(header, claims, logto_test_provider::SignWith::Provider)
+            .await
+    }
+
+    /// Posts `token` to the app's back-channel logout route, as Logto does, and returns the status.
+    pub async fn post_logout_token(&self, token: &str) -> StatusCode {
+        http_client()
+            .post(self.url("/backchannel-logout"))
+            .form(&[("logout_token", token)])
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// The user ends their Logto session without going through this app (Logto then sends its
+    /// back-channel logout tokens).
+    pub async fn end_logto_session_elsewhere(&self) {
+        let end_session = format!(
+            "{}/session/end?client_id={}&post_logout_redirect_uri={}",
+            self.provider.issuer(),
+            self.client_id,
+            url::form_urlencoded::byte_serialize(self.url("/").as_bytes()).collect::<String>()
+        );
+        logto_test_provider::complete_end_session(&self.http, &end_session).await;
+    }
+
     /// Whether the home page shows the signed-out view.
     pub async fn is_signed_out(&self) -> bool {
         let html = self.page("/").await;
