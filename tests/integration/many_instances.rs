@@ -11,7 +11,9 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT_LANGUAGE, COOKIE};
 use serde_json::{Value, json};
 
-use crate::helpers::app::{Adapter, AppOptions, TestApp, cookie_pair, session_set_cookie, unescape_html};
+use crate::helpers::app::{
+    Adapter, AppOptions, TestApp, cookie_pair, profile_eight_times_over, session_set_cookie, unescape_html,
+};
 use crate::helpers::redis::{RedisOptions, TestRedis};
 
 fn redis_options(adapter: Adapter, redis: &TestRedis) -> AppOptions {
@@ -127,16 +129,7 @@ async fn eight_concurrent_requests_over_two_instances_send_one_refresh_grant(ada
     a.advance_clock(Duration::from_secs(31));
 
     // One browser (one cookie jar), its requests spread over both instances.
-    let requests = (0..8).map(|i| {
-        let url = if i % 2 == 0 {
-            a.url("/profile")
-        } else {
-            b.url("/profile")
-        };
-        let http = a.http.clone();
-        async move { http.get(url).send().await.unwrap() }
-    });
-    for response in futures::future::join_all(requests).await {
+    for response in profile_eight_times_over(&a, &b).await {
         assert_eq!(response.status(), StatusCode::OK);
         assert!(response.text().await.unwrap().contains("Demo User"));
     }
@@ -163,11 +156,11 @@ async fn a_refused_refresh_is_shared_so_eight_waiting_requests_send_one_grant_an
     let mut options = redis_options(adapter, &redis);
     options.env.push(("LOGTO_USERINFO_MAX_AGE_SECS", "0".into()));
     let app = TestApp::spawn_with(options).await;
-    app.provider.set_ttl(Some(4), None, None).await;
+    app.provider.set_ttl(Some(60), None, None).await;
     app.sign_in_as_demo().await;
     // Logto revokes the grant: the next refresh is refused with `invalid_grant`.
     app.provider.revoke_grants(Some("user-demo")).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.advance_clock(Duration::from_secs(31));
 
     // One browser, eight requests at once, each needing a refresh of the same token: the first
     // asks Logto, the others wait for it in Redis and take its refusal instead of presenting

@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::app::{AppOptions, TestApp};
+use crate::helpers::app::{AppOptions, TestApp, profile_eight_times_over};
 use crate::helpers::binary::BinaryEnv;
 use crate::helpers::redis::{RedisOptions, TestCa, TestRedis};
 
@@ -494,24 +494,16 @@ async fn on_a_cluster_two_instances_refreshing_one_session_at_once_send_one_refr
     };
     let a = TestApp::spawn_with(options.clone()).await;
     let b = a.another_instance(options).await;
-    a.provider.set_ttl(Some(4), None, None).await;
+    a.provider.set_ttl(Some(60), None, None).await;
     // Rotate on every refresh: a second grant with the old refresh token would be refused.
     a.provider.set_refresh_rotation(true).await;
     a.sign_in_as_demo().await;
 
     for round in 1..=2 {
-        // The access token is stale: eight requests of one browser over both instances.
-        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-        let requests = (0..8).map(|i| {
-            let url = if i % 2 == 0 {
-                a.url("/profile")
-            } else {
-                b.url("/profile")
-            };
-            let http = a.http.clone();
-            async move { http.get(url).send().await.unwrap() }
-        });
-        for response in futures::future::join_all(requests).await {
+        // Past the access token's half life on the clock both instances read: eight requests of
+        // one browser over both instances.
+        a.advance_clock(std::time::Duration::from_secs(31));
+        for response in profile_eight_times_over(&a, &b).await {
             assert_eq!(response.status(), StatusCode::OK);
             assert!(response.text().await.unwrap().contains("Demo User"));
         }

@@ -419,3 +419,18 @@ pub fn unescape_html(html: &str) -> String {
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
+
+/// Eight `/profile` requests at once from `a`'s browser (one cookie jar), alternating between
+/// instance `a` and instance `b` of the same app.
+pub async fn profile_eight_times_over(a: &TestApp, b: &TestApp) -> Vec<reqwest::Response> {
+    let requests = (0..8).map(|i| {
+        let url = if i % 2 == 0 {
+            a.url("/profile")
+        } else {
+            b.url("/profile")
+        };
+        let http = a.http.clone();
+        async move { http.get(url).send().await.unwrap() }
+    });
+    futures::future::join_all(requests).await
+}
