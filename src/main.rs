@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use logto_actix::config::{Config, SessionStoreKind};
+use logto_actix::config::launch;
 use logto_actix::startup::Application;
 
 /// What the binary was asked to do.
@@ -25,23 +25,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // `.env` fills in only what the environment lacks; a file that exists but cannot be read is an error.
-    if let Err(e) = dotenvy::dotenv()
-        && !e.not_found()
-    {
-        eprintln!("configuration error: .env: {e}");
-        return ExitCode::from(2);
-    }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-
-    let config = match Config::from_env() {
+    let config = match launch::configure(|name| std::env::var(name).ok()) {
         Ok(config) => config,
-        Err(errors) => {
-            for error in &errors.0 {
-                eprintln!("configuration error: {error}");
-            }
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     if let Command::Check = command {
         return if logto_actix::check::run(&config).await {
@@ -50,14 +36,8 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         };
     }
-    for warning in config.warnings() {
-        log::warn!("{warning}");
-    }
     let base_url = config.server.base_url.clone();
-    let store = match config.session.store {
-        SessionStoreKind::Cookie => "cookie",
-        SessionStoreKind::Redis { .. } => "redis",
-    };
+    let store = config.session.store.name();
     let issuer = config.issuer();
     // PORT=0 binds any free port: the address logged is the one bound.
     let host = config.server.listen.ip();
@@ -79,11 +59,5 @@ async fn main() -> ExitCode {
     );
     let result = app.run_until_stopped().await;
     log::info!("logto-actix stopped");
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("server stopped: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    launch::exit_code(result)
 }

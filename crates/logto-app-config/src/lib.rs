@@ -16,6 +16,7 @@ use logto_client::{Clock, LogtoClient, LogtoConfig, SystemClock};
 
 mod api;
 mod base_url;
+pub mod launch;
 pub mod log_hints;
 mod logto;
 mod metrics;

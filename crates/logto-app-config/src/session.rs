@@ -30,6 +30,16 @@ pub enum SessionStoreKind {
     Redis(RedisSettings),
 }
 
+impl SessionStoreKind {
+    /// The store's name as `SESSION_STORE` spells it: `cookie` or `redis`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Cookie => "cookie",
+            Self::Redis(_) => "redis",
+        }
+    }
+}
+
 /// How to reach Redis (`REDIS_URL`, `REDIS_MODE`, `REDIS_SENTINEL_MASTER`, `REDIS_CA_FILE`).
 #[derive(Clone, Debug)]
 pub struct RedisSettings {

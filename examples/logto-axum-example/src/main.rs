@@ -2,41 +2,22 @@
 
 use std::process::ExitCode;
 
-use logto_app_config::{Config, SessionStoreKind};
+use logto_app_config::launch;
 use logto_axum_example::Application;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // `.env` fills in only what the environment lacks; a file that exists but cannot be read is an error.
-    if let Err(e) = dotenvy::dotenv()
-        && !e.not_found()
-    {
-        eprintln!("configuration error: .env: {e}");
-        return ExitCode::from(2);
-    }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     // Everything the app reads but METRICS_ADDR: the example serves no metrics, so that variable is
     // neither used nor checked here.
-    let config = match Config::from_lookup(|name| match name {
+    let config = match launch::configure(|name| match name {
         "METRICS_ADDR" => None,
         _ => std::env::var(name).ok(),
     }) {
         Ok(config) => config,
-        Err(errors) => {
-            for error in &errors.0 {
-                eprintln!("configuration error: {error}");
-            }
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    for warning in config.warnings() {
-        log::warn!("{warning}");
-    }
     let base_url = config.server.base_url.clone();
-    let store = match config.session.store {
-        SessionStoreKind::Cookie => "cookie",
-        SessionStoreKind::Redis { .. } => "redis",
-    };
+    let store = config.session.store.name();
     let issuer = config.issuer();
     let host = config.server.listen.ip();
     let app = match Application::build(config).await {
@@ -53,11 +34,5 @@ async fn main() -> ExitCode {
     );
     let result = app.run_until_stopped().await;
     log::info!("logto-axum-example stopped");
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("server stopped: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    launch::exit_code(result)
 }
