@@ -1,52 +1,90 @@
 //! actix-session under the web core: [`ActixSession`] gives the core a request's session
-//! entries, and [`ActixStore`] serves any [`logto_web::SessionStore`] as actix-session's store.
+//! entries (and the ID token cookie of [`session_middleware`](crate::session_middleware)), and
+//! [`ActixStore`] serves any [`logto_web::SessionStore`] as actix-session's store.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore as ActixSessionStore, UpdateError};
 use actix_session::{Session, SessionExt};
-use actix_web::HttpRequest;
 use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::{HttpMessage, HttpRequest};
 use logto_web::{AuthError, SessionEntries, SessionState, SessionStore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::auth::LogtoAuth;
+use crate::middleware::IdTokenCookie;
+
 /// A request's actix-session `Session`, as the web core sees it.
 #[derive(Clone)]
-pub struct ActixSession(Session);
+pub struct ActixSession {
+    session: Session,
+    /// The ID token cookie, when [`session_middleware`](crate::session_middleware) and the
+    /// routes ([`LogtoAuth::configure`]) are in place: the request, to read it and for the
+    /// cookie's path.
+    id_token_cookie: Option<(Rc<IdTokenCookie>, HttpRequest)>,
+}
 
 impl ActixSession {
     /// The session of a request (the session middleware must be in place).
     pub fn of(req: &HttpRequest) -> Self {
-        ActixSession(req.get_session())
+        let id_token_cookie = req
+            .extensions()
+            .get::<Rc<IdTokenCookie>>()
+            .filter(|_| req.app_data::<LogtoAuth>().is_some())
+            .map(|cookie| (cookie.clone(), req.clone()));
+        ActixSession {
+            session: req.get_session(),
+            id_token_cookie,
+        }
     }
 }
 
 impl SessionEntries for ActixSession {
     fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.0.get::<T>(key).ok().flatten()
+        self.session.get::<T>(key).ok().flatten()
     }
 
     fn insert<T: Serialize>(&self, key: &str, value: &T) -> Result<(), AuthError> {
-        self.0.insert(key, value).map_err(|e| AuthError::Session(e.into()))
+        self.session
+            .insert(key, value)
+            .map_err(|e| AuthError::Session(e.into()))
     }
 
     fn remove(&self, key: &str) {
-        self.0.remove(key);
+        self.session.remove(key);
     }
 
     fn renew(&self) {
-        self.0.renew();
+        self.session.renew();
     }
 
     fn purge(&self) {
-        self.0.purge();
+        self.session.purge();
     }
 
     fn serialized_size(&self) -> usize {
-        serde_json::to_string(&*self.0.entries())
+        serde_json::to_string(&*self.session.entries())
             .map(|s| s.len())
             .unwrap_or(usize::MAX)
+    }
+
+    fn has_id_token_cookie(&self) -> bool {
+        self.id_token_cookie.is_some()
+    }
+
+    fn id_token_cookie(&self) -> Option<String> {
+        let (cookie, req) = self.id_token_cookie.as_ref()?;
+        cookie.read(req)
+    }
+
+    fn set_id_token_cookie(&self, id_token: Option<&str>) {
+        if let Some((cookie, req)) = &self.id_token_cookie
+            && let Some(auth) = req.app_data::<LogtoAuth>()
+        {
+            cookie.change(auth, id_token);
+        }
     }
 }
 

@@ -361,7 +361,10 @@ mod tests {
     /// Entries in memory, sized as JSON: what the cookie store's size check sees, near enough;
     /// with `.1`, an ID token cookie too (`Some(None)`: there is one, without a value).
     #[derive(Clone, Default)]
-    struct Memory(Rc<RefCell<BTreeMap<String, Value>>>, Option<Rc<RefCell<Option<String>>>>);
+    struct Memory(
+        Rc<RefCell<BTreeMap<String, Value>>>,
+        Option<Rc<RefCell<Option<String>>>>,
+    );
 
     impl SessionEntries for Memory {
         fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
@@ -536,7 +539,10 @@ mod tests {
         assert!(id_token_in_entries(&session));
         assert_eq!(session.id_token().unwrap().secret(), "kept");
         session.entries.remove(TOKENS);
-        assert!(session.id_token().is_none(), "a server-side store never reads the cookie");
+        assert!(
+            session.id_token().is_none(),
+            "a server-side store never reads the cookie"
+        );
         session.purge();
         assert_eq!(cookie.borrow().as_deref(), Some("stale"), "and never writes it");
     }
