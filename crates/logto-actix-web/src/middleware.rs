@@ -1,9 +1,9 @@
 //! The session middleware sign-in needs: actix-session's, and around it the ID token cookie.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll, ready};
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession};
@@ -88,26 +88,37 @@ pub(crate) struct IdTokenCookieKey {
 /// changed through [`ActixSession`](crate::ActixSession), written to the response by the middleware.
 pub(crate) struct IdTokenCookie {
     sealing: Rc<IdTokenCookieKey>,
-    change: RefCell<Option<Cookie<'static>>>,
+    change: Option<Cookie<'static>>,
 }
 
 impl IdTokenCookie {
+    /// Whether the request has its ID token cookie (the middleware is in place).
+    pub(crate) fn is_on(req: &HttpRequest) -> bool {
+        req.extensions().contains::<IdTokenCookie>()
+    }
+
+    fn sealing(req: &HttpRequest) -> Option<Rc<IdTokenCookieKey>> {
+        req.extensions().get::<IdTokenCookie>().map(|c| c.sealing.clone())
+    }
+
     /// The ID token the request's cookie carries, if it opens with the key.
-    pub(crate) fn read(&self, req: &HttpRequest) -> Option<String> {
-        let name = id_token_cookie_name(self.sealing.secure);
+    pub(crate) fn read(req: &HttpRequest) -> Option<String> {
+        let sealing = Self::sealing(req)?;
+        let name = id_token_cookie_name(sealing.secure);
         let mut jar = actix_web::cookie::CookieJar::new();
         jar.add_original(req.cookie(name)?);
-        jar.private(&self.sealing.key).get(name).map(|c| c.value().to_owned())
+        jar.private(&sealing.key).get(name).map(|c| c.value().to_owned())
     }
 
     /// Sets (`Some`) or removes the cookie in the response, with the path and lifetime `auth`
     /// gives it.
-    pub(crate) fn change(&self, auth: &LogtoAuth, id_token: Option<&str>) {
+    pub(crate) fn change(req: &HttpRequest, auth: &LogtoAuth, id_token: Option<&str>) {
+        let Some(sealing) = Self::sealing(req) else { return };
         let web = auth.web();
-        let name = id_token_cookie_name(self.sealing.secure);
+        let name = id_token_cookie_name(sealing.secure);
         let mut cookie = Cookie::build(name, id_token.unwrap_or_default().to_owned())
             .path(web.id_token_cookie_path().to_owned())
-            .secure(self.sealing.secure)
+            .secure(sealing.secure)
             .http_only(true)
             .same_site(SameSite::Lax)
             .finish();
@@ -117,7 +128,7 @@ impl IdTokenCookie {
                     i64::try_from(web.session_max_age().as_secs()).unwrap_or(i64::MAX),
                 ));
                 let mut jar = actix_web::cookie::CookieJar::new();
-                jar.private_mut(&self.sealing.key).add(cookie);
+                jar.private_mut(&sealing.key).add(cookie);
                 jar.delta().next().cloned()
             }
             None => {
@@ -125,7 +136,9 @@ impl IdTokenCookie {
                 Some(cookie)
             }
         };
-        *self.change.borrow_mut() = cookie;
+        if let Some(this) = req.extensions_mut().get_mut::<IdTokenCookie>() {
+            this.change = cookie;
+        }
     }
 }
 
@@ -163,29 +176,45 @@ pub struct IdTokenCookieService<S> {
 impl<S, B> Service<ServiceRequest> for IdTokenCookieService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    S::Future: 'static,
+    S::Future: Unpin,
 {
     type Response = ServiceResponse<B>;
     type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<ServiceResponse<B>, actix_web::Error>>>>;
+    type Future = IdTokenCookieFuture<S::Future>;
 
     forward_ready!(inner);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let cookie = Rc::new(IdTokenCookie {
+        req.extensions_mut().insert(IdTokenCookie {
             sealing: self.sealing.clone(),
-            change: RefCell::new(None),
+            change: None,
         });
-        req.extensions_mut().insert(cookie.clone());
-        let response = self.inner.call(req);
-        Box::pin(async move {
-            let mut response = response.await?;
-            if let Some(change) = cookie.change.borrow_mut().take()
-                && let Ok(value) = HeaderValue::from_str(&change.to_string())
-            {
-                response.headers_mut().append(SET_COOKIE, value);
-            }
-            Ok(response)
-        })
+        IdTokenCookieFuture(self.inner.call(req))
+    }
+}
+
+/// The response of [`IdTokenCookieService`], with the ID token cookie's change added. A future
+/// of its own rather than a boxed one: it runs for every request.
+pub struct IdTokenCookieFuture<F>(F);
+
+impl<F, B> Future for IdTokenCookieFuture<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + Unpin,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut response = ready!(Pin::new(&mut self.0).poll(cx))?;
+        let change = response
+            .request()
+            .extensions_mut()
+            .get_mut::<IdTokenCookie>()
+            .and_then(|cookie| cookie.change.take());
+        if let Some(change) = change
+            && let Ok(value) = HeaderValue::from_str(&change.to_string())
+        {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+        Poll::Ready(Ok(response))
     }
 }

@@ -2,13 +2,12 @@
 //! entries (and the ID token cookie of [`session_middleware`](crate::session_middleware)), and
 //! [`ActixStore`] serves any [`logto_web::SessionStore`] as actix-session's store.
 
-use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore as ActixSessionStore, UpdateError};
 use actix_session::{Session, SessionExt};
+use actix_web::HttpRequest;
 use actix_web::cookie::time::Duration as CookieDuration;
-use actix_web::{HttpMessage, HttpRequest};
 use logto_web::{AuthError, SessionEntries, SessionState, SessionStore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -20,20 +19,16 @@ use crate::middleware::IdTokenCookie;
 #[derive(Clone)]
 pub struct ActixSession {
     session: Session,
-    /// The ID token cookie, when [`session_middleware`](crate::session_middleware) and the
-    /// routes ([`LogtoAuth::configure`]) are in place: the request, to read it and for the
-    /// cookie's path.
-    id_token_cookie: Option<(Rc<IdTokenCookie>, HttpRequest)>,
+    /// The request, to read and change its ID token cookie, when
+    /// [`session_middleware`](crate::session_middleware) and the routes
+    /// ([`LogtoAuth::configure`]) are in place.
+    id_token_cookie: Option<HttpRequest>,
 }
 
 impl ActixSession {
     /// The session of a request (the session middleware must be in place).
     pub fn of(req: &HttpRequest) -> Self {
-        let id_token_cookie = req
-            .extensions()
-            .get::<Rc<IdTokenCookie>>()
-            .filter(|_| req.app_data::<LogtoAuth>().is_some())
-            .map(|cookie| (cookie.clone(), req.clone()));
+        let id_token_cookie = (IdTokenCookie::is_on(req) && req.app_data::<LogtoAuth>().is_some()).then(|| req.clone());
         ActixSession {
             session: req.get_session(),
             id_token_cookie,
@@ -75,15 +70,14 @@ impl SessionEntries for ActixSession {
     }
 
     fn id_token_cookie(&self) -> Option<String> {
-        let (cookie, req) = self.id_token_cookie.as_ref()?;
-        cookie.read(req)
+        IdTokenCookie::read(self.id_token_cookie.as_ref()?)
     }
 
     fn set_id_token_cookie(&self, id_token: Option<&str>) {
-        if let Some((cookie, req)) = &self.id_token_cookie
+        if let Some(req) = &self.id_token_cookie
             && let Some(auth) = req.app_data::<LogtoAuth>()
         {
-            cookie.change(auth, id_token);
+            IdTokenCookie::change(req, auth, id_token);
         }
     }
 }
