@@ -302,3 +302,46 @@ async fn with_redis_there_is_no_id_token_cookie_and_sign_out_has_the_hint(adapte
     let id_token = id_tokens(&app).await.pop().unwrap();
     assert_eq!(query_of(&end_session)["id_token_hint"], vec![id_token]);
 }
+
+/// Signs in with a browser whose cookies the test sees; returns that browser's cookies after
+/// checking that the ID token cookie is there.
+async fn signed_in_browser(app: &mut TestApp) -> Arc<reqwest::cookie::Jar> {
+    let (http, jar) = browser();
+    app.http = http;
+    app.sign_in_as_demo().await;
+    assert!(raw_cookie(&cookies_sent_to(app, &jar, "/sign-out"), ID_TOKEN).is_some());
+    jar
+}
+
+/// The next page of a session that ended without sign-out removes the ID token cookie too.
+async fn assert_next_page_removes_the_id_token_cookie(app: &TestApp, jar: &reqwest::cookie::Jar) {
+    let home = app.get("/").await;
+    let removal = id_token_set_cookie(&home).expect("the ID token cookie is removed");
+    assert!(
+        removal.contains("Max-Age=0") && removal.contains("Path=/sign-out"),
+        "{removal}"
+    );
+    assert!(raw_cookie(&cookies_sent_to(app, jar, "/sign-out"), ID_TOKEN).is_none());
+    assert!(app.is_signed_out().await);
+}
+
+for_each_adapter!(a_session_ended_by_logto_or_by_its_age_removes_the_id_token_cookie);
+async fn a_session_ended_by_logto_or_by_its_age_removes_the_id_token_cookie(adapter: Adapter) {
+    let mut app = TestApp::spawn_with(AppOptions {
+        adapter,
+        backchannel_logout: true,
+        ..Default::default()
+    })
+    .await;
+    let jar = signed_in_browser(&mut app).await;
+    let logout = app
+        .logout_token(json!({ "typ": "logout+jwt" }), "jti-id-token-cookie", "user-demo")
+        .await;
+    assert_eq!(app.post_logout_token(&logout).await, StatusCode::OK);
+    assert_next_page_removes_the_id_token_cookie(&app, &jar).await;
+
+    let mut app = TestApp::start(adapter).await;
+    let jar = signed_in_browser(&mut app).await;
+    app.advance_clock(Duration::from_secs(14 * 24 * 3600 + 1));
+    assert_next_page_removes_the_id_token_cookie(&app, &jar).await;
+}
