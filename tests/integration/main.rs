@@ -30,6 +30,7 @@ mod container;
 mod example;
 mod hostile_cookies;
 mod hostile_provider;
+mod id_token_cookie;
 mod languages;
 mod many_instances;
 mod no_leaks;

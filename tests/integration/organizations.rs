@@ -313,11 +313,10 @@ async fn sign_out_sends_the_id_token_as_hint_and_logto_accepts_it() {
     assert_eq!(back.as_str(), app.url("/"));
 }
 
-#[tokio::test]
-async fn a_session_too_large_for_the_id_token_signs_out_without_the_hint() {
-    let app = TestApp::spawn().await;
-    // A picture URL this long makes the ID token (which carries it) too large for the cookie.
-    let picture = format!("https://cdn.example.com/{}.png", "p".repeat(1000));
+/// Signs in a user whose picture URL has `picture_length` characters: the ID token carries it.
+/// Returns sign-out's end-session URL.
+async fn sign_out_of_a_user_with_a_long_picture(app: &TestApp, picture_length: usize) -> String {
+    let picture = format!("https://cdn.example.com/{}.png", "p".repeat(picture_length));
     app.provider
         .add_user(json!({
             "sub": "user-big", "username": "big", "password": "big-password", "name": "B".repeat(200),
@@ -335,7 +334,25 @@ async fn a_session_too_large_for_the_id_token_signs_out_without_the_hint() {
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let csrf = app.csrf_token().await;
-    let end_session = location(&app.post_sign_out(&format!("csrf_token={csrf}")).await);
+    location(&app.post_sign_out(&format!("csrf_token={csrf}")).await)
+}
+
+#[tokio::test]
+async fn an_id_token_too_large_for_the_session_cookie_keeps_its_hint_in_its_own_cookie() {
+    let app = TestApp::spawn().await;
+    // With the ID token inside, this session would not fit its cookie: it used to go without.
+    let end_session = sign_out_of_a_user_with_a_long_picture(&app, 1000).await;
+    let params = query_of(&end_session);
+    let hint = &params["id_token_hint"][0];
+    assert!(hint.len() > 1500, "{} characters", hint.len());
+    assert!(app.provider.issued_secrets().await.contains(hint));
+    assert!(app.is_signed_out().await);
+}
+
+#[tokio::test]
+async fn an_id_token_too_large_for_any_cookie_signs_out_without_the_hint() {
+    let app = TestApp::spawn().await;
+    let end_session = sign_out_of_a_user_with_a_long_picture(&app, 3000).await;
     let params = query_of(&end_session);
     assert!(!params.contains_key("id_token_hint"), "{end_session}");
     assert_eq!(params["client_id"], vec![app.client_id.clone()]);

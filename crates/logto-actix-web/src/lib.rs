@@ -67,7 +67,10 @@ pub use bearer::BearerToken;
 pub use error::{ApiErrorResponse, ApiResponse, AuthErrorResponse};
 pub use extract::{OptionalUser, SignedInUser};
 pub use handlers::see_other;
-pub use middleware::{session_cookie_name, session_middleware};
+pub use middleware::{
+    IdTokenCookieFuture, IdTokenCookieService, LogtoSessionMiddleware, id_token_cookie_name, session_cookie_name,
+    session_middleware,
+};
 pub use routes::get_or_head;
 pub use session::{ActixSession, ActixStore};
 

@@ -1,11 +1,21 @@
-//! The session middleware sign-in needs.
+//! The session middleware sign-in needs: actix-session's, and around it the ID token cookie.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, ready};
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession};
-use actix_web::cookie::{Key, SameSite, time::Duration as CookieDuration};
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Cookie, Key, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{HeaderValue, SET_COOKIE};
+use actix_web::{HttpMessage, HttpRequest};
 
 use logto_web::limits::DEFAULT_SESSION_MAX_AGE;
 
+use crate::auth::LogtoAuth;
 use crate::session::ActixStore;
 
 /// The session cookie's name: `__Host-logto-session` behind https, `logto-session` otherwise.
@@ -18,15 +28,27 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
     }
 }
 
+/// The ID token cookie's name: `__Secure-logto-id-token` behind https, `logto-id-token`
+/// otherwise. Its `Path` is the sign-out path (so not `__Host-`, which requires `Path=/`): the
+/// browser sends the ID token to sign-out only, not with every request.
+pub fn id_token_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Secure-logto-id-token"
+    } else {
+        "logto-id-token"
+    }
+}
+
 /// A session middleware with the settings sign-in needs, over `store`: an encrypted (private)
 /// cookie, `HttpOnly`, `SameSite=Lax` (the return from Logto is a cross-site navigation that must
 /// carry it), `Path=/`, `Secure` and the `__Host-` prefix when `secure`, kept by the browser for
 /// [`DEFAULT_SESSION_MAX_AGE`] (the web core ends sessions at their configured maximum age
 /// whatever the cookie says). `key` must be the same on every instance and at every start, or
-/// sessions end.
-pub fn session_middleware(store: ActixStore, key: Key, secure: bool) -> SessionMiddleware<ActixStore> {
+/// sessions end. With the cookie store, the ID token goes in a second cookie, encrypted with the
+/// same key and sent by the browser to the sign-out path only ([`id_token_cookie_name`]).
+pub fn session_middleware(store: ActixStore, key: Key, secure: bool) -> LogtoSessionMiddleware {
     let ttl = CookieDuration::seconds(DEFAULT_SESSION_MAX_AGE.as_secs() as i64);
-    SessionMiddleware::builder(store, key)
+    let session = SessionMiddleware::builder(store, key.clone())
         .cookie_name(session_cookie_name(secure).to_owned())
         .cookie_secure(secure)
         .cookie_http_only(true)
@@ -34,13 +56,165 @@ pub fn session_middleware(store: ActixStore, key: Key, secure: bool) -> SessionM
         .cookie_path("/".to_owned())
         .cookie_content_security(CookieContentSecurity::Private)
         .session_lifecycle(PersistentSession::default().session_ttl(ttl))
-        .build()
+        .build();
+    LogtoSessionMiddleware {
+        session,
+        id_token_cookie: Rc::new(IdTokenCookieKey { key, secure }),
+    }
 }
 
 impl crate::LogtoAuth {
     /// The session middleware over this sign-in's own store ([`LogtoAuthBuilder::store`](crate::LogtoAuthBuilder::store),
     /// the cookie by default), so that the two cannot differ. See [`session_middleware`].
-    pub fn session_middleware(&self, key: Key, secure: bool) -> SessionMiddleware<ActixStore> {
+    pub fn session_middleware(&self, key: Key, secure: bool) -> LogtoSessionMiddleware {
         session_middleware(ActixStore::new(self.web().store().clone()), key, secure)
+    }
+}
+
+/// The session middleware of [`session_middleware`]: actix-session's, with the ID token cookie
+/// around it. `.wrap()` it as any middleware.
+pub struct LogtoSessionMiddleware {
+    session: SessionMiddleware<ActixStore>,
+    id_token_cookie: Rc<IdTokenCookieKey>,
+}
+
+/// What opens and seals the ID token cookie.
+pub(crate) struct IdTokenCookieKey {
+    key: Key,
+    secure: bool,
+}
+
+/// One request's ID token cookie: put in the request's extensions by the middleware, read and
+/// changed through [`ActixSession`](crate::ActixSession), written to the response by the middleware.
+pub(crate) struct IdTokenCookie {
+    sealing: Rc<IdTokenCookieKey>,
+    change: Option<Cookie<'static>>,
+}
+
+impl IdTokenCookie {
+    /// Whether the request has its ID token cookie (the middleware is in place).
+    pub(crate) fn is_on(req: &HttpRequest) -> bool {
+        req.extensions().contains::<IdTokenCookie>()
+    }
+
+    fn sealing(req: &HttpRequest) -> Option<Rc<IdTokenCookieKey>> {
+        req.extensions().get::<IdTokenCookie>().map(|c| c.sealing.clone())
+    }
+
+    /// The ID token the request's cookie carries, if it opens with the key.
+    pub(crate) fn read(req: &HttpRequest) -> Option<String> {
+        let sealing = Self::sealing(req)?;
+        let name = id_token_cookie_name(sealing.secure);
+        let mut jar = actix_web::cookie::CookieJar::new();
+        jar.add_original(req.cookie(name)?);
+        jar.private(&sealing.key).get(name).map(|c| c.value().to_owned())
+    }
+
+    /// Sets (`Some`) or removes the cookie in the response, with the path and lifetime `auth`
+    /// gives it.
+    pub(crate) fn change(req: &HttpRequest, auth: &LogtoAuth, id_token: Option<&str>) {
+        let Some(sealing) = Self::sealing(req) else { return };
+        let web = auth.web();
+        let name = id_token_cookie_name(sealing.secure);
+        let mut cookie = Cookie::build(name, id_token.unwrap_or_default().to_owned())
+            .path(web.id_token_cookie_path().to_owned())
+            .secure(sealing.secure)
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .finish();
+        let cookie = match id_token {
+            Some(_) => {
+                cookie.set_max_age(CookieDuration::seconds(
+                    i64::try_from(web.session_max_age().as_secs()).unwrap_or(i64::MAX),
+                ));
+                let mut jar = actix_web::cookie::CookieJar::new();
+                jar.private_mut(&sealing.key).add(cookie);
+                jar.delta().next().cloned()
+            }
+            None => {
+                cookie.make_removal();
+                Some(cookie)
+            }
+        };
+        if let Some(this) = req.extensions_mut().get_mut::<IdTokenCookie>() {
+            this.change = cookie;
+        }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for LogtoSessionMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    S::Future: 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = IdTokenCookieService<<SessionMiddleware<ActixStore> as Transform<S, ServiceRequest>>::Transform>;
+    type InitError = ();
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Transform, ()>>>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        let session = self.session.new_transform(service);
+        let sealing = self.id_token_cookie.clone();
+        Box::pin(async move {
+            Ok(IdTokenCookieService {
+                inner: session.await?,
+                sealing,
+            })
+        })
+    }
+}
+
+/// The service of [`LogtoSessionMiddleware`]: gives each request its ID token cookie, and writes
+/// what the web core changed of it to the response.
+pub struct IdTokenCookieService<S> {
+    inner: S,
+    sealing: Rc<IdTokenCookieKey>,
+}
+
+impl<S, B> Service<ServiceRequest> for IdTokenCookieService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S::Future: Unpin,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = IdTokenCookieFuture<S::Future>;
+
+    forward_ready!(inner);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        req.extensions_mut().insert(IdTokenCookie {
+            sealing: self.sealing.clone(),
+            change: None,
+        });
+        IdTokenCookieFuture(self.inner.call(req))
+    }
+}
+
+/// The response of [`IdTokenCookieService`], with the ID token cookie's change added. A future
+/// of its own rather than a boxed one: it runs for every request.
+pub struct IdTokenCookieFuture<F>(F);
+
+impl<F, B> Future for IdTokenCookieFuture<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + Unpin,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut response = ready!(Pin::new(&mut self.0).poll(cx))?;
+        let change = response
+            .request()
+            .extensions_mut()
+            .get_mut::<IdTokenCookie>()
+            .and_then(|cookie| cookie.change.take());
+        if let Some(change) = change
+            && let Ok(value) = HeaderValue::from_str(&change.to_string())
+        {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+        Poll::Ready(Ok(response))
     }
 }

@@ -1,5 +1,6 @@
 //! actix-session under the web core: [`ActixSession`] gives the core a request's session
-//! entries, and [`ActixStore`] serves any [`logto_web::SessionStore`] as actix-session's store.
+//! entries (and the ID token cookie of [`session_middleware`](crate::session_middleware)), and
+//! [`ActixStore`] serves any [`logto_web::SessionStore`] as actix-session's store.
 
 use std::sync::Arc;
 
@@ -11,42 +12,73 @@ use logto_web::{AuthError, SessionEntries, SessionState, SessionStore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::auth::LogtoAuth;
+use crate::middleware::IdTokenCookie;
+
 /// A request's actix-session `Session`, as the web core sees it.
 #[derive(Clone)]
-pub struct ActixSession(Session);
+pub struct ActixSession {
+    session: Session,
+    /// The request, to read and change its ID token cookie, when
+    /// [`session_middleware`](crate::session_middleware) and the routes
+    /// ([`LogtoAuth::configure`]) are in place.
+    id_token_cookie: Option<HttpRequest>,
+}
 
 impl ActixSession {
     /// The session of a request (the session middleware must be in place).
     pub fn of(req: &HttpRequest) -> Self {
-        ActixSession(req.get_session())
+        let id_token_cookie = (IdTokenCookie::is_on(req) && req.app_data::<LogtoAuth>().is_some()).then(|| req.clone());
+        ActixSession {
+            session: req.get_session(),
+            id_token_cookie,
+        }
     }
 }
 
 impl SessionEntries for ActixSession {
     fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.0.get::<T>(key).ok().flatten()
+        self.session.get::<T>(key).ok().flatten()
     }
 
     fn insert<T: Serialize>(&self, key: &str, value: &T) -> Result<(), AuthError> {
-        self.0.insert(key, value).map_err(|e| AuthError::Session(e.into()))
+        self.session
+            .insert(key, value)
+            .map_err(|e| AuthError::Session(e.into()))
     }
 
     fn remove(&self, key: &str) {
-        self.0.remove(key);
+        self.session.remove(key);
     }
 
     fn renew(&self) {
-        self.0.renew();
+        self.session.renew();
     }
 
     fn purge(&self) {
-        self.0.purge();
+        self.session.purge();
     }
 
     fn serialized_size(&self) -> usize {
-        serde_json::to_string(&*self.0.entries())
+        serde_json::to_string(&*self.session.entries())
             .map(|s| s.len())
             .unwrap_or(usize::MAX)
+    }
+
+    fn has_id_token_cookie(&self) -> bool {
+        self.id_token_cookie.is_some()
+    }
+
+    fn id_token_cookie(&self) -> Option<String> {
+        IdTokenCookie::read(self.id_token_cookie.as_ref()?)
+    }
+
+    fn set_id_token_cookie(&self, id_token: Option<&str>) {
+        if let Some(req) = &self.id_token_cookie
+            && let Some(auth) = req.app_data::<LogtoAuth>()
+        {
+            IdTokenCookie::change(req, auth, id_token);
+        }
     }
 }
 

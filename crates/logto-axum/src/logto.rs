@@ -71,6 +71,17 @@ impl LogtoAxum {
         }
     }
 
+    /// The ID token cookie's name: `__Secure-logto-id-token` behind https, `logto-id-token`
+    /// otherwise. Its `Path` is the sign-out path (so not `__Host-`, which requires `Path=/`): the
+    /// browser sends the ID token to sign-out only, not with every request.
+    pub fn id_token_cookie_name(&self) -> &'static str {
+        if self.0.secure {
+            "__Secure-logto-id-token"
+        } else {
+            "logto-id-token"
+        }
+    }
+
     pub(crate) fn ui_locales(&self, parts: &axum::http::request::Parts) -> Option<String> {
         self.0.ui_locales.as_ref().and_then(|f| f(parts))
     }

@@ -3,7 +3,9 @@
 //! before the handler and written back after it, only when it changed. Built here rather than on
 //! a session crate so that the cookie has exactly the settings sign-in needs (`SameSite=Lax`,
 //! `HttpOnly`, `__Host-` behind https), the store is the core's own [`SessionStore`] (one for
-//! both frameworks), and a session the store could not read is never written back.
+//! both frameworks), and a session the store could not read is never written back. With the
+//! cookie store the ID token travels apart, in a private cookie whose `Path` is the sign-out path
+//! ([`LogtoAxum::id_token_cookie_name`]), set and removed when the web core says so.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -40,6 +42,10 @@ struct State {
     id: Option<String>,
     entries: SessionState,
     status: Status,
+    /// The ID token this request's ID token cookie carried, opened.
+    id_token: Option<String>,
+    /// What to do with the ID token cookie in the response: set it (`Some(Some)`) or remove it.
+    id_token_change: Option<Option<String>>,
 }
 
 /// One request's session, as the web core sees it ([`SessionEntries`]). Taken by the extractors
@@ -48,11 +54,13 @@ struct State {
 pub struct AxumSession(Arc<Mutex<State>>);
 
 impl AxumSession {
-    fn new(id: Option<String>, entries: SessionState) -> Self {
+    fn new(id: Option<String>, entries: SessionState, id_token: Option<String>) -> Self {
         AxumSession(Arc::new(Mutex::new(State {
             id,
             entries,
             status: Status::Unchanged,
+            id_token,
+            id_token_change: None,
         })))
     }
 
@@ -101,6 +109,18 @@ impl SessionEntries for AxumSession {
         serde_json::to_string(&self.state().entries)
             .map(|s| s.len())
             .unwrap_or(usize::MAX)
+    }
+
+    fn has_id_token_cookie(&self) -> bool {
+        true
+    }
+
+    fn id_token_cookie(&self) -> Option<String> {
+        self.state().id_token.clone()
+    }
+
+    fn set_id_token_cookie(&self, id_token: Option<&str>) {
+        self.state().id_token_change = Some(id_token.map(str::to_owned));
     }
 }
 
@@ -180,42 +200,55 @@ impl LogtoAxum {
     /// The session of a request with these headers: empty when it has no (valid) cookie, marked
     /// unavailable when the store could not read it.
     async fn load_session(&self, headers: &HeaderMap) -> AxumSession {
-        let Some(id) = self.session_id(headers) else {
-            return AxumSession::new(None, HashMap::new());
+        let (id, id_token) = self.session_cookies(headers);
+        let Some(id) = id else {
+            return AxumSession::new(None, HashMap::new(), id_token);
         };
         match self.web().store().load(&id).await {
-            Ok(Some(entries)) => AxumSession::new(Some(id), entries),
-            Ok(None) => AxumSession::new(None, HashMap::new()),
+            Ok(Some(entries)) => AxumSession::new(Some(id), entries, id_token),
+            Ok(None) => AxumSession::new(None, HashMap::new(), id_token),
             // The store logged the cause; the flows answer 503, and nothing is written back.
-            Err(_) => AxumSession::new(Some(id), HashMap::from([(UNAVAILABLE.to_owned(), "true".to_owned())])),
+            Err(_) => AxumSession::new(
+                Some(id),
+                HashMap::from([(UNAVAILABLE.to_owned(), "true".to_owned())]),
+                None,
+            ),
         }
     }
 
-    /// The decrypted session cookie of a request, if it has one that this key opens.
-    fn session_id(&self, headers: &HeaderMap) -> Option<String> {
+    /// The decrypted session cookie and ID token cookie of a request, each if it has one that
+    /// this key opens (the browser sends the second to the sign-out path only).
+    fn session_cookies(&self, headers: &HeaderMap) -> (Option<String>, Option<String>) {
         let name = self.cookie_name();
+        let id_token_name = self.id_token_cookie_name();
         let mut jar = CookieJar::new();
         for value in headers.get_all(header::COOKIE) {
             let Ok(value) = value.to_str() else { continue };
             // Percent-decoded, as actix-web sends it: a session cookie of the actix adapter with
             // the same key opens here too (base64 has no `%`, so this crate's own are unchanged).
             for cookie in Cookie::split_parse_encoded(value.to_owned()).flatten() {
-                if cookie.name() == name {
+                if cookie.name() == name || cookie.name() == id_token_name {
                     jar.add_original(cookie.into_owned());
                 }
             }
         }
-        jar.private(&self.0.key).get(name).map(|c| c.value().to_owned())
+        let private = jar.private(&self.0.key);
+        let open = |name| private.get(name).map(|c| c.value().to_owned());
+        (open(name), open(id_token_name))
     }
 
     /// Writes the session back when it changed, and sets or clears the cookie.
     async fn save_session(&self, session: &AxumSession, headers: &mut HeaderMap) -> Result<(), StoreError> {
-        let (id, entries, status) = {
-            let state = session.state();
-            (state.id.clone(), state.entries.clone(), state.status)
+        let (id, entries, status, id_token_change) = {
+            let mut state = session.state();
+            let change = state.id_token_change.take();
+            (state.id.clone(), state.entries.clone(), state.status, change)
         };
         if entries.contains_key(UNAVAILABLE) {
             return Ok(());
+        }
+        if let Some(id_token) = id_token_change {
+            self.set_id_token_cookie(headers, id_token);
         }
         let store = self.web().store();
         let ttl = self.web().session_max_age();
@@ -242,13 +275,38 @@ impl LogtoAxum {
 
     /// Adds the `Set-Cookie` of the encrypted session id (or its removal).
     fn set_cookie(&self, headers: &mut HeaderMap, id: Option<String>, ttl: Duration) {
-        let name = self.cookie_name();
-        let mut builder = Cookie::build((name, id.clone().unwrap_or_default()))
+        self.set_private_cookie(headers, self.cookie_name(), "/", id, ttl);
+    }
+
+    /// Adds the `Set-Cookie` of the encrypted ID token, sent by the browser to the sign-out path
+    /// only (or its removal).
+    fn set_id_token_cookie(&self, headers: &mut HeaderMap, id_token: Option<String>) {
+        let web = self.web();
+        let path = web.id_token_cookie_path().to_owned();
+        self.set_private_cookie(
+            headers,
+            self.id_token_cookie_name(),
+            path,
+            id_token,
+            web.session_max_age(),
+        );
+    }
+
+    /// Adds the `Set-Cookie` of an encrypted cookie with sign-in's settings (or its removal).
+    fn set_private_cookie(
+        &self,
+        headers: &mut HeaderMap,
+        name: &'static str,
+        path: impl Into<std::borrow::Cow<'static, str>>,
+        value: Option<String>,
+        ttl: Duration,
+    ) {
+        let mut builder = Cookie::build((name, value.clone().unwrap_or_default()))
             .http_only(true)
             .same_site(SameSite::Lax)
-            .path("/")
+            .path(path)
             .secure(self.0.secure);
-        builder = match id {
+        builder = match value {
             Some(_) => builder.max_age(cookie::time::Duration::seconds(
                 i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
             )),

@@ -47,7 +47,7 @@ impl LogtoWeb {
         let mut request = self.client().sign_in(&options).await?;
         request.pending.set_return_to(return_to);
         request.pending.set_way_in(way_in);
-        let session = LogtoSession::new(entries)?;
+        let session = self.session(entries)?;
         let mut pending = session.pending();
         pending.push(request.pending);
         session.set_pending(&pending)?;
@@ -60,7 +60,7 @@ impl LogtoWeb {
     /// out; a callback of a sign-in another tab already finished, while signed in, goes home.
     pub async fn finish_sign_in<S: SessionEntries>(&self, entries: S, query: &str) -> Result<Redirect, AuthError> {
         let params = CallbackParams::parse(query)?;
-        let session = LogtoSession::new(entries)?;
+        let session = self.session(entries)?;
         // Taken out before anything else: whatever happens next, this callback cannot be replayed.
         let mut pending = session.pending();
         let attempt = match pending.take(&params) {
@@ -100,7 +100,7 @@ impl LogtoWeb {
     /// token, and sends the browser to Logto's end-session endpoint, which returns it to the post
     /// sign-out URI. `form` is the request's `application/x-www-form-urlencoded` body.
     pub async fn sign_out<S: SessionEntries>(&self, entries: S, form: &[u8]) -> Result<Redirect, AuthError> {
-        let session = LogtoSession::new(entries)?;
+        let session = self.session(entries)?;
         if self.current_user(&session).is_none() {
             return Ok(Redirect::to("/"));
         }
@@ -136,8 +136,9 @@ impl LogtoWeb {
             unreachable_target.to_owned()
         } else {
             // With the ID token as `id_token_hint`, Logto ends this user's session without asking;
-            // a session that had to drop it to fit its cookie goes without. The URL carries the
-            // token: it goes to the browser only, never to a log.
+            // a session that had to drop it to fit its cookie, or whose ID token cookie did not
+            // come (sent to this path only), goes without. The URL carries the token: it goes to
+            // the browser only, never to a log.
             let url = match &id_token {
                 Some(id_token) => client.end_session_url_for(id_token).await,
                 None => client.end_session_url().await,
@@ -162,7 +163,7 @@ impl LogtoWeb {
     /// token is [`AuthError::Csrf`] (403).
     pub async fn choose_organization<S: SessionEntries>(&self, entries: S, form: &[u8]) -> Result<Redirect, AuthError> {
         let return_to = safe_return_to(first_param(form, "return_to").as_deref());
-        let session = LogtoSession::new(entries)?;
+        let session = self.session(entries)?;
         let Some(mut user) = self.current_user(&session) else {
             return Err(self.sign_in_required(&return_to));
         };

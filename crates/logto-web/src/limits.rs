@@ -15,3 +15,8 @@ pub const DEFAULT_USERINFO_MAX_AGE: Duration = Duration::from_secs(60);
 /// Largest serialized session state. Encryption and base64 make a cookie about 1.39× larger;
 /// browsers drop cookies over 4096 bytes, so the plain state must stay near 2.9 KB.
 pub const SESSION_BUDGET: usize = 2800;
+
+/// Largest ID token kept in the ID token cookie (sign-out's `id_token_hint`). Encrypted and
+/// base64-encoded it is about 1.34× larger plus 40 bytes, so the cookie stays under the
+/// browsers' 4096 bytes; a larger one is not kept, and sign-out goes without the hint.
+pub const ID_TOKEN_COOKIE_BUDGET: usize = 2900;

@@ -2,7 +2,10 @@
 //! framework's session through [`SessionEntries`].
 //!
 //! With a cookie store everything here travels in one encrypted cookie, so the state is kept
-//! small and its size is checked against [`SESSION_BUDGET`] before it is written.
+//! small and its size is checked against [`SESSION_BUDGET`] before it is written. The ID token,
+//! which only sign-out needs (`id_token_hint`), then goes in a cookie of its own that the browser
+//! sends to the sign-out path only, when the adapter offers one
+//! ([`SessionEntries::has_id_token_cookie`]): every other request reads ~580 bytes less.
 
 use logto_client::protocol::ORGANIZATION_AUDIENCE_PREFIX;
 use logto_client::{
@@ -13,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AuthError, StoreError};
 use crate::keys::{CSRF, PENDING, TOKENS, UNAVAILABLE, USER};
-use crate::limits::SESSION_BUDGET;
+use crate::limits::{ID_TOKEN_COOKIE_BUDGET, SESSION_BUDGET};
 use crate::user::SessionUser;
 
 /// One browser's session as a framework keeps it: named entries, each a JSON value. An adapter
@@ -32,6 +35,27 @@ pub trait SessionEntries: Clone {
     fn purge(&self);
     /// Size in bytes of the entries serialized as the store will see them.
     fn serialized_size(&self) -> usize;
+
+    /// Whether this adapter can keep the ID token in a cookie of its own: encrypted and
+    /// authenticated with the session cookie's key, `HttpOnly`, `SameSite=Lax`, `Secure` behind
+    /// https, with the `Path` of [`LogtoWeb::id_token_cookie_path`](crate::LogtoWeb::id_token_cookie_path)
+    /// so that the browser sends it to sign-out only. With a store that keeps the whole session
+    /// in its cookie ([`SessionStore::state_in_cookie`](crate::SessionStore::state_in_cookie)) the
+    /// ID token is then kept there instead of in the entries. Default: `false` (the ID token stays
+    /// in the entries).
+    fn has_id_token_cookie(&self) -> bool {
+        false
+    }
+
+    /// The ID token that this request's ID token cookie carries, opened with the key; `None`
+    /// without one (or one that does not open).
+    fn id_token_cookie(&self) -> Option<String> {
+        None
+    }
+
+    /// Sets the ID token cookie in this request's response (`Some`), or removes it (`None`).
+    /// Called only when [`SessionEntries::has_id_token_cookie`] is `true`.
+    fn set_id_token_cookie(&self, _id_token: Option<&str>) {}
 }
 
 /// Tokens kept for later calls to Logto. Never rendered, never logged.
@@ -45,7 +69,8 @@ struct SessionTokens {
     access: Vec<CachedAccessToken>,
     /// The newest ID token, for sign-out's `id_token_hint`: Logto then ends this user's
     /// session without asking. Dropped after the access tokens when the cookie must shrink
-    /// (sign-out then goes without the hint).
+    /// (sign-out then goes without the hint). Kept in the ID token cookie instead when the
+    /// session has one ([`LogtoSession`]); sessions written before that still carry it here.
     #[serde(rename = "id_token", default, skip_serializing_if = "Option::is_none")]
     id_token: Option<IdToken>,
     /// Bumped each time the refresh token changes. The Redis store never lets a write of a lower
@@ -82,10 +107,16 @@ impl CachedAccessToken {
 
 /// The sign-in state of one request's session.
 #[derive(Clone)]
-pub struct LogtoSession<S: SessionEntries>(S);
+pub struct LogtoSession<S: SessionEntries> {
+    entries: S,
+    /// The ID token lives in the ID token cookie, not in the entries.
+    id_token_apart: bool,
+}
 
 impl<S: SessionEntries> LogtoSession<S> {
     /// The sign-in state kept in `entries`, or the 503 error when the store could not read them.
+    /// The ID token stays in the entries; [`LogtoWeb`](crate::LogtoWeb)'s flows keep it in the
+    /// ID token cookie when the store and the adapter allow.
     pub fn new(entries: S) -> Result<Self, AuthError> {
         if entries.get::<bool>(UNAVAILABLE).unwrap_or(false) {
             return Err(AuthError::SessionStore(StoreError {
@@ -93,18 +124,30 @@ impl<S: SessionEntries> LogtoSession<S> {
                 what: "could not be read (the store's own log line names the cause)".to_owned(),
             }));
         }
-        Ok(Self(entries))
+        Ok(Self {
+            entries,
+            id_token_apart: false,
+        })
+    }
+
+    /// The same, keeping the ID token in the ID token cookie when `state_in_cookie` (the store
+    /// keeps the whole state in the session cookie, read on every request) and the adapter has
+    /// such a cookie. With a server-side store the session cookie holds only an id, and the ID
+    /// token stays with the rest.
+    pub(crate) fn with_id_token_cookie(mut self, state_in_cookie: bool) -> Self {
+        self.id_token_apart = state_in_cookie && self.entries.has_id_token_cookie();
+        self
     }
 
     /// The user as stored, without any check of whether their session was ended elsewhere; state
     /// that cannot be read counts as signed out.
     pub(crate) fn stored_user(&self) -> Option<SessionUser> {
-        self.0.get::<SessionUser>(USER)
+        self.entries.get::<SessionUser>(USER)
     }
 
     /// The CSRF token of the signed-in session.
     pub(crate) fn csrf_token(&self) -> Option<String> {
-        self.0.get::<String>(CSRF)
+        self.entries.get::<String>(CSRF)
     }
 
     /// The refresh token, if the session has one.
@@ -112,9 +155,16 @@ impl<S: SessionEntries> LogtoSession<S> {
         self.tokens().refresh
     }
 
-    /// The ID token kept for sign-out's `id_token_hint`, if the session still has it.
+    /// The ID token kept for sign-out's `id_token_hint`, if the session still has it: in the
+    /// entries (a session written before the ID token cookie, or a server-side store), else in
+    /// the ID token cookie.
     pub(crate) fn id_token(&self) -> Option<IdToken> {
-        self.tokens().id_token
+        self.tokens().id_token.or_else(|| {
+            self.id_token_apart
+                .then(|| self.entries.id_token_cookie())
+                .flatten()
+                .map(IdToken::new)
+        })
     }
 
     /// A cached access token for `audience` that is not about to expire at `now`.
@@ -147,12 +197,12 @@ impl<S: SessionEntries> LogtoSession<S> {
         if let Some(id_token) = &refreshed.raw_id_token {
             tokens.id_token = Some(id_token.clone());
         }
-        self.0.insert(TOKENS, &tokens)?;
+        self.put_tokens(tokens)?;
         if let (Some(claims), Some(mut user)) = (&refreshed.id_token, self.stored_user()) {
             user.name = claims.name.clone().or(user.name);
             user.email = claims.email.clone().or(user.email);
             user.username = claims.username.clone().or(user.username);
-            self.0.insert(USER, &user)?;
+            self.entries.insert(USER, &user)?;
         }
         self.fit_budget(&key)
     }
@@ -162,7 +212,7 @@ impl<S: SessionEntries> LogtoSession<S> {
         let mut tokens = self.tokens();
         let key = audience.key();
         tokens.access.retain(|t| t.audience != key);
-        self.0.insert(TOKENS, &tokens)
+        self.put_tokens(tokens)
     }
 
     /// Forgets the cached tokens of the organizations `ids` (the organization token and the
@@ -182,50 +232,66 @@ impl<S: SessionEntries> LogtoSession<S> {
         if tokens.access.len() == before {
             return Ok(());
         }
-        self.0.insert(TOKENS, &tokens)
+        self.put_tokens(tokens)
     }
 
     /// Replaces what the session keeps of the user.
     pub(crate) fn set_user(&self, user: &SessionUser) -> Result<(), AuthError> {
-        self.0.insert(USER, user)?;
+        self.entries.insert(USER, user)?;
         self.fit_budget("")
     }
 
     /// The sign-ins this browser started and has not finished.
     pub(crate) fn pending(&self) -> PendingSignIns {
-        self.0.get::<PendingSignIns>(PENDING).unwrap_or_default()
+        self.entries.get::<PendingSignIns>(PENDING).unwrap_or_default()
     }
 
     /// Keeps the sign-ins this browser started (none: the entry goes).
     pub(crate) fn set_pending(&self, pending: &PendingSignIns) -> Result<(), AuthError> {
         if pending.is_empty() {
-            self.0.remove(PENDING);
+            self.entries.remove(PENDING);
             Ok(())
         } else {
-            self.0.insert(PENDING, pending)
+            self.entries.insert(PENDING, pending)
         }
     }
 
     /// Starts the signed-in session: a new session id (no fixation), the user, the tokens and a
     /// fresh CSRF token; then trims to the size budget.
     pub(crate) fn sign_in(&self, user: &SessionUser, signed_in: &SignedIn) -> Result<(), AuthError> {
-        self.0.renew();
-        self.0.remove(PENDING);
-        self.0.insert(USER, user)?;
+        self.entries.renew();
+        self.entries.remove(PENDING);
+        self.entries.insert(USER, user)?;
         let tokens = SessionTokens {
             refresh: signed_in.refresh_token.clone(),
             access: vec![CachedAccessToken::new(&Audience::Userinfo, &signed_in.access_token)],
             id_token: Some(signed_in.raw_id_token.clone()),
             generation: 1,
         };
-        self.0.insert(TOKENS, &tokens)?;
-        self.0.insert(CSRF, &random_token())?;
+        self.put_tokens(tokens)?;
+        self.entries.insert(CSRF, &random_token())?;
         self.fit_budget("")
     }
 
-    /// Ends the session everywhere this app keeps it.
+    /// Ends the session everywhere this app keeps it, the ID token cookie included.
     pub(crate) fn purge(&self) {
-        self.0.purge();
+        self.entries.purge();
+        if self.id_token_apart {
+            self.entries.set_id_token_cookie(None);
+        }
+    }
+
+    /// Writes the tokens entry. With the ID token cookie, an ID token in `tokens` (a new one, or
+    /// one a session written before still carried) moves to that cookie instead; one too large
+    /// for a cookie is not kept (sign-out goes without the hint, and no older token is left).
+    fn put_tokens(&self, mut tokens: SessionTokens) -> Result<(), AuthError> {
+        if self.id_token_apart
+            && let Some(id_token) = tokens.id_token.take()
+        {
+            let fits = id_token.secret().len() <= ID_TOKEN_COOKIE_BUDGET;
+            self.entries.set_id_token_cookie(fits.then(|| id_token.secret()));
+        }
+        self.entries.insert(TOKENS, &tokens)
     }
 
     /// Drops what can be fetched again or done without until the state fits: cached access
@@ -233,7 +299,7 @@ impl<S: SessionEntries> LogtoSession<S> {
     /// its hint), then the pictures, then the organizations' names and roles. A state that still
     /// does not fit is refused rather than silently lost by the browser.
     fn fit_budget(&self, keep_audience: &str) -> Result<(), AuthError> {
-        if self.0.serialized_size() <= SESSION_BUDGET {
+        if self.entries.serialized_size() <= SESSION_BUDGET {
             return Ok(());
         }
         let mut tokens = self.tokens();
@@ -243,35 +309,35 @@ impl<S: SessionEntries> LogtoSession<S> {
             .sort_by_key(|t| (t.audience == keep_audience, t.obtained_at));
         while !tokens.access.is_empty() {
             tokens.access.remove(0);
-            self.0.insert(TOKENS, &tokens)?;
-            if self.0.serialized_size() <= SESSION_BUDGET {
+            self.entries.insert(TOKENS, &tokens)?;
+            if self.entries.serialized_size() <= SESSION_BUDGET {
                 return Ok(());
             }
         }
         if tokens.id_token.take().is_some() {
-            self.0.insert(TOKENS, &tokens)?;
-            if self.0.serialized_size() <= SESSION_BUDGET {
+            self.entries.insert(TOKENS, &tokens)?;
+            if self.entries.serialized_size() <= SESSION_BUDGET {
                 return Ok(());
             }
         }
         if let Some(user) = self.stored_user() {
-            self.0.insert(USER, &user.without_pictures())?;
+            self.entries.insert(USER, &user.without_pictures())?;
         }
-        if self.0.serialized_size() > SESSION_BUDGET
+        if self.entries.serialized_size() > SESSION_BUDGET
             && let Some(user) = self.stored_user()
         {
-            self.0.insert(USER, &user.with_organization_ids_only())?;
+            self.entries.insert(USER, &user.with_organization_ids_only())?;
         }
-        let size = self.0.serialized_size();
+        let size = self.entries.serialized_size();
         if size <= SESSION_BUDGET {
             return Ok(());
         }
-        self.0.purge();
+        self.purge();
         Err(AuthError::SessionTooLarge(size))
     }
 
     fn tokens(&self) -> SessionTokens {
-        self.0.get::<SessionTokens>(TOKENS).unwrap_or_default()
+        self.entries.get::<SessionTokens>(TOKENS).unwrap_or_default()
     }
 }
 
@@ -292,9 +358,13 @@ mod tests {
     use super::*;
     use crate::user::SessionOrganization;
 
-    /// Entries in memory, sized as JSON: what the cookie store's size check sees, near enough.
+    /// Entries in memory, sized as JSON: what the cookie store's size check sees, near enough;
+    /// with `.1`, an ID token cookie too (`Some(None)`: there is one, without a value).
     #[derive(Clone, Default)]
-    struct Memory(Rc<RefCell<BTreeMap<String, Value>>>);
+    struct Memory(
+        Rc<RefCell<BTreeMap<String, Value>>>,
+        Option<Rc<RefCell<Option<String>>>>,
+    );
 
     impl SessionEntries for Memory {
         fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
@@ -315,6 +385,15 @@ mod tests {
         }
         fn serialized_size(&self) -> usize {
             serde_json::to_string(&*self.0.borrow()).unwrap().len()
+        }
+        fn has_id_token_cookie(&self) -> bool {
+            self.1.is_some()
+        }
+        fn id_token_cookie(&self) -> Option<String> {
+            self.1.as_ref()?.borrow().clone()
+        }
+        fn set_id_token_cookie(&self, id_token: Option<&str>) {
+            *self.1.as_ref().unwrap().borrow_mut() = id_token.map(str::to_owned);
         }
     }
 
@@ -339,8 +418,8 @@ mod tests {
             id_token: Some(IdToken::new("i".repeat(900))),
             generation: 1,
         };
-        session.0.insert(TOKENS, &tokens).unwrap();
-        session.0.insert(USER, user).unwrap();
+        session.entries.insert(TOKENS, &tokens).unwrap();
+        session.entries.insert(USER, user).unwrap();
         session
     }
 
@@ -354,7 +433,7 @@ mod tests {
     fn access_tokens_go_before_the_id_token() {
         let session = session_with(&user(Vec::new()));
         session.set_user(&user(Vec::new())).unwrap();
-        assert!(session.0.serialized_size() <= SESSION_BUDGET);
+        assert!(session.entries.serialized_size() <= SESSION_BUDGET);
         assert!(session.id_token().is_some(), "kept: dropping access tokens was enough");
         let left = session.tokens().access;
         assert!(!left.is_empty() && left.len() < 3, "{} access tokens left", left.len());
@@ -372,7 +451,7 @@ mod tests {
         let big = user(organizations);
         let session = session_with(&big);
         session.set_user(&big).unwrap();
-        assert!(session.0.serialized_size() <= SESSION_BUDGET);
+        assert!(session.entries.serialized_size() <= SESSION_BUDGET);
         assert!(
             session.id_token().is_none(),
             "dropped before the organizations' details"
@@ -389,5 +468,82 @@ mod tests {
                 .refresh_token()
                 .is_some_and(|t| t.matches(&RefreshToken::new("r".repeat(43))))
         );
+    }
+
+    /// A session with an ID token cookie over a cookie store, holding `tokens`.
+    fn apart_session_with(tokens: &SessionTokens) -> (LogtoSession<Memory>, Rc<RefCell<Option<String>>>) {
+        let cookie = Rc::new(RefCell::new(None));
+        let memory = Memory(Rc::default(), Some(cookie.clone()));
+        let session = LogtoSession::new(memory).unwrap().with_id_token_cookie(true);
+        session.entries.insert(TOKENS, tokens).unwrap();
+        (session, cookie)
+    }
+
+    fn tokens_with_id_token(id_token: Option<&str>) -> SessionTokens {
+        SessionTokens {
+            refresh: Some(RefreshToken::new("r".repeat(43))),
+            access: vec![access_token("", 1)],
+            id_token: id_token.map(IdToken::new),
+            generation: 1,
+        }
+    }
+
+    fn id_token_in_entries(session: &LogtoSession<Memory>) -> bool {
+        session.entries.0.borrow()[TOKENS].get("id_token").is_some()
+    }
+
+    #[test]
+    fn with_an_id_token_cookie_the_id_token_leaves_the_entries() {
+        let (session, cookie) = apart_session_with(&tokens_with_id_token(None));
+        let mut tokens = session.tokens();
+        tokens.id_token = Some(IdToken::new("i".repeat(580)));
+        session.put_tokens(tokens).unwrap();
+        assert!(!id_token_in_entries(&session));
+        assert_eq!(cookie.borrow().as_deref(), Some("i".repeat(580).as_str()));
+        assert_eq!(session.id_token().unwrap().secret(), "i".repeat(580));
+
+        session.purge();
+        assert_eq!(*cookie.borrow(), None, "the session's end removes the cookie");
+    }
+
+    #[test]
+    fn a_session_written_before_the_id_token_cookie_keeps_its_hint_and_moves_it_on_the_next_write() {
+        let (session, cookie) = apart_session_with(&tokens_with_id_token(Some("old-id-token")));
+        assert_eq!(session.id_token().unwrap().secret(), "old-id-token");
+        assert_eq!(*cookie.borrow(), None);
+
+        session.forget_access_token(&Audience::Userinfo).unwrap();
+        assert!(!id_token_in_entries(&session));
+        assert_eq!(cookie.borrow().as_deref(), Some("old-id-token"));
+        assert_eq!(session.id_token().unwrap().secret(), "old-id-token");
+    }
+
+    #[test]
+    fn an_id_token_too_large_for_its_cookie_is_not_kept() {
+        let (session, cookie) = apart_session_with(&tokens_with_id_token(None));
+        *cookie.borrow_mut() = Some("an-older-id-token".to_owned());
+        let mut tokens = session.tokens();
+        tokens.id_token = Some(IdToken::new("i".repeat(ID_TOKEN_COOKIE_BUDGET + 1)));
+        session.put_tokens(tokens).unwrap();
+        assert!(!id_token_in_entries(&session));
+        assert_eq!(*cookie.borrow(), None);
+        assert!(session.id_token().is_none());
+    }
+
+    #[test]
+    fn without_a_cookie_store_the_id_token_stays_in_the_entries() {
+        let cookie = Rc::new(RefCell::new(Some("stale".to_owned())));
+        let memory = Memory(Rc::default(), Some(cookie.clone()));
+        let session = LogtoSession::new(memory).unwrap().with_id_token_cookie(false);
+        session.put_tokens(tokens_with_id_token(Some("kept"))).unwrap();
+        assert!(id_token_in_entries(&session));
+        assert_eq!(session.id_token().unwrap().secret(), "kept");
+        session.entries.remove(TOKENS);
+        assert!(
+            session.id_token().is_none(),
+            "a server-side store never reads the cookie"
+        );
+        session.purge();
+        assert_eq!(cookie.borrow().as_deref(), Some("stale"), "and never writes it");
     }
 }

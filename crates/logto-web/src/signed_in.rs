@@ -31,7 +31,7 @@ impl LogtoWeb {
         entries: S,
         here: Option<&str>,
     ) -> Result<Option<SignedInUser<S>>, AuthError> {
-        let session = LogtoSession::new(entries)?;
+        let session = self.session(entries)?;
         let Some(user) = self.current_user(&session) else {
             return Ok(None);
         };

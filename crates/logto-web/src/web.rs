@@ -95,6 +95,20 @@ impl LogtoWeb {
         &self.0.sign_out_path
     }
 
+    /// The `Path` of the ID token cookie
+    /// ([`SessionEntries::has_id_token_cookie`]): the sign-out path, so that the browser sends
+    /// the ID token to sign-out (and its page) and to no other request.
+    pub fn id_token_cookie_path(&self) -> &str {
+        &self.0.sign_out_path
+    }
+
+    /// The sign-in state of a request's session (the 503 error when the store could not read
+    /// it), with the ID token in the ID token cookie when the store keeps the whole state in the
+    /// session cookie and the adapter has one.
+    pub(crate) fn session<S: SessionEntries>(&self, entries: S) -> Result<LogtoSession<S>, AuthError> {
+        Ok(LogtoSession::new(entries)?.with_id_token_cookie(self.0.store.state_in_cookie()))
+    }
+
     /// The path of the organization switcher's `POST`
     /// ([`choose_organization`](LogtoWeb::choose_organization)), if the route is on.
     pub fn organization_path(&self) -> Option<&str> {

@@ -159,6 +159,10 @@ impl SessionStore for CookieStore {
     fn ping(&self) -> StoreFuture<'_, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
     }
+
+    fn state_in_cookie(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -67,4 +67,11 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> StoreFuture<'a, Result<Refreshed, AuthError>>;
     /// Whether the store answers now (readiness); `Ok` for stores with nothing to ask.
     fn ping(&self) -> StoreFuture<'_, Result<(), StoreError>>;
+    /// Whether the whole state travels in the session cookie (read on every request), as with
+    /// [`CookieStore`]: the ID token, which only sign-out needs, then goes in a cookie of its
+    /// own ([`SessionEntries::has_id_token_cookie`](crate::SessionEntries::has_id_token_cookie)).
+    /// Default: `false` (a server-side store: the cookie holds an id).
+    fn state_in_cookie(&self) -> bool {
+        false
+    }
 }
