@@ -7,6 +7,7 @@ use actix_web::cookie::Key;
 use actix_web::dev::Server;
 use actix_web::middleware::{Condition, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
+use logto_actix_web::logto_web::StoreError;
 use logto_actix_web::{
     ActixStore, CookieStore, DEFAULT_REDIS_TIMEOUT, LogtoAuth, RedisStore, SessionStore, session_middleware,
 };
@@ -43,8 +44,13 @@ pub enum StartupError {
     #[error("Logto client: {0}")]
     Logto(#[from] LogtoError),
     /// Redis could not be reached.
-    #[error("Redis session store: {0}")]
-    Redis(String),
+    #[error("Redis session store: {source}; {hint}")]
+    Redis {
+        /// Cause.
+        source: StoreError,
+        /// What the operator should check.
+        hint: &'static str,
+    },
     /// The server could not start.
     #[error("server: {0}")]
     Server(std::io::Error),
@@ -96,7 +102,10 @@ impl Application {
             SessionStoreKind::Redis(settings) => {
                 let store = RedisStore::connect_to(&settings.target(), "REDIS_URL", DEFAULT_REDIS_TIMEOUT)
                     .await
-                    .map_err(|e| StartupError::Redis(format!("{e}; {}", crate::check::redis_hint(&e, settings))))?
+                    .map_err(|source| StartupError::Redis {
+                        hint: crate::check::redis_hint(&source, settings),
+                        source,
+                    })?
                     .with_max_age(config.session.max_age);
                 // Sealed under a key of its own derived from SESSION_SECRET; without it, a random
                 // key per start, like the cookie's.
