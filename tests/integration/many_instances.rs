@@ -368,7 +368,7 @@ async fn interleaved_writes_of_one_session_never_put_back_a_rotated_refresh_toke
 /// actix-web runs each worker on its own thread and runtime, and the Redis client runs each
 /// connection's I/O on the runtime that opened it: each thread that uses the store gets its own
 /// connection (so that a command and its answer stay on that thread), and the store keeps
-/// answering on those threads after the runtime that opened it is gone.
+/// answering on those threads after the runtime that opened it, or a thread that used it, is gone.
 #[test]
 fn each_thread_has_its_own_redis_connection_which_outlives_the_runtime_that_opened_the_store() {
     let runtime = || {
@@ -392,6 +392,10 @@ fn each_thread_has_its_own_redis_connection_which_outlives_the_runtime_that_open
         (store, key)
     });
     drop(opening);
+    // A thread that used the store and ended: a later thread may be handed its slot.
+    std::thread::scope(|scope| {
+        scope.spawn(|| runtime().block_on(store.load(&key)).unwrap());
+    });
 
     const WORKERS: usize = 3;
     let loaded = std::sync::Barrier::new(WORKERS + 1);

@@ -13,7 +13,8 @@
 //! Cluster each command is routed by its key; hash tags only group the keys one refresh writes
 //! together.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex as StdMutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
@@ -119,14 +120,37 @@ pub struct RedisStore {
 struct Links {
     target: RedisTarget,
     timeout: Duration,
-    per_thread: ThreadLocal<OnceCell<Link>>,
+    per_thread: ThreadLocal<StdMutex<Option<ThreadLink>>>,
 }
+
+/// A thread's connection, with the thread it was opened for: `ThreadLocal` hands an ended
+/// thread's slot to a later thread, whose runtime is not the one that ran that connection.
+type ThreadLink = (ThreadId, Arc<OnceCell<Link>>);
 
 impl Links {
     /// This thread's connection, opened (on this thread's runtime) at its first use.
     async fn current(&self) -> Result<Link, RedisError> {
-        let cell = self.per_thread.get_or(OnceCell::new);
+        let cell = {
+            let me = std::thread::current().id();
+            let mut slot = self.slot();
+            match &*slot {
+                Some((owner, cell)) if *owner == me => cell.clone(),
+                _ => {
+                    let cell = Arc::new(OnceCell::new());
+                    *slot = Some((me, cell.clone()));
+                    cell
+                }
+            }
+        };
         cell.get_or_try_init(|| open(&self.target, self.timeout)).await.cloned()
+    }
+
+    /// This thread's slot; only this thread (or, once it ended, a later one) locks it.
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<ThreadLink>> {
+        self.per_thread
+            .get_or(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -223,7 +247,10 @@ impl RedisStore {
             per_thread: ThreadLocal::new(),
         };
         // The opening thread's connection; the other threads open theirs when they first need one.
-        let _ = links.per_thread.get_or(OnceCell::new).set(link.clone());
+        *links.slot() = Some((
+            std::thread::current().id(),
+            Arc::new(OnceCell::new_with(Some(link.clone()))),
+        ));
         let store = RedisStore {
             links: Arc::new(links),
             name: name.clone(),
