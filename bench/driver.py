@@ -53,6 +53,12 @@ APPS = {
         "sign_in": "/sign-in",
         "callback": "/callback",
     },
+    "axum-redis": {
+        "label": "the axum example (examples/logto-axum-example, release), SESSION_STORE=redis",
+        "cookie": "logto-session",
+        "sign_in": "/sign-in",
+        "callback": "/callback",
+    },
     "flask": {
         "label": "Flask + logto (PyPI), gunicorn; /api/me: PyJWT PyJWKClient",
         "cookie": "session",
@@ -87,6 +93,7 @@ LOADS = {
     "actix": PAGE_LOADS + API_LOADS + [("api-me-100k", "/api/me", "api-flood")],
     # The same app with its sessions in Redis: the signed-in page is what changes.
     "actix-redis": [("home", "/", "signed-in")],
+    "axum-redis": [("home", "/", "signed-in")],
     # The same web core and client on axum (logto-axum): its floor, its signed-in page, its API.
     "axum": [("healthz", "/healthz", "public"), ("home", "/", "signed-in"), *API_LOADS],
     "flask": PAGE_LOADS + API_LOADS,
@@ -505,7 +512,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per load")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--apps", default="actix,actix-redis,axum,flask,express")
+    parser.add_argument("--apps", default="actix,actix-redis,axum,axum-redis,flask,express")
     parser.add_argument("--loads", default="", help="only these loads (comma-separated names), e.g. healthz,api-me")
     parser.add_argument("--tokens", type=int, default=100_000, help="distinct access tokens in the pool")
     parser.add_argument("--no-write", action="store_true", help="print results, write no files")
@@ -558,7 +565,7 @@ def main() -> int:
         issuer = ready["issuer"]
 
         redis_port, redis = None, None
-        if "actix-redis" in apps:
+        if "actix-redis" in apps or "axum-redis" in apps:
             redis_port = free_port()
             log(f"starting redis-server on port {redis_port}")
             redis = start_redis(procs, redis_port)
@@ -578,12 +585,12 @@ def main() -> int:
                 "API_RESOURCE": API_RESOURCE,
                 "API_REQUIRED_SCOPES": API_SCOPE,
             }
-            if name.startswith("actix") or name == "axum":
-                binary = "logto-axum-example" if name == "axum" else "logto-actix"
+            if name.startswith(("actix", "axum")):
+                binary = "logto-axum-example" if name.startswith("axum") else "logto-actix"
                 args = [str(target_dir() / "release" / binary)]
                 env["LOGTO_API_RESOURCE"] = API_RESOURCE
                 env["LOGTO_API_REQUIRED_SCOPES"] = API_SCOPE
-                if name == "actix-redis":
+                if name.endswith("-redis"):
                     env["SESSION_STORE"] = "redis"
                     env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}"
                 cwd = tmp  # no stray .env from the repo's working directory
@@ -667,7 +674,7 @@ def main() -> int:
                 # and how much CPU processes outside this benchmark took meanwhile (on a shared
                 # machine they lower req/s and raise p99).
                 # The Redis store's server works for the app: its CPU is ours, not other load.
-                store = [redis.pid] if name == "actix-redis" else []
+                store = [redis.pid] if name.endswith("-redis") else []
                 ours = [servers[name].pid, op.pid, *store]
                 store0 = sum(map(tree_cpu_s, store))
                 app0, ours0, busy0, wrk0 = tree_cpu_s(servers[name].pid), sum(map(tree_cpu_s, ours)), machine_busy_s(), children_cpu_s()

@@ -365,6 +365,85 @@ async fn interleaved_writes_of_one_session_never_put_back_a_rotated_refresh_toke
     assert!(store.load(&key).await.unwrap().is_none());
 }
 
+/// actix-web runs each worker on its own thread and runtime, and the Redis client runs each
+/// connection's I/O on the runtime that opened it: each thread that uses the store gets its own
+/// connection (so that a command and its answer stay on that thread), and the store keeps
+/// answering on those threads after the runtime that opened it, or a thread that used it, is gone.
+#[test]
+fn each_thread_has_its_own_redis_connection_which_outlives_the_runtime_that_opened_the_store() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    // The server's own runtime lives for the whole test.
+    let harness = runtime();
+    let redis = harness.block_on(TestRedis::start());
+    let opening = runtime();
+    let (store, key) = opening.block_on(async {
+        let store = RedisStore::connect(&redis.url, "REDIS_URL", Duration::from_secs(1))
+            .await
+            .unwrap();
+        let key = store
+            .save(&state(tokens("rt-1", 1, &[])), Duration::from_secs(300))
+            .await
+            .unwrap();
+        (store, key)
+    });
+    drop(opening);
+    // A thread that used the store and ended: a later thread may be handed its slot.
+    std::thread::scope(|scope| {
+        scope.spawn(|| runtime().block_on(store.load(&key)).unwrap());
+    });
+
+    const WORKERS: usize = 3;
+    let loaded = std::sync::Barrier::new(WORKERS + 1);
+    let counted = std::sync::Barrier::new(WORKERS + 1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|_| {
+                scope.spawn(|| {
+                    let worker = runtime();
+                    // What each read found, asserted after the barriers (a panic here would hang them).
+                    let reads: Vec<String> = (0..5)
+                        .map(|_| match worker.block_on(store.load(&key)) {
+                            Ok(Some(state))
+                                if state.contains_key("user") && !state.contains_key("logto.unavailable") =>
+                            {
+                                "signed in".to_owned()
+                            }
+                            other => format!(
+                                "{:?}",
+                                other.map(|state| state.map(|s| s.into_keys().collect::<Vec<_>>()))
+                            ),
+                        })
+                        .collect();
+                    // The worker's runtime (and its connection) stays until the connections are counted.
+                    loaded.wait();
+                    counted.wait();
+                    reads
+                })
+            })
+            .collect();
+        loaded.wait();
+        let clients = redis.admin(&["CLIENT", "LIST"]);
+        let app_connections = clients.lines().filter(|line| !line.contains("cmd=client")).count();
+        counted.wait();
+        for worker in workers {
+            let reads = worker.join().unwrap();
+            assert!(
+                reads.iter().all(|read| read == "signed in"),
+                "every read on a worker finds the session: {reads:?}"
+            );
+        }
+        assert_eq!(
+            app_connections, WORKERS,
+            "one connection per worker thread (the opening runtime's closed with it):\n{clients}"
+        );
+    });
+}
+
 /// The same as above with two real `logto-actix` processes on one Redis, as operators run them: a
 /// logout sent to B ends the session on A, and a restart of the only instance keeps it ended.
 #[tokio::test]

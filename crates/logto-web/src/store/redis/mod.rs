@@ -13,7 +13,8 @@
 //! Cluster each command is routed by its key; hash tags only group the keys one refresh writes
 //! together.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex as StdMutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
@@ -24,7 +25,8 @@ use redis::{
     AsyncConnectionConfig, Client, Cmd, ConnectionAddr, FromRedisValue, IntoConnectionInfo, Pipeline, RedisError,
     TlsCertificates, TlsMode,
 };
-use tokio::sync::Mutex;
+use thread_local::ThreadLocal;
+use tokio::sync::{Mutex, OnceCell};
 
 use super::{SessionState, SessionStore, StoreFuture};
 use crate::error::{AuthError, FAILURE_LOG_INTERVAL, StoreError};
@@ -96,17 +98,60 @@ impl std::fmt::Debug for RedisTarget {
     }
 }
 
-/// Sessions, logouts and refreshes in Redis. Cheap to clone (one multiplexed connection that
-/// reconnects by itself); build it once, outside `HttpServer::new`.
+/// Sessions, logouts and refreshes in Redis. Cheap to clone (the clones share the connections,
+/// one per thread that uses the store, each reconnecting by itself); build it once, outside
+/// `HttpServer::new`.
 #[derive(Clone)]
 pub struct RedisStore {
-    link: Link,
+    links: Arc<Links>,
     /// The store as the operator knows it, for log lines: never the password.
     name: String,
     timeout: Duration,
     max_age: Duration,
     /// Seals what Redis holds; a random key until [`RedisStore::with_secret`].
     sealer: Arc<sealed::Sealer>,
+}
+
+/// A connection per thread that uses the store. The `redis` crate runs each connection's I/O in a
+/// task on the runtime that opened it: one connection shared by actix-web's workers (each a
+/// thread with its own runtime) made every command wake the opening thread and then the worker
+/// again. Each thread's own connection keeps a request and its command on one thread, and lets
+/// the commands of a worker's concurrent requests share its writes and reads.
+struct Links {
+    target: RedisTarget,
+    timeout: Duration,
+    per_thread: ThreadLocal<StdMutex<Option<ThreadLink>>>,
+}
+
+/// A thread's connection, with the thread it was opened for: `ThreadLocal` hands an ended
+/// thread's slot to a later thread, whose runtime is not the one that ran that connection.
+type ThreadLink = (ThreadId, Arc<OnceCell<Link>>);
+
+impl Links {
+    /// This thread's connection, opened (on this thread's runtime) at its first use.
+    async fn current(&self) -> Result<Link, RedisError> {
+        let cell = {
+            let me = std::thread::current().id();
+            let mut slot = self.slot();
+            match &*slot {
+                Some((owner, cell)) if *owner == me => cell.clone(),
+                _ => {
+                    let cell = Arc::new(OnceCell::new());
+                    *slot = Some((me, cell.clone()));
+                    cell
+                }
+            }
+        };
+        cell.get_or_try_init(|| open(&self.target, self.timeout)).await.cloned()
+    }
+
+    /// This thread's slot; only this thread (or, once it ended, a later one) locks it.
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<ThreadLink>> {
+        self.per_thread
+            .get_or(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// The connection, by mode.
@@ -196,15 +241,25 @@ impl RedisStore {
             .await
             .map_err(|_| fail(format!("no connection within {} ms", bound.as_millis())))?
             .map_err(|e| fail(describe(&e)))?;
+        let links = Links {
+            target: target.clone(),
+            timeout,
+            per_thread: ThreadLocal::new(),
+        };
+        // The opening thread's connection; the other threads open theirs when they first need one.
+        *links.slot() = Some((
+            std::thread::current().id(),
+            Arc::new(OnceCell::new_with(Some(link.clone()))),
+        ));
         let store = RedisStore {
-            link,
+            links: Arc::new(links),
             name: name.clone(),
             timeout,
             max_age: DEFAULT_SESSION_MAX_AGE,
             sealer: Arc::new(sealed::Sealer::random()),
         };
         // Not through `run`: a refused start-up is the caller's one line, not a log line too.
-        match tokio::time::timeout(bound, store.link.send::<String>(&Request::Cmd(&redis::cmd("PING")))).await {
+        match tokio::time::timeout(bound, link.send::<String>(&Request::Cmd(&redis::cmd("PING")))).await {
             Ok(Ok(_)) => Ok(store),
             Ok(Err(e)) => Err(fail(describe(&e))),
             Err(_) => Err(fail(format!("no answer to PING within {} ms", bound.as_millis()))),
@@ -246,12 +301,18 @@ impl RedisStore {
     /// interval (naming the store), and after a Sentinel failover makes the next call look for
     /// the new primary.
     pub(super) async fn run<T: FromRedisValue>(&self, what: &str, request: Request<'_>) -> Result<T, StoreError> {
-        let outcome = match tokio::time::timeout(self.timeout, self.link.send::<T>(&request)).await {
+        let mut used = None;
+        let sent = async {
+            let link = self.links.current().await?;
+            used = Some(link.clone());
+            link.send::<T>(&request).await
+        };
+        let outcome = match tokio::time::timeout(self.timeout, sent).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(e)) => describe(&e),
             Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
         };
-        if let Link::Sentinel(link) = &self.link {
+        if let Some(Link::Sentinel(link)) = used {
             link.forget().await;
         }
         Err(self.logged(format!("{what}: {outcome}")))
