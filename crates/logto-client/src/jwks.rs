@@ -8,7 +8,7 @@
 //! Logto that is down is not asked on every request; keys older than [`KEYS_MAX_AGE`] are
 //! fetched again, so a key removed at Logto stops being trusted.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -62,6 +62,9 @@ pub(crate) struct Jwk {
     /// RSA exponent (base64url).
     #[serde(default)]
     pub e: Option<String>,
+    /// An EC key made ready to verify with, at its first use (`jwt::verify_signature`).
+    #[serde(skip)]
+    pub ec_key: OnceLock<Result<jwt::EcKey, TokenError>>,
 }
 
 /// A JWKS document, as Logto serves it.
