@@ -8,7 +8,7 @@
 //! Logto that is down is not asked on every request; keys older than [`KEYS_MAX_AGE`] are
 //! fetched again, so a key removed at Logto stops being trusted.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -62,17 +62,27 @@ pub(crate) struct Jwk {
     /// RSA exponent (base64url).
     #[serde(default)]
     pub e: Option<String>,
+    /// An EC key made ready to verify with, at its first use (`jwt::verify_signature`).
+    #[serde(skip)]
+    pub ec_key: OnceLock<Result<jwt::EcKey, TokenError>>,
 }
 
-/// A JWKS document.
-#[derive(Debug, Clone, Deserialize)]
+/// A JWKS document, as Logto serves it.
+#[derive(Deserialize)]
+struct JwkDocument {
+    keys: Vec<Jwk>,
+}
+
+/// Logto's key set, each key shared (with the verified-token cache's entries, and with a request
+/// verifying a token) instead of copied.
+#[derive(Debug, Clone)]
 pub(crate) struct JwkSet {
     /// The keys.
-    pub keys: Vec<Jwk>,
+    pub keys: Vec<Arc<Jwk>>,
 }
 
 impl JwkSet {
-    fn find(&self, kid: &str) -> Option<&Jwk> {
+    fn find(&self, kid: &str) -> Option<&Arc<Jwk>> {
         self.keys.iter().find(|key| key.kid.as_deref() == Some(kid))
     }
 }
@@ -146,7 +156,7 @@ impl JwksCache {
         lookup: KeyLookup<'_>,
         kind: TokenKind,
         fetch: impl Future<Output = Result<JwkSet, LogtoError>>,
-    ) -> Result<Jwk, LogtoError> {
+    ) -> Result<Arc<Jwk>, LogtoError> {
         let (keys, attempts) = {
             let state = self.state();
             (state.keys.clone(), state.attempts)
@@ -228,7 +238,7 @@ impl JwksCache {
 }
 
 /// The key `lookup` asks for in `keys`: `None` when the `kid` is not there (a refetch may find it).
-fn pick(keys: &JwkSet, lookup: &KeyLookup<'_>, kind: TokenKind) -> Option<Result<Jwk, LogtoError>> {
+fn pick(keys: &JwkSet, lookup: &KeyLookup<'_>, kind: TokenKind) -> Option<Result<Arc<Jwk>, LogtoError>> {
     match lookup {
         KeyLookup::OnlyKey => Some(match keys.keys.as_slice() {
             [only] => Ok(only.clone()),
@@ -259,7 +269,7 @@ impl LogtoClient {
         metadata: &ProviderMetadata,
         token: &str,
         kind: TokenKind,
-    ) -> Result<(jwt::TokenHeader, Jwk), LogtoError> {
+    ) -> Result<(jwt::TokenHeader, Arc<Jwk>), LogtoError> {
         let algorithms = jwt::allowed_algorithms(&metadata.id_token_signing_alg_values_supported);
         let header = jwt::read_header(token, &algorithms).map_err(|reason| LogtoError::invalid_token(kind, reason))?;
         let lookup = match header.kid.as_deref() {
@@ -275,9 +285,12 @@ impl LogtoClient {
 
     async fn fetch_jwks(&self, jwks_uri: &str) -> Result<JwkSet, LogtoError> {
         let body = self.get_json(Endpoint::Jwks, jwks_uri, None).await?;
-        serde_json::from_slice(&body).map_err(|e| LogtoError::InvalidResponse {
+        let document: JwkDocument = serde_json::from_slice(&body).map_err(|e| LogtoError::InvalidResponse {
             endpoint: Endpoint::Jwks,
             detail: format!("not a JWK set: {e}"),
+        })?;
+        Ok(JwkSet {
+            keys: document.keys.into_iter().map(Arc::new).collect(),
         })
     }
 }
