@@ -15,7 +15,7 @@ use crate::helpers::app::{
     Adapter, AppOptions, TEST_SESSION_SECRET, TestApp, cookie_pair, location, query_of, set_cookies,
 };
 use crate::helpers::redis::TestRedis;
-use logto_test_provider::{complete_end_session, jwt_parts};
+use logto_test_provider::complete_end_session;
 
 const SESSION: &str = "logto-session";
 const ID_TOKEN: &str = "logto-id-token";
@@ -109,21 +109,6 @@ fn text_of(entries: &[(String, String)]) -> String {
     text
 }
 
-/// The ID tokens the provider issued to the app, oldest first.
-async fn id_tokens(app: &TestApp) -> Vec<String> {
-    app.provider
-        .issued_secrets()
-        .await
-        .into_iter()
-        .filter(|secret| {
-            secret.split('.').count() == 3 && {
-                let (_, claims) = jwt_parts(secret);
-                claims["aud"] == json!(app.client_id) && claims.get("scope").is_none()
-            }
-        })
-        .collect()
-}
-
 /// The `Set-Cookie` of the ID token cookie in a response, if any.
 fn id_token_set_cookie(response: &reqwest::Response) -> Option<String> {
     set_cookies(response)
@@ -158,7 +143,7 @@ async fn the_id_token_goes_to_sign_out_only_and_stays_the_newest(adapter: Adapte
         assert!(set.contains(attribute), "{set}");
     }
     assert!(!set.contains("Secure"), "plain http base URL: {set}");
-    let at_sign_in = id_tokens(&app).await;
+    let at_sign_in = app.id_tokens().await;
     assert_eq!(at_sign_in.len(), 1);
     assert!(!cookie_pair(&set).contains("eyJ"), "encrypted: {set}");
 
@@ -177,7 +162,7 @@ async fn the_id_token_goes_to_sign_out_only_and_stays_the_newest(adapter: Adapte
         id_token_set_cookie(&profile).is_some(),
         "/profile rewrites the ID token cookie"
     );
-    let now = id_tokens(&app).await;
+    let now = app.id_tokens().await;
     assert_eq!(now.len(), 2, "the refresh grant gave a new ID token");
     assert_home_carries_no_id_token(&app, &jar, &now[1]);
     let sign_out = cookies_sent_to(&app, &jar, "/sign-out");
@@ -233,7 +218,7 @@ async fn a_session_cookie_of_the_previous_release_signs_out_with_its_hint(adapte
         app.page("/").await.contains("Demo User"),
         "still signed in after the upgrade"
     );
-    let id_token = id_tokens(&app).await.pop().unwrap();
+    let id_token = app.id_tokens().await.pop().unwrap();
     let csrf = app.csrf_token().await;
     let end_session = location(&app.post_sign_out(&format!("csrf_token={csrf}")).await);
     assert_eq!(query_of(&end_session)["id_token_hint"], vec![id_token]);
@@ -249,7 +234,7 @@ async fn a_session_cookie_of_the_previous_release_signs_out_with_its_hint(adapte
     app.advance_clock(Duration::from_secs(31));
     let profile = app.get("/profile").await;
     assert_eq!(profile.status(), StatusCode::OK);
-    let newest = id_tokens(&app).await.pop().unwrap();
+    let newest = app.id_tokens().await.pop().unwrap();
     assert_home_carries_no_id_token(&app, &old_jar, &newest);
     let sign_out = cookies_sent_to(&app, &old_jar, "/sign-out");
     assert_eq!(open(&sign_out, ID_TOKEN).as_deref(), Some(newest.as_str()));
@@ -299,7 +284,7 @@ async fn with_redis_there_is_no_id_token_cookie_and_sign_out_has_the_hint(adapte
     assert!(raw_cookie(&cookies_sent_to(&app, &jar, "/sign-out"), ID_TOKEN).is_none());
     let csrf = app.csrf_token().await;
     let end_session = location(&app.post_sign_out(&format!("csrf_token={csrf}")).await);
-    let id_token = id_tokens(&app).await.pop().unwrap();
+    let id_token = app.id_tokens().await.pop().unwrap();
     assert_eq!(query_of(&end_session)["id_token_hint"], vec![id_token]);
 }
 

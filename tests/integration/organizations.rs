@@ -592,21 +592,6 @@ async fn switching_organizations_in_a_browser_in_both_languages_and_schemes() {
     }
 }
 
-/// The ID tokens the provider issued to `client_id`, oldest first.
-async fn id_tokens(app: &TestApp) -> Vec<String> {
-    app.provider
-        .issued_secrets()
-        .await
-        .into_iter()
-        .filter(|secret| {
-            secret.split('.').count() == 3 && {
-                let (_, claims) = jwt_parts(secret);
-                claims["aud"] == json!(app.client_id) && claims.get("scope").is_none()
-            }
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn sign_out_sends_the_newest_id_token_after_a_refresh() {
     let app = TestApp::spawn_with(AppOptions {
@@ -616,12 +601,12 @@ async fn sign_out_sends_the_newest_id_token_after_a_refresh() {
     .await;
     app.provider.set_ttl(Some(60), None, None).await;
     app.sign_in_as_demo().await;
-    let at_sign_in = id_tokens(&app).await;
+    let at_sign_in = app.id_tokens().await;
     assert_eq!(at_sign_in.len(), 1, "one ID token from the code exchange");
     // Stale after 30 s on the app's clock: the next view refreshes, and Logto sends a new ID token.
     app.advance_clock(Duration::from_secs(31));
     assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
-    let now = id_tokens(&app).await;
+    let now = app.id_tokens().await;
     assert_eq!(now.len(), 2, "the refresh grant gave a new ID token");
 
     let csrf = app.csrf_token().await;

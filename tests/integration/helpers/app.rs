@@ -320,6 +320,21 @@ impl TestApp {
         logto_test_provider::complete_end_session(&self.http, &end_session).await;
     }
 
+    /// The ID tokens the provider issued to this app, oldest first.
+    pub async fn id_tokens(&self) -> Vec<String> {
+        self.provider
+            .issued_secrets()
+            .await
+            .into_iter()
+            .filter(|secret| {
+                secret.split('.').count() == 3 && {
+                    let (_, claims) = logto_test_provider::jwt_parts(secret);
+                    claims["aud"] == serde_json::json!(self.client_id) && claims.get("scope").is_none()
+                }
+            })
+            .collect()
+    }
+
     /// Whether the home page shows the signed-out view.
     pub async fn is_signed_out(&self) -> bool {
         let html = self.page("/").await;
