@@ -239,13 +239,19 @@ class RssSampler:
 
 
 class FormFinder(HTMLParser):
+    """The first form's action, and every named input's value (the forms' CSRF fields)."""
+
     def __init__(self):
         super().__init__()
         self.action = None
+        self.inputs: dict[str, str] = {}
 
     def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
         if tag == "form" and self.action is None:
-            self.action = dict(attrs).get("action")
+            self.action = attrs.get("action")
+        if tag == "input" and attrs.get("name"):
+            self.inputs[attrs["name"]] = attrs.get("value") or ""
 
 
 def sign_in(base: str, app: dict, username: str, password: str) -> requests.Session:
@@ -415,6 +421,38 @@ def start_redis(procs: "Processes", port: int) -> subprocess.Popen:
 # Processes
 
 
+def spawn(args, env=None, cwd=None, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    """Starts `args` with this environment plus `env`, in a process group of its own: stopping the
+    group stops its children too (gunicorn's workers), and nothing else."""
+    return subprocess.Popen(
+        args,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=True,
+    )
+
+
+def stop_groups(procs: list[subprocess.Popen], timeout: float = 10) -> None:
+    """Stops the groups of `procs`, the last started first: SIGCONT (in case one was stopped) and
+    SIGTERM, then SIGKILL for any still running after `timeout` seconds."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGCONT)
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    for p in procs:
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
 class Processes:
     def __init__(self):
         self.procs: list[subprocess.Popen] = []
@@ -423,33 +461,12 @@ class Processes:
         # Each server's stderr goes to bench/.logs/<name>.log (ignored by git), read on failure.
         LOGS.mkdir(exist_ok=True)
         with open(LOGS / f"{name}.log", "w") as err:
-            p = subprocess.Popen(
-                args,
-                env={**os.environ, **(env or {})},
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=err,
-                start_new_session=True,
-            )
+            p = spawn(args, env, cwd, stdout, err)
         self.procs.append(p)
         return p
 
     def stop_all(self) -> None:
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                # Each was started in its own process group: ending the group stops gunicorn's
-                # workers too, and nothing else.
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for p in self.procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        stop_groups(self.procs)
 
 
 def machine() -> dict:

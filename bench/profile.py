@@ -40,7 +40,19 @@ from urllib.parse import urljoin, urlparse
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from driver import APPS, CLK_TCK, FormFinder, children_cpu_s, free_port, machine_busy_s, run_wrk, tree_cpu_s, wait_http  # noqa: E402
+from driver import (  # noqa: E402
+    APPS,
+    CLK_TCK,
+    FormFinder,
+    children_cpu_s,
+    free_port,
+    machine_busy_s,
+    run_wrk,
+    spawn,
+    stop_groups,
+    tree_cpu_s,
+    wait_http,
+)
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -418,31 +430,13 @@ class Stack:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, args, env=None, cwd=None, stdout=subprocess.DEVNULL, stderr=None):
-        p = subprocess.Popen(
-            args,
-            env={**os.environ, **(env or {})},
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr or subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        p = spawn(args, env, cwd, stdout, stderr or subprocess.DEVNULL)
         self.procs.append(p)
         return p
 
     def stop_all(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for p in self.procs:
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        # Valgrind's apps take their time to write their profiles on the way out.
+        stop_groups(self.procs, timeout=60)
 
 
 # Frames every request passes through (runtime, dispatcher, middleware wrappers): left out of the

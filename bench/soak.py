@@ -27,11 +27,13 @@ import tempfile
 import threading
 import time
 import uuid
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from driver import FormFinder, spawn, stop_groups  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -71,15 +73,7 @@ class Processes:
     def start(self, name, args, env=None, cwd=None, stdout=subprocess.DEVNULL) -> subprocess.Popen:
         LOGS.mkdir(exist_ok=True)
         with open(LOGS / f"soak-{name}.log", "a") as err:
-            p = subprocess.Popen(
-                args,
-                env={**os.environ, **(env or {})},
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=err,
-                start_new_session=True,
-            )
+            p = spawn(args, env, cwd, stdout, err)
         with self.lock:
             self.procs[name] = p
         return p
@@ -100,19 +94,7 @@ class Processes:
     def stop_all(self) -> None:
         with self.lock:
             procs = list(self.procs.values())
-        for p in reversed(procs):
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGCONT)
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        stop_groups(procs)
 
 
 def redis_cli(port: int, *args: str) -> str:
@@ -274,20 +256,6 @@ class App:
 
 # ---------------------------------------------------------------------------------------------
 # Browsers
-
-
-class FormFinder(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.action = None
-        self.inputs: dict[str, str] = {}
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form" and self.action is None:
-            self.action = attrs.get("action")
-        if tag == "input" and attrs.get("name"):
-            self.inputs[attrs["name"]] = attrs.get("value") or ""
 
 
 class Stats:
