@@ -18,26 +18,7 @@ use logto_web::limits::DEFAULT_SESSION_MAX_AGE;
 use crate::auth::LogtoAuth;
 use crate::session::ActixStore;
 
-/// The session cookie's name: `__Host-logto-session` behind https, `logto-session` otherwise.
-pub fn session_cookie_name(secure: bool) -> &'static str {
-    // `__Host-` makes the browser refuse the cookie unless it is Secure, host-only and Path=/.
-    if secure {
-        "__Host-logto-session"
-    } else {
-        "logto-session"
-    }
-}
-
-/// The ID token cookie's name: `__Secure-logto-id-token` behind https, `logto-id-token`
-/// otherwise. Its `Path` is the sign-out path (so not `__Host-`, which requires `Path=/`): the
-/// browser sends the ID token to sign-out only, not with every request.
-pub fn id_token_cookie_name(secure: bool) -> &'static str {
-    if secure {
-        "__Secure-logto-id-token"
-    } else {
-        "logto-id-token"
-    }
-}
+pub use logto_web::{id_token_cookie_name, session_cookie_name};
 
 /// A session middleware with the settings sign-in needs, over `store`: an encrypted (private)
 /// cookie, `HttpOnly`, `SameSite=Lax` (the return from Logto is a cross-site navigation that must

@@ -63,23 +63,14 @@ impl LogtoAxum {
 
     /// The session cookie's name: `__Host-logto-session` behind https, `logto-session` otherwise.
     pub fn cookie_name(&self) -> &'static str {
-        // `__Host-` makes the browser refuse the cookie unless it is Secure, host-only and Path=/.
-        if self.0.secure {
-            "__Host-logto-session"
-        } else {
-            "logto-session"
-        }
+        logto_web::session_cookie_name(self.0.secure)
     }
 
     /// The ID token cookie's name: `__Secure-logto-id-token` behind https, `logto-id-token`
     /// otherwise. Its `Path` is the sign-out path (so not `__Host-`, which requires `Path=/`): the
     /// browser sends the ID token to sign-out only, not with every request.
     pub fn id_token_cookie_name(&self) -> &'static str {
-        if self.0.secure {
-            "__Secure-logto-id-token"
-        } else {
-            "logto-id-token"
-        }
+        logto_web::id_token_cookie_name(self.0.secure)
     }
 
     pub(crate) fn ui_locales(&self, parts: &axum::http::request::Parts) -> Option<String> {

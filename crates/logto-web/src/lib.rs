@@ -41,7 +41,7 @@ pub use flows::Redirect;
 pub use keys::UNAVAILABLE;
 // The crate's own log lines name users through it.
 pub(crate) use log_limit::log_safe;
-pub use session::{LogtoSession, SessionEntries};
+pub use session::{LogtoSession, SessionEntries, id_token_cookie_name, session_cookie_name};
 pub use signed_in::SignedInUser;
 pub use store::{CookieStore, SessionState, SessionStore, StoreFuture};
 #[cfg(feature = "redis")]

@@ -19,6 +19,28 @@ use crate::keys::{CSRF, PENDING, TOKENS, UNAVAILABLE, USER};
 use crate::limits::{ID_TOKEN_COOKIE_BUDGET, SESSION_BUDGET};
 use crate::user::SessionUser;
 
+/// The session cookie's name: `__Host-logto-session` behind https, `logto-session` otherwise.
+/// Every adapter uses these names, so a browser's cookies open under either framework.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    // `__Host-` makes the browser refuse the cookie unless it is Secure, host-only and Path=/.
+    if secure {
+        "__Host-logto-session"
+    } else {
+        "logto-session"
+    }
+}
+
+/// The ID token cookie's name: `__Secure-logto-id-token` behind https, `logto-id-token`
+/// otherwise. Its `Path` is the sign-out path (so not `__Host-`, which requires `Path=/`): the
+/// browser sends the ID token to sign-out only, not with every request.
+pub fn id_token_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Secure-logto-id-token"
+    } else {
+        "logto-id-token"
+    }
+}
+
 /// One browser's session as a framework keeps it: named entries, each a JSON value. An adapter
 /// implements this over its framework's session (actix-session's `Session`, the axum crate's own);
 /// the flows only ever use these calls.
