@@ -1,19 +1,18 @@
 //! Harness for the Logto-shaped OpenID provider beside this crate (`server.js`), shared by the
 //! tests of every crate of the workspace.
 //!
-//! [`TestProvider::start`] spawns `node tests/op/server.js` on a random loopback port and talks to
-//! its control API (`/__op/...`); [`complete_authorization`] and [`complete_end_session`] play the
+//! [`TestProvider::start`] starts a provider on a random loopback port (in the one
+//! `node tests/op/server.js --many` process of the test binary) and talks to its control API
+//! (`/__op/...`); [`complete_authorization`] and [`complete_end_session`] play the
 //! browser's part in the sign-in and sign-out round trips with a plain HTTP client.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use url::Url;
 
 /// How long the provider may take to print its ready line (a cold `node` start on a busy CI
@@ -23,10 +22,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most hops an authorization or end-session round trip may take before the harness gives up.
 const MAX_HOPS: usize = 20;
 
-/// A running provider process; dropping it kills the process.
+/// A running provider; dropping it stops it (its port closes).
 pub struct TestProvider {
-    /// Held for `kill_on_drop` and for its stdin: the server exits when stdin closes.
-    _child: Child,
+    /// The control port of the process holding this provider ([`ProviderHost`]).
+    host_port: u16,
     port: u16,
     issuer: String,
     control: reqwest::Client,
@@ -310,8 +309,93 @@ fn op_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Gives each config file of this process its own name.
-static CONFIG_SEQ: AtomicU32 = AtomicU32::new(0);
+/// The process that holds this test binary's providers: `node server.js --many`, started by the
+/// first [`TestProvider::start`] and ended with the binary (its stdin closes then). A provider is
+/// a `POST` to it (milliseconds) rather than a Node.js start (~0.4 s of CPU loading
+/// oidc-provider), and each still has its own port, state and clock.
+struct ProviderHost {
+    /// Its control port.
+    port: u16,
+    /// Never dropped: held so that its stdin stays open while this process lives.
+    _child: std::process::Child,
+}
+
+static PROVIDER_HOST: OnceLock<ProviderHost> = OnceLock::new();
+
+impl ProviderHost {
+    const GONE: &str = "the test provider host (`node tests/op/server.js --many`) does not answer; \
+                        see its stderr above (OP_DEBUG=1 shows more)";
+
+    fn shared() -> &'static ProviderHost {
+        PROVIDER_HOST.get_or_init(Self::spawn)
+    }
+
+    fn spawn() -> ProviderHost {
+        let dir = op_dir();
+        assert!(
+            dir.join("node_modules").join("oidc-provider").is_dir(),
+            "the test provider's packages are missing: run `npm ci --prefix tests/op`"
+        );
+        let mut child = std::process::Command::new("node")
+            .arg(dir.join("server.js"))
+            .args(["--many", "--port", "0", "--ready-json", "--exit-on-stdin-close"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            // Inherited so that OP_DEBUG=1 logs and crashes show up in the test output.
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn `node` (is Node.js installed?)");
+
+        // Read on a thread of its own: a pipe read has no timeout.
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+            let _ = tx.send(read.map(|_| line));
+        });
+        let line = match rx.recv_timeout(READY_TIMEOUT) {
+            Err(_) => panic!("the test provider host printed no ready line within {READY_TIMEOUT:?}"),
+            Ok(Err(e)) => panic!("reading the test provider host's ready line: {e}"),
+            Ok(Ok(line)) if line.is_empty() => panic!(
+                "the test provider host exited before it was ready (see its stderr above); \
+                 if packages are missing, run `npm ci --prefix tests/op`"
+            ),
+            Ok(Ok(line)) => line,
+        };
+        let ready: Value = serde_json::from_str(line.trim())
+            .unwrap_or_else(|e| panic!("the provider host's ready line is not JSON ({e}): {line:?}"));
+        let port = ready["port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .expect("the ready line has a port");
+        ProviderHost { port, _child: child }
+    }
+}
+
+impl Drop for TestProvider {
+    /// Stops the provider (its port closes, its connections end) before returning: a test that
+    /// drops it sees Logto gone. Blocking, on loopback, for a millisecond or so; a `Drop` cannot
+    /// await.
+    fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let stop = || -> std::io::Result<()> {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.host_port))?;
+            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+            write!(
+                stream,
+                "DELETE /providers/{} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                self.port
+            )?;
+            // The answer comes once the provider has stopped; then the host closes.
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer)?;
+            Ok(())
+        };
+        // Unwinding already (a failed test) or the host gone: nothing more to stop.
+        let _ = stop();
+    }
+}
 
 impl TestProvider {
     /// Starts a provider with Logto's defaults (ES384 ID tokens, no API resources).
@@ -321,12 +405,6 @@ impl TestProvider {
 
     /// Starts a provider with the given options.
     pub async fn start_with(options: ProviderOptions) -> TestProvider {
-        let dir = op_dir();
-        assert!(
-            dir.join("node_modules").join("oidc-provider").is_dir(),
-            "the test provider's packages are missing: run `npm ci --prefix tests/op`"
-        );
-
         let mut config = json!({});
         if let Some(alg) = &options.signing_alg {
             config["signing_alg"] = json!(alg);
@@ -348,54 +426,34 @@ impl TestProvider {
         if !options.organizations.is_empty() {
             config["organizations"] = json!(options.organizations);
         }
-        let config_path = std::env::temp_dir().join(format!(
-            "logto-test-op-{}-{}.json",
-            std::process::id(),
-            CONFIG_SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&config_path, config.to_string()).expect("write provider config");
 
-        let mut child = Command::new("node")
-            .arg(dir.join("server.js"))
-            .args(["--port", "0", "--ready-json", "--exit-on-stdin-close", "--config"])
-            .arg(&config_path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            // Inherited so that OP_DEBUG=1 logs and crashes show up in the test output.
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn `node` (is Node.js installed?)");
-
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        let read = tokio::time::timeout(READY_TIMEOUT, BufReader::new(stdout).read_line(&mut line)).await;
-        let _ = std::fs::remove_file(&config_path);
-        match read {
-            Err(_) => panic!("test provider printed no ready line within {READY_TIMEOUT:?}"),
-            Ok(Err(e)) => panic!("reading the test provider's ready line: {e}"),
-            Ok(Ok(0)) => panic!(
-                "test provider exited before it was ready (see its stderr above); \
-                 if packages are missing, run `npm ci --prefix tests/op`"
-            ),
-            Ok(Ok(_)) => {}
-        }
-        let ready: Value = serde_json::from_str(line.trim())
-            .unwrap_or_else(|e| panic!("test provider's ready line is not JSON ({e}): {line:?}"));
-        let port = ready["port"]
+        let host = ProviderHost::shared();
+        let control = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("build control client");
+        let response = control
+            .post(format!("http://127.0.0.1:{}/providers", host.port))
+            .json(&config)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", ProviderHost::GONE));
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "starting a test provider failed: {status} {text}");
+        let started: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("the provider host's answer is not JSON ({e}): {text:?}"));
+        let port = started["port"]
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())
-            .expect("ready line has a port");
-        let issuer = ready["issuer"].as_str().expect("ready line has an issuer").to_owned();
+            .expect("the answer has a port");
+        let issuer = started["issuer"].as_str().expect("the answer has an issuer").to_owned();
 
         TestProvider {
-            _child: child,
+            host_port: host.port,
             port,
             issuer,
-            control: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("build control client"),
+            control,
         }
     }
 
