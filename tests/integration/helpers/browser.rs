@@ -1,8 +1,10 @@
 //! Harness for browser tests: Debian's Chromium driven through `chromedriver` with fantoccini.
 //!
 //! [`with_browser`] starts a chromedriver on a free port and a headless Chromium with its own
-//! profile, runs the test body, and always closes both, even when the body panics. Browser
-//! tests take turns (one Chromium at a time): the CI machine has two cores.
+//! profile, runs the test body, and always closes both, even when the body panics. At most two
+//! Chromiums run at once: a Chromium spends much of a test waiting on the app and the provider,
+//! so two keep the CI machine's two cores busy, where one left the browser tests (~80 s of
+//! sessions) the longest path of the suite; more would only queue for the cores.
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -16,13 +18,13 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
-use tokio::sync::Mutex;
+use tokio::sync::Semaphore;
 
 /// How long to wait for a page or an element: generous, for a busy two-core CI machine.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// One Chromium at a time.
-static ONE_BROWSER: Mutex<()> = Mutex::const_new(());
+/// Turns at the browser: two at a time (see the module's doc).
+static BROWSERS: Semaphore = Semaphore::const_new(2);
 
 /// `prefers-color-scheme` as the page sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +100,7 @@ where
     F: FnOnce(Browser) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let _turn = ONE_BROWSER.lock().await;
+    let _turn = BROWSERS.acquire().await.expect("the semaphore is never closed");
     let driver = Driver::start().await;
     let profile = std::env::temp_dir().join(format!("logto-test-chromium-{}-{}", std::process::id(), driver.port));
     let client = connect(&driver, look, &profile).await;
