@@ -399,8 +399,11 @@ export async function startProvider({ host = '127.0.0.1', port = 0, config = {},
 
   let failures = []; // { path, mode, remaining (number | null) }
 
-  function takeFailure(path) {
-    const rule = failures.find((f) => f.path === path);
+  // Connections that have carried a request: `reset_reused` answers only on those.
+  const servedSockets = new WeakSet();
+
+  function takeFailure(path, reused) {
+    const rule = failures.find((f) => f.path === path && (f.mode !== 'reset_reused' || reused));
     if (!rule) return undefined;
     if (rule.remaining !== null) {
       rule.remaining -= 1;
@@ -426,6 +429,11 @@ export async function startProvider({ host = '127.0.0.1', port = 0, config = {},
         return;
       case 'hang':
         // Never answer; the connection stays open until the client gives up.
+        return;
+      case 'reset_reused':
+        // What a client sees when it reuses a kept-alive connection just as the server closes it
+        // for being idle (Node.js, which Logto runs on, does after 5 s): a TCP reset.
+        res.socket.resetAndDestroy();
         return;
       default:
         res.writeHead(500);
@@ -1052,7 +1060,7 @@ export async function startProvider({ host = '127.0.0.1', port = 0, config = {},
         return sendJson(res, 200, { ok: true, kid: key.kid, alg: key.alg });
       }
       case 'POST /__op/fail': {
-        if (!input.path || !['500', 'garbage', 'error_json', 'hang'].includes(input.mode)) throw new Error('fail needs path and mode (500, garbage, error_json, hang)');
+        if (!input.path || !['500', 'garbage', 'error_json', 'hang', 'reset_reused'].includes(input.mode)) throw new Error('fail needs path and mode (500, garbage, error_json, hang, reset_reused)');
         const times = input.times === undefined || input.times === null ? null : Number(input.times);
         failures.push({ path: input.path, mode: input.mode, remaining: times });
         return sendJson(res, 200, { ok: true });
@@ -1233,7 +1241,9 @@ export async function startProvider({ host = '127.0.0.1', port = 0, config = {},
     if (path.startsWith('/__op/')) return controlApi(req, res, path);
 
     stats.requests[path] = (stats.requests[path] ?? 0) + 1;
-    const failure = takeFailure(path);
+    const reused = servedSockets.has(req.socket);
+    servedSockets.add(req.socket);
+    const failure = takeFailure(path, reused);
     if (failure) return applyFailure(failure, res);
 
     if (path === '/oidc/auth' && req.method === 'GET') {

@@ -33,14 +33,15 @@ pub struct LogtoClient {
 }
 
 impl LogtoClient {
-    /// Builds a client with its own HTTP client (redirects off, the configured timeout) and the
-    /// system clock. Nothing is fetched until it is needed.
+    /// Builds a client with its own HTTP client (redirects off, the configured timeout, idle
+    /// connections not reused after [`LogtoClient::IDLE_CONNECTION_REUSE`]) and the system clock. Nothing is fetched until it is needed.
     pub fn new(config: LogtoConfig) -> Result<Self, LogtoError> {
         let http = reqwest::Client::builder()
             // Token calls must never follow a redirect (the code or secret could be replayed elsewhere).
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
+            .pool_idle_timeout(Self::IDLE_CONNECTION_REUSE)
             .user_agent(concat!("logto-client-rust/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| LogtoError::HttpClient(Arc::new(e)))?;
@@ -48,7 +49,8 @@ impl LogtoClient {
     }
 
     /// Builds a client on an HTTP client of the caller's. It must not follow redirects, and should
-    /// have a timeout.
+    /// have a timeout and reuse no connection idle for [`LogtoClient::IDLE_CONNECTION_REUSE`] or
+    /// longer (`pool_idle_timeout`).
     pub fn with_http_client(config: LogtoConfig, http: reqwest::Client) -> Self {
         Self {
             issuer: config.issuer(),

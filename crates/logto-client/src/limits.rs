@@ -16,6 +16,10 @@ impl LogtoClient {
     /// How long a refresh grant's result is shared with the requests of the same session that
     /// presented the same refresh token.
     pub const REFRESH_SHARE_WINDOW: Duration = crate::refresh::SHARE_WINDOW;
+    /// Longest a connection to Logto may sit idle and still be reused. Logto runs on Node.js,
+    /// which closes a kept-alive connection after 5 s idle; a request sent on it as it closes is
+    /// reset, and the visitor would get a 502. Under 5 s, as Node's own `fetch` does (4 s).
+    pub const IDLE_CONNECTION_REUSE: Duration = Duration::from_secs(4);
     /// How many verified access tokens are remembered by default (see
     /// [`LogtoClient::with_access_token_cache`]).
     pub const ACCESS_TOKEN_CACHE_CAPACITY: usize = crate::verified_cache::DEFAULT_ACCESS_TOKEN_CACHE_CAPACITY;

@@ -19,6 +19,10 @@ use url::Url;
 /// machine with two cores is well under this).
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Longest the harness's HTTP clients reuse an idle connection: under the 5 s after which the
+/// provider (Node.js, like Logto) closes it, so that no request races that close.
+const IDLE_CONNECTION_REUSE: Duration = Duration::from_secs(4);
+
 /// Most hops an authorization or end-session round trip may take before the harness gives up.
 const MAX_HOPS: usize = 20;
 
@@ -145,6 +149,10 @@ pub enum FailMode {
     ErrorJson,
     /// Never answers.
     Hang,
+    /// Resets the connection (TCP RST) when the request comes on a connection that already
+    /// carried one, as a server closing an idle kept-alive connection just as the client reuses
+    /// it; a request on a new connection is answered (and does not count against `times`).
+    ResetReused,
 }
 
 impl FailMode {
@@ -154,6 +162,7 @@ impl FailMode {
             FailMode::Garbage => "garbage",
             FailMode::ErrorJson => "error_json",
             FailMode::Hang => "hang",
+            FailMode::ResetReused => "reset_reused",
         }
     }
 }
@@ -301,6 +310,8 @@ pub fn http_client() -> reqwest::Client {
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
+        // The provider (Node.js, like Logto) closes idle connections after 5 s.
+        .pool_idle_timeout(IDLE_CONNECTION_REUSE)
         .build()
         .expect("build reqwest client")
 }
@@ -430,6 +441,7 @@ impl TestProvider {
         let host = ProviderHost::shared();
         let control = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            .pool_idle_timeout(IDLE_CONNECTION_REUSE)
             .build()
             .expect("build control client");
         let response = control

@@ -4,8 +4,8 @@
 //! is accepted.
 
 use crate::support::Fixture;
-use logto_client::{LogtoError, SignInError, TokenError, TokenKind};
-use logto_test_provider::{ForgedIdToken, Kid, SignWith, unix_now};
+use logto_client::{LogtoClient, LogtoError, SignInError, TokenError, TokenKind};
+use logto_test_provider::{FailMode, ForgedIdToken, Kid, SignWith, unix_now};
 use serde_json::json;
 
 /// Signs in with the next ID token forged as `forged`; the ID token must be refused.
@@ -187,4 +187,35 @@ async fn userinfo_about_another_user_than_the_id_token_is_refused() {
         matches!(result, Err(SignInError::Logto(LogtoError::SubjectMismatch))),
         "{result:?}"
     );
+}
+
+#[tokio::test]
+async fn a_connection_left_idle_as_long_as_logto_keeps_it_is_not_reused() {
+    // Logto (Node.js) closes a kept-alive connection after 5 s idle; a request sent on it as it
+    // closes is reset. Here the provider resets every reused connection to userinfo.
+    let fixture = Fixture::start().await;
+    let signed_in = fixture.sign_in().await.expect("sign in");
+    let userinfo = || {
+        fixture
+            .client
+            .fetch_userinfo(&signed_in.access_token.token, &signed_in.id_token.sub)
+    };
+    userinfo().await.expect("userinfo, its connection then kept");
+
+    // The trap is real: a connection reused at once is reset, and the call fails.
+    fixture.provider.fail("/oidc/me", FailMode::ResetReused, None).await;
+    assert!(
+        matches!(userinfo().await, Err(LogtoError::Unreachable { .. })),
+        "a reset connection fails the call"
+    );
+    fixture.provider.clear_failures().await;
+    userinfo().await.expect("userinfo on a new connection, then kept");
+
+    // Idle for the limit: the client connects anew instead of reusing it (the pool reads
+    // tokio's clock, which is moved here rather than waited out).
+    fixture.provider.fail("/oidc/me", FailMode::ResetReused, None).await;
+    tokio::time::pause();
+    tokio::time::advance(LogtoClient::IDLE_CONNECTION_REUSE).await;
+    tokio::time::resume();
+    userinfo().await.expect("a connection idle for 4 s is not reused");
 }
