@@ -116,8 +116,9 @@ impl ActixStore {
 /// [`DecodedSessions`], sealed with the key as any session cookie is: actix-session opens it and
 /// gives this text to [`ActixStore::load`], which answers with the cached entries (see
 /// [`Handoff`]). It never leaves the process: a session that changes is written as its entries,
-/// and no state decodes to this text.
-pub(crate) const DECODED_SESSION_HANDLE: &str = "logto-actix-web: decoded session";
+/// and no state decodes to this text. Short, since actix-session percent-decodes, base64-decodes
+/// and decrypts it on every request.
+pub(crate) const DECODED_SESSION_HANDLE: &str = "h";
 
 /// What the session middleware tells [`ActixStore::load`] about the request being loaded, on the
 /// worker's own thread, for the duration of one poll of actix-session's middleware (which loads
