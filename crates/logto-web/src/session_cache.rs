@@ -49,8 +49,10 @@ struct Set {
     next: usize,
 }
 
-/// A bounded cache of opened session cookies, shared by every worker of an app. See the
-/// [module](self) documentation for what it keeps and why that is safe.
+/// A bounded cache of opened session cookies, shared by every worker of an app: what opening a
+/// cookie gave (its entries), keyed by a hash of the cookie's whole value, which each entry keeps
+/// and compares in full. Whether a session is still signed in is not kept: it is decided on every
+/// request from the entries.
 pub struct DecodedSessions {
     ways: usize,
     set_count: usize,
