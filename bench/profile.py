@@ -279,7 +279,8 @@ def response_bytes(port: int, path: str, cookie: str | None) -> dict:
     """Sizes of one answer on the wire: status line and headers, and body."""
     import socket
 
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    # The app's own host and port: another Host is answered with a redirect to it (canonical host).
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
     if cookie:
         request += f"Cookie: {cookie}\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
