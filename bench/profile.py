@@ -50,8 +50,8 @@ from driver import (  # noqa: E402
     run_wrk,
     spawn,
     stop_groups,
+    target_dir,
     tree_cpu_s,
-    wait_http,
 )
 
 BENCH = Path(__file__).resolve().parent
@@ -252,6 +252,25 @@ def cookie_report(cookie: str, secret: str, endpoint: str) -> dict:
     return report
 
 
+def wait_for_app(app: subprocess.Popen, url: str, app_log: Path, timeout: float) -> None:
+    """Waits until `url` answers, as driver.wait_http does, but stops at once when the app has
+    exited (a missing binary, a refused configuration: valgrind exits in a second), with the end
+    of its log: the log is in a temporary directory removed on the way out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.poll() is not None:
+            tail = app_log.read_text(errors="replace")[-3000:] if app_log.exists() else ""
+            raise RuntimeError(f"the app exited ({app.returncode}) before answering {url}:\n{tail}")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    tail = app_log.read_text(errors="replace")[-3000:] if app_log.exists() else ""
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s; the app's log ends:\n{tail}")
+
+
 # ---------------------------------------------------------------------------------------------
 # Fixed numbers of requests on one keep-alive connection (callgrind mode).
 
@@ -260,7 +279,8 @@ def response_bytes(port: int, path: str, cookie: str | None) -> dict:
     """Sizes of one answer on the wire: status line and headers, and body."""
     import socket
 
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    # The app's own host and port: another Host is answered with a redirect to it (canonical host).
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
     if cookie:
         request += f"Cookie: {cookie}\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
@@ -481,7 +501,8 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=["cpu", "callgrind"], default="callgrind")
-    parser.add_argument("--binary", default=str(ROOT / "target/release/logto-actix"))
+    # Where profile.sh's `cargo build` put it: CARGO_TARGET_DIR when set (else ./target).
+    parser.add_argument("--binary", default=str(target_dir() / "release/logto-actix"))
     parser.add_argument("--pages", default=",".join(PAGES))
     parser.add_argument("--requests", type=int, default=2000, help="callgrind: requests per page")
     parser.add_argument("--sign-ins", type=int, default=100, help="callbacks measured")
@@ -499,6 +520,8 @@ def main() -> int:
     # The app runs in a temporary directory: make relative paths absolute first.
     out = Path(opts.out).resolve()
     opts.binary = str(Path(opts.binary).resolve())
+    if not os.access(opts.binary, os.X_OK):
+        raise SystemExit(f"no app binary at {opts.binary} (build it, or give --binary)")
     out.mkdir(parents=True, exist_ok=True)
 
     stack = Stack()
@@ -559,7 +582,7 @@ def main() -> int:
             args = opts.wrapper.split() + args
         app_log = open(tmp / "app.log", "w")
         app = stack.start(args, env=env, cwd=tmp, stderr=app_log)
-        wait_http(base + "/healthz", timeout=300)
+        wait_for_app(app, base + "/healthz", tmp / "app.log", timeout=300)
         log(f"app pid {app.pid} on {base} ({opts.mode})")
 
         # Warm up: discovery, JWKS, the HTTP client's connection pool, every page once.

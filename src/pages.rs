@@ -155,6 +155,6 @@ fn moved(location: &str) -> HttpResponse {
         .finish()
 }
 
-fn html(body: String) -> Result<HttpResponse, PageError> {
+fn html(body: Vec<u8>) -> Result<HttpResponse, PageError> {
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }

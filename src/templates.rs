@@ -12,9 +12,12 @@
 //! Tera allocations on every render, and rendering was half of the signed-in home page's cost
 //! (bench/PROFILE.md).
 
+use std::cell::RefCell;
+
 use actix_web::http::StatusCode;
 use logto_actix_web::SessionUser;
 use logto_client::{AccessToken, AccessTokenClaims, protocol::HUGGING_FACE};
+
 use serde::Serialize;
 use tera::{Context, Tera};
 use unicode_segmentation::UnicodeSegmentation;
@@ -217,6 +220,15 @@ impl Templates {
             .unwrap_or(&self.by_locale[0].1)
     }
 
+    /// Renders `name` in `locale`'s set as UTF-8 bytes for the response body. Tera writes UTF-8
+    /// only; `Tera::render` would check the whole page again to make it a `String` (~2k
+    /// instructions on the home page), and start from a smaller buffer than a page needs.
+    fn render(&self, locale: Locale, name: &str, context: &Context) -> Result<Vec<u8>, tera::Error> {
+        let mut page = Vec::with_capacity(PAGE_CAPACITY);
+        self.tera(locale).render_to(name, context, &mut page)?;
+        Ok(page)
+    }
+
     /// The home page, signed in or out, with an optional notice.
     pub fn home(
         &self,
@@ -224,71 +236,72 @@ impl Templates {
         user: Option<&UserView<'_>>,
         csrf_token: Option<&str>,
         notice: Option<Notice>,
-    ) -> Result<String, tera::Error> {
-        let mut context = page_context(ui, user.is_some());
-        if let Some(user) = user {
-            context.insert("initial", &initial(user.display_name));
-            context.insert("display_name", user.display_name);
-            context.insert("picture", &user.picture);
-            context.insert("email", &user.email);
-            context.insert("hf_username", &user.huggingface.as_ref().and_then(|hf| hf.username));
-            context.insert("active_org", &user.active_organization);
-            context.insert("csrf_token", &csrf_token);
-        }
+    ) -> Result<Vec<u8>, tera::Error> {
         let t = ui.locale.messages();
-        match notice {
-            Some(Notice::Cancelled) => {
-                context.insert("notice_title", t.cancelled_title);
-                context.insert("notice_text", t.cancelled_text);
-            }
-            Some(Notice::SignedOutLocally) => {
-                context.insert("notice_title", t.signed_out_locally_title);
-                context.insert("notice_text", t.signed_out_locally_text);
-            }
-            None => context.insert("notice_title", &None::<&str>),
-        }
-        self.tera(ui.locale).render("home.html", &context)
+        let (notice_title, notice_text) = match notice {
+            Some(Notice::Cancelled) => (Some(t.cancelled_title), Some(t.cancelled_text)),
+            Some(Notice::SignedOutLocally) => (Some(t.signed_out_locally_title), Some(t.signed_out_locally_text)),
+            None => (None, None),
+        };
+        kept_context(Page::Home, |context| {
+            // Every key, every time (null when it does not apply): the context is kept between
+            // renders, so nothing of an earlier visitor may be left in it.
+            set_page(context, ui, user.is_some(), false);
+            set_text(context, "initial", user.map(|u| initial(u.display_name)).as_deref());
+            set_text(context, "display_name", user.map(|u| u.display_name));
+            set_text(context, "picture", user.and_then(|u| u.picture));
+            set_text(context, "email", user.and_then(|u| u.email));
+            let hf_username = user.and_then(|u| u.huggingface.as_ref()).and_then(|hf| hf.username);
+            set_text(context, "hf_username", hf_username);
+            set_text(context, "active_org", user.and_then(|u| u.active_organization));
+            set_text(context, "csrf_token", csrf_token.filter(|_| user.is_some()));
+            set_text(context, "notice_title", notice_title);
+            set_text(context, "notice_text", notice_text);
+            self.render(ui.locale, "home.html", context)
+        })
     }
 
     /// The profile page.
-    pub fn profile(&self, ui: &Ui, view: &ProfileView<'_>, csrf_token: Option<&str>) -> Result<String, tera::Error> {
-        let mut context = page_context(ui, true);
-        context.insert("on_profile", &true);
-        // Flat values, as on the home page: Tera's dotted lookups and filters cost allocations.
-        let user = &view.user;
-        context.insert("name", user.name.unwrap_or(NONE));
-        context.insert("email", user.email.unwrap_or(NONE));
-        context.insert("username", user.username.unwrap_or(NONE));
-        context.insert("sub", user.sub);
-        context.insert("roles", &(!user.roles.is_empty()).then(|| user.roles.join(", ")));
-        context.insert("hf", &user.huggingface.is_some());
-        if let Some(hf) = &user.huggingface {
-            let label = hf.username.or(hf.name).unwrap_or("?");
-            context.insert("hf_initial", &initial(label));
-            context.insert("hf_avatar", &hf.avatar);
-            context.insert("hf_username", &hf.username);
-            context.insert("hf_name", hf.name.unwrap_or(NONE));
-            context.insert("hf_profile_url", &hf.profile_url);
-        }
-        context.insert("active_org", &user.active_organization);
-        context.insert("resources", view.resources);
-        context.insert("organizations", view.organizations);
-        context.insert(
-            "organization_tokens",
-            &view.organization_token.into_iter().collect::<Vec<_>>(),
-        );
-        context.insert("organization_resources", view.organization_resources);
-        context.insert("csrf_token", &csrf_token);
-        self.tera(ui.locale).render("profile.html", &context)
+    pub fn profile(&self, ui: &Ui, view: &ProfileView<'_>, csrf_token: Option<&str>) -> Result<Vec<u8>, tera::Error> {
+        kept_context(Page::Profile, |context| {
+            // Every key, every time, as on the home page.
+            set_page(context, ui, true, true);
+            // Flat values, as on the home page: Tera's dotted lookups and filters cost allocations.
+            let user = &view.user;
+            set_text(context, "name", Some(user.name.unwrap_or(NONE)));
+            set_text(context, "email", Some(user.email.unwrap_or(NONE)));
+            set_text(context, "username", Some(user.username.unwrap_or(NONE)));
+            set_text(context, "sub", Some(user.sub));
+            let roles = (!user.roles.is_empty()).then(|| user.roles.join(", "));
+            set_text(context, "roles", roles.as_deref());
+            set_bool(context, "hf", user.huggingface.is_some());
+            let hf = user.huggingface.as_ref();
+            let hf_initial = hf.map(|hf| initial(hf.username.or(hf.name).unwrap_or("?")));
+            set_text(context, "hf_initial", hf_initial.as_deref());
+            set_text(context, "hf_avatar", hf.and_then(|hf| hf.avatar));
+            set_text(context, "hf_username", hf.and_then(|hf| hf.username));
+            set_text(context, "hf_name", hf.map(|hf| hf.name.unwrap_or(NONE)));
+            set_text(context, "hf_profile_url", hf.and_then(|hf| hf.profile_url.as_deref()));
+            set_text(context, "active_org", user.active_organization);
+            context.insert("resources", view.resources);
+            context.insert("organizations", view.organizations);
+            context.insert(
+                "organization_tokens",
+                &view.organization_token.into_iter().collect::<Vec<_>>(),
+            );
+            context.insert("organization_resources", view.organization_resources);
+            set_text(context, "csrf_token", csrf_token);
+            self.render(ui.locale, "profile.html", context)
+        })
     }
 
     /// The sign-out confirmation.
-    pub fn sign_out(&self, ui: &Ui, user: &UserView<'_>, csrf_token: Option<&str>) -> Result<String, tera::Error> {
+    pub fn sign_out(&self, ui: &Ui, user: &UserView<'_>, csrf_token: Option<&str>) -> Result<Vec<u8>, tera::Error> {
         let mut context = page_context(ui, true);
         context.insert("user", user);
         context.insert("active_org", &user.active_organization);
         context.insert("csrf_token", &csrf_token);
-        self.tera(ui.locale).render("sign_out.html", &context)
+        self.render(ui.locale, "sign_out.html", &context)
     }
 
     /// The one error page. Its language switcher returns home: the failed URL (a spent
@@ -379,6 +392,9 @@ fn text_reference(source: &str) -> Option<String> {
     None
 }
 
+/// Room a page starts with: the signed-in home page is ~3 KB, the profile page ~5 KB.
+const PAGE_CAPACITY: usize = 8 * 1024;
+
 /// What the profile page shows for a fact the user does not have.
 const NONE: &str = "—";
 
@@ -425,6 +441,56 @@ fn page_context(ui: &Ui, signed_in: bool) -> Context {
     context
 }
 
+/// The pages whose context is kept between renders ([`kept_context`]).
+#[derive(Clone, Copy)]
+enum Page {
+    Home = 0,
+    Profile = 1,
+}
+
+/// Runs `render` with this thread's context for `page`, kept from its last render: the signed-in
+/// pages are asked for again and again by the same people, and building a context (a map of
+/// owned keys and JSON values) and dropping it cost ~8k instructions a page; setting a value
+/// that did not change costs a lookup ([`set_text`]). `render` must set every key the page's
+/// template reads, each time.
+fn kept_context<R>(page: Page, render: impl FnOnce(&mut Context) -> R) -> R {
+    thread_local! {
+        static KEPT: RefCell<[Option<Context>; 2]> = const { RefCell::new([None, None]) };
+    }
+    KEPT.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        render(kept[page as usize].get_or_insert_with(Context::new))
+    })
+}
+
+/// Sets `key` to `value` (null for `None`), unless it holds that already.
+fn set_text(context: &mut Context, key: &str, value: Option<&str>) {
+    let same = match (context.get(key), value) {
+        (Some(serde_json::Value::String(kept)), Some(value)) => kept == value,
+        (Some(serde_json::Value::Null), None) => true,
+        _ => false,
+    };
+    if !same {
+        context.insert(key, &value);
+    }
+}
+
+/// Sets `key` to `value`, unless it holds that already.
+fn set_bool(context: &mut Context, key: &str, value: bool) {
+    if context.get(key).and_then(serde_json::Value::as_bool) != Some(value) {
+        context.insert(key, &value);
+    }
+}
+
+/// [`page_context`]'s values, in a kept context.
+fn set_page(context: &mut Context, ui: &Ui, signed_in: bool, on_profile: bool) {
+    set_text(context, "lang", Some(ui.locale.tag()));
+    let return_to: String = url::form_urlencoded::byte_serialize(ui.here.as_bytes()).collect();
+    set_text(context, "return_to", Some(&return_to));
+    set_bool(context, "signed_in", signed_in);
+    set_bool(context, "on_profile", on_profile);
+}
+
 /// The avatar's stand-in letter: the first character as a reader sees it (a grapheme), upper case.
 fn initial(name: &str) -> String {
     name.graphemes(true).next().unwrap_or("").to_uppercase()
@@ -461,6 +527,10 @@ mod tests {
         );
     }
 
+    fn text(page: Vec<u8>) -> String {
+        String::from_utf8(page).expect("Tera writes UTF-8")
+    }
+
     fn demo_user() -> SessionUser {
         serde_json::from_value(serde_json::json!({
             "sub": "user-1", "name": "Ada <Lovelace>", "email": "ada@example.com", "username": "ada",
@@ -494,22 +564,24 @@ mod tests {
             };
             let messages = locale.messages();
             let pages = [
-                templates.home(&ui, None, None, Some(Notice::Cancelled)).unwrap(),
-                templates.home(&ui, Some(&view), Some("csrf"), None).unwrap(),
-                templates
-                    .profile(
-                        &ui,
-                        &ProfileView {
-                            user: UserView::of(&user),
-                            resources: std::slice::from_ref(&token),
-                            organizations: &OrganizationView::all_of(&user),
-                            organization_token: Some(&token),
-                            organization_resources: std::slice::from_ref(&token),
-                        },
-                        Some("csrf"),
-                    )
-                    .unwrap(),
-                templates.sign_out(&ui, &view, Some("csrf")).unwrap(),
+                text(templates.home(&ui, None, None, Some(Notice::Cancelled)).unwrap()),
+                text(templates.home(&ui, Some(&view), Some("csrf"), None).unwrap()),
+                text(
+                    templates
+                        .profile(
+                            &ui,
+                            &ProfileView {
+                                user: UserView::of(&user),
+                                resources: std::slice::from_ref(&token),
+                                organizations: &OrganizationView::all_of(&user),
+                                organization_token: Some(&token),
+                                organization_resources: std::slice::from_ref(&token),
+                            },
+                            Some("csrf"),
+                        )
+                        .unwrap(),
+                ),
+                text(templates.sign_out(&ui, &view, Some("csrf")).unwrap()),
                 templates
                     .error_page(
                         locale,
@@ -519,7 +591,7 @@ mod tests {
                         Some("/sign-in?return_to=%2Fprofile"),
                     )
                     .unwrap(),
-                templates.home(&ui, None, None, Some(Notice::SignedOutLocally)).unwrap(),
+                text(templates.home(&ui, None, None, Some(Notice::SignedOutLocally)).unwrap()),
             ];
             for page in &pages {
                 assert!(!page.contains("{{") && !page.contains("{%"), "{page}");
@@ -539,7 +611,7 @@ mod tests {
             locale: Locale::Es,
             here: "/?notice=cancelled".to_owned(),
         };
-        let page = templates.home(&ui, None, None, None).unwrap();
+        let page = text(templates.home(&ui, None, None, None).unwrap());
         assert!(
             page.contains(r#"<a href="/lang/en?return_to=%2F%3Fnotice%3Dcancelled" lang="en""#),
             "{page}"
@@ -549,6 +621,67 @@ mod tests {
             "{page}"
         );
         assert!(!page.contains(r#"data-lang="en" aria-current"#), "{page}");
+    }
+
+    /// The home and profile contexts are kept between renders on a thread: what one visitor's page
+    /// showed must never reach the next visitor's.
+    #[test]
+    fn nothing_of_one_visitors_page_is_left_on_the_next() {
+        let templates = Templates::new().unwrap();
+        let ui = Ui {
+            locale: Locale::En,
+            here: "/".into(),
+        };
+        let ada = demo_user();
+        let bob: SessionUser =
+            serde_json::from_value(serde_json::json!({ "sub": "user-2", "signed_in_at": 1 })).unwrap();
+        let profile = |user: &SessionUser, csrf: &str| {
+            text(
+                templates
+                    .profile(
+                        &ui,
+                        &ProfileView {
+                            user: UserView::of(user),
+                            resources: &[],
+                            organizations: &OrganizationView::all_of(user),
+                            organization_token: None,
+                            organization_resources: &[],
+                        },
+                        Some(csrf),
+                    )
+                    .unwrap(),
+            )
+        };
+        let first = text(
+            templates
+                .home(&ui, Some(&UserView::of(&ada)), Some("csrf-ada"), None)
+                .unwrap(),
+        );
+        assert!(first.contains("ada@example.com") && first.contains("csrf-ada") && first.contains("ada-hf"));
+        assert!(profile(&ada, "csrf-ada").contains("ada-hf"));
+        let pages = [
+            text(
+                templates
+                    .home(&ui, Some(&UserView::of(&bob)), Some("csrf-bob"), None)
+                    .unwrap(),
+            ),
+            profile(&bob, "csrf-bob"),
+            text(templates.home(&ui, None, None, None).unwrap()),
+        ];
+        for page in &pages {
+            for ada_s in [
+                "ada@example.com",
+                "csrf-ada",
+                "ada-hf",
+                "cdn.example",
+                "Lovelace",
+                "Acme",
+            ] {
+                assert!(!page.contains(ada_s), "{ada_s} left over: {page}");
+            }
+        }
+        assert!(pages[0].contains("csrf-bob") && pages[0].contains("user-2"));
+        assert!(!pages[2].contains("csrf-bob") && !pages[2].contains("user-2"));
     }
 
     #[test]

@@ -3,20 +3,22 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_web::body::MessageBody;
-use actix_web::cookie::{Cookie, Key, SameSite, time::Duration as CookieDuration};
+use actix_web::cookie::{Cookie, CookieJar, Key, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{HeaderValue, SET_COOKIE};
+use actix_web::http::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
 use actix_web::{HttpMessage, HttpRequest};
 
+use logto_web::DecodedSessions;
 use logto_web::limits::DEFAULT_SESSION_MAX_AGE;
 
 use crate::auth::LogtoAuth;
-use crate::session::ActixStore;
+use crate::session::{ActixStore, DECODED_SESSION_HANDLE, Handoff};
 
 pub use logto_web::{id_token_cookie_name, session_cookie_name};
 
@@ -27,8 +29,26 @@ pub use logto_web::{id_token_cookie_name, session_cookie_name};
 /// whatever the cookie says). `key` must be the same on every instance and at every start, or
 /// sessions end. With the cookie store, the ID token goes in a second cookie, encrypted with the
 /// same key and sent by the browser to the sign-out path only ([`id_token_cookie_name`]).
+///
+/// With the cookie store, each distinct session cookie is opened once: what it opened to is kept
+/// in a bounded cache ([`DecodedSessions`]) keyed by the cookie's whole value, and the same
+/// cookie coming back is not decoded, decrypted and parsed again. Whether the session is still
+/// signed in (maximum age, back-channel logout) is decided on every request as before.
 pub fn session_middleware(store: ActixStore, key: Key, secure: bool) -> LogtoSessionMiddleware {
     let ttl = CookieDuration::seconds(DEFAULT_SESSION_MAX_AGE.as_secs() as i64);
+    let decoded = store.state_in_cookie().then(|| Arc::new(DecodedSessions::default()));
+    let store = match &decoded {
+        Some(decoded) => store.with_decoded(decoded.clone()),
+        None => store,
+    };
+    let name = session_cookie_name(secure);
+    let decoded = decoded.map(|sessions| {
+        Rc::new(DecodedCookies {
+            sessions,
+            name,
+            handle: sealed_handle(&key, name),
+        })
+    });
     let session = SessionMiddleware::builder(store, key.clone())
         .cookie_name(session_cookie_name(secure).to_owned())
         .cookie_secure(secure)
@@ -41,7 +61,96 @@ pub fn session_middleware(store: ActixStore, key: Key, secure: bool) -> LogtoSes
     LogtoSessionMiddleware {
         session,
         id_token_cookie: Rc::new(IdTokenCookieKey { key, secure }),
+        decoded,
     }
+}
+
+/// [`DECODED_SESSION_HANDLE`] sealed as the session cookie's value (as actix-session seals it:
+/// the private jar, the cookie's name as associated data), once per worker.
+fn sealed_handle(key: &Key, name: &'static str) -> HeaderValue {
+    let mut jar = CookieJar::new();
+    jar.private_mut(key).add(Cookie::new(name, DECODED_SESSION_HANDLE));
+    let sealed = jar.get(name).map(|c| c.value().to_owned()).unwrap_or_default();
+    // Base64: nothing in it is percent-decoded, so it goes into the `Cookie` header as it is.
+    HeaderValue::from_str(&format!("{name}={sealed}")).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The cache of opened session cookies, and what the middleware needs to use it.
+struct DecodedCookies {
+    sessions: Arc<DecodedSessions>,
+    name: &'static str,
+    /// `name=` and the sealed [`DECODED_SESSION_HANDLE`].
+    handle: HeaderValue,
+}
+
+impl DecodedCookies {
+    /// What to tell the store about this request, after putting the handle in place of a session
+    /// cookie found in the cache.
+    fn handoff(&self, req: &mut ServiceRequest) -> Option<Handoff> {
+        let (header, range) = sole_cookie(req.headers(), self.name)?;
+        let cookies = req.headers().get_all(COOKIE).collect::<Vec<_>>();
+        let text = std::str::from_utf8(cookies[header].as_bytes()).ok()?;
+        let value = &text[range.clone()];
+        let Some(state) = self.sessions.get(value) else {
+            return Some(Handoff::Miss(value.into()));
+        };
+        // The other cookies stay as they came, in their order; this one becomes the handle.
+        let mut rewritten: Vec<HeaderValue> = Vec::with_capacity(cookies.len());
+        for (at, original) in cookies.iter().enumerate() {
+            if at != header {
+                rewritten.push((*original).clone());
+                continue;
+            }
+            let name_start = text[..range.start].rfind(self.name).unwrap_or(0);
+            let mut replaced = Vec::with_capacity(text.len() - range.len() + self.handle.len());
+            replaced.extend_from_slice(&text.as_bytes()[..name_start]);
+            replaced.extend_from_slice(self.handle.as_bytes());
+            replaced.extend_from_slice(&text.as_bytes()[range.end..]);
+            rewritten.push(HeaderValue::from_bytes(&replaced).ok()?);
+        }
+        let headers = req.headers_mut();
+        headers.remove(COOKIE);
+        for value in rewritten {
+            headers.append(COOKIE, value);
+        }
+        Some(Handoff::Hit(state))
+    }
+}
+
+/// Where the one cookie named `name` is among the `Cookie` headers: the header's position and the
+/// value's bytes in it, as sent. `None` when there is no such cookie, more than one, a header
+/// that is not UTF-8 (actix-web then reads no cookie at all), or a cookie whose name is
+/// percent-encoded (actix-web decodes names, so it could be another `name`): then the cache is
+/// not used, and actix-session finds what it finds as always.
+fn sole_cookie(headers: &HeaderMap, name: &str) -> Option<(usize, std::ops::Range<usize>)> {
+    let mut found = None;
+    for (at, header) in headers.get_all(COOKIE).enumerate() {
+        let text = std::str::from_utf8(header.as_bytes()).ok()?;
+        let mut offset = 0;
+        // As actix-web splits them: on `;`, each part trimmed, `name=value` at the first `=`.
+        for part in text.split(';') {
+            let start = offset;
+            offset += part.len() + 1;
+            let Some((key, value)) = part.split_once('=') else {
+                continue;
+            };
+            let key = key.trim();
+            if key.contains('%') {
+                return None;
+            }
+            if key != name {
+                continue;
+            }
+            if found.is_some() {
+                return None;
+            }
+            let value_start = start + part.len() - value.len();
+            let trimmed = value.trim();
+            let lead = value.len() - value.trim_start().len();
+            found = Some((at, value_start + lead..value_start + lead + trimmed.len()));
+        }
+    }
+    found
 }
 
 impl crate::LogtoAuth {
@@ -57,6 +166,7 @@ impl crate::LogtoAuth {
 pub struct LogtoSessionMiddleware {
     session: SessionMiddleware<ActixStore>,
     id_token_cookie: Rc<IdTokenCookieKey>,
+    decoded: Option<Rc<DecodedCookies>>,
 }
 
 /// What opens and seals the ID token cookie.
@@ -138,20 +248,24 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         let session = self.session.new_transform(service);
         let sealing = self.id_token_cookie.clone();
+        let decoded = self.decoded.clone();
         Box::pin(async move {
             Ok(IdTokenCookieService {
                 inner: session.await?,
                 sealing,
+                decoded,
             })
         })
     }
 }
 
 /// The service of [`LogtoSessionMiddleware`]: gives each request its ID token cookie, and writes
-/// what the web core changed of it to the response.
+/// what the web core changed of it to the response; with the cookie store, answers a session
+/// cookie opened before from the cache.
 pub struct IdTokenCookieService<S> {
     inner: S,
     sealing: Rc<IdTokenCookieKey>,
+    decoded: Option<Rc<DecodedCookies>>,
 }
 
 impl<S, B> Service<ServiceRequest> for IdTokenCookieService<S>
@@ -165,18 +279,26 @@ where
 
     forward_ready!(inner);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
         req.extensions_mut().insert(IdTokenCookie {
             sealing: self.sealing.clone(),
             change: None,
         });
-        IdTokenCookieFuture(self.inner.call(req))
+        let handoff = self.decoded.as_ref().and_then(|decoded| decoded.handoff(&mut req));
+        IdTokenCookieFuture {
+            inner: self.inner.call(req),
+            handoff,
+        }
     }
 }
 
 /// The response of [`IdTokenCookieService`], with the ID token cookie's change added. A future
 /// of its own rather than a boxed one: it runs for every request.
-pub struct IdTokenCookieFuture<F>(F);
+pub struct IdTokenCookieFuture<F> {
+    inner: F,
+    /// For the store, during the first poll (in which actix-session loads the session).
+    handoff: Option<Handoff>,
+}
 
 impl<F, B> Future for IdTokenCookieFuture<F>
 where
@@ -185,7 +307,13 @@ where
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut response = ready!(Pin::new(&mut self.0).poll(cx))?;
+        let this = &mut *self;
+        let inner = Pin::new(&mut this.inner);
+        let polled = match this.handoff.take() {
+            Some(handoff) => handoff.during(|| inner.poll(cx)),
+            None => inner.poll(cx),
+        };
+        let mut response = ready!(polled)?;
         let change = response
             .request()
             .extensions_mut()

@@ -2,13 +2,14 @@
 //! entries (and the ID token cookie of [`session_middleware`](crate::session_middleware)), and
 //! [`ActixStore`] serves any [`logto_web::SessionStore`] as actix-session's store.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore as ActixSessionStore, UpdateError};
 use actix_session::{Session, SessionExt};
 use actix_web::HttpRequest;
 use actix_web::cookie::time::Duration as CookieDuration;
-use logto_web::{AuthError, SessionEntries, SessionState, SessionStore};
+use logto_web::{AuthError, DecodedSessions, SessionEntries, SessionState, SessionStore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -86,12 +87,67 @@ impl SessionEntries for ActixSession {
 /// [`session_middleware`](crate::session_middleware), and the same store in
 /// [`LogtoAuthBuilder::store`](crate::LogtoAuthBuilder::store).
 #[derive(Clone)]
-pub struct ActixStore(Arc<dyn SessionStore>);
+pub struct ActixStore {
+    store: Arc<dyn SessionStore>,
+    /// With a store that keeps the whole state in the cookie: the cookies already opened
+    /// (given by [`session_middleware`](crate::session_middleware)).
+    decoded: Option<Arc<DecodedSessions>>,
+}
 
 impl ActixStore {
     /// actix-session's view of `store`.
     pub fn new(store: Arc<dyn SessionStore>) -> Self {
-        ActixStore(store)
+        ActixStore { store, decoded: None }
+    }
+
+    /// The store's own view of whether the session cookie carries the whole state.
+    pub(crate) fn state_in_cookie(&self) -> bool {
+        self.store.state_in_cookie()
+    }
+
+    /// The same store, keeping the cookies it opens in `decoded`.
+    pub(crate) fn with_decoded(mut self, decoded: Arc<DecodedSessions>) -> Self {
+        self.decoded = Some(decoded);
+        self
+    }
+}
+
+/// The session cookie's value that the middleware puts in place of a cookie found in
+/// [`DecodedSessions`], sealed with the key as any session cookie is: actix-session opens it and
+/// gives this text to [`ActixStore::load`], which answers with the cached entries (see
+/// [`Handoff`]). It never leaves the process: a session that changes is written as its entries,
+/// and no state decodes to this text. Short, since actix-session percent-decodes, base64-decodes
+/// and decrypts it on every request.
+pub(crate) const DECODED_SESSION_HANDLE: &str = "h";
+
+/// What the session middleware tells [`ActixStore::load`] about the request being loaded, on the
+/// worker's own thread, for the duration of one poll of actix-session's middleware (which loads
+/// the session in its first poll, before any handler runs): actix-session gives the store only
+/// the opened cookie's text, not the request.
+pub(crate) enum Handoff {
+    /// The cookie was found in the cache and replaced by [`DECODED_SESSION_HANDLE`]: these are
+    /// its entries.
+    Hit(Arc<SessionState>),
+    /// The cookie, as sent, was not in the cache: keep what it opens to.
+    Miss(Box<str>),
+}
+
+thread_local! {
+    static HANDOFF: RefCell<Option<Handoff>> = const { RefCell::new(None) };
+}
+
+impl Handoff {
+    /// Runs `f` (a poll of actix-session's middleware) with this handoff in place, and removes
+    /// it afterwards whether or not the store took it.
+    pub(crate) fn during<T>(self, f: impl FnOnce() -> T) -> T {
+        HANDOFF.with(|slot| *slot.borrow_mut() = Some(self));
+        let result = f();
+        HANDOFF.with(|slot| slot.borrow_mut().take());
+        result
+    }
+
+    fn take() -> Option<Handoff> {
+        HANDOFF.with(|slot| slot.borrow_mut().take())
     }
 }
 
@@ -103,15 +159,36 @@ impl ActixSessionStore for ActixStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
         // A store's failure here would reach the browser as actix-session's empty 500; stores
         // answer with a state marked unavailable instead, which the extractors answer with 503.
-        self.0
+        let Some(decoded) = &self.decoded else {
+            return self
+                .store
+                .load(key.as_ref())
+                .await
+                .map_err(|e| LoadError::Other(anyhow::Error::new(e)));
+        };
+        let handoff = Handoff::take();
+        if key.as_ref() == DECODED_SESSION_HANDLE {
+            // Only the middleware puts the handle in place, and with it the entries; without
+            // them (which it never does) the handle is no session.
+            return Ok(match handoff {
+                Some(Handoff::Hit(state)) => Some(SessionState::clone(&state)),
+                _ => None,
+            });
+        }
+        let state = self
+            .store
             .load(key.as_ref())
             .await
-            .map_err(|e| LoadError::Other(anyhow::Error::new(e)))
+            .map_err(|e| LoadError::Other(anyhow::Error::new(e)))?;
+        if let (Some(Handoff::Miss(cookie)), Some(state)) = (handoff, &state) {
+            decoded.insert(&cookie, state.clone());
+        }
+        Ok(state)
     }
 
     async fn save(&self, state: SessionState, time: &CookieDuration) -> Result<SessionKey, SaveError> {
         let id = self
-            .0
+            .store
             .save(&state, ttl(time))
             .await
             .map_err(|e| SaveError::Other(anyhow::Error::new(e)))?;
@@ -125,7 +202,7 @@ impl ActixSessionStore for ActixStore {
         time: &CookieDuration,
     ) -> Result<SessionKey, UpdateError> {
         let id = self
-            .0
+            .store
             .update(key.as_ref(), &state, ttl(time))
             .await
             .map_err(|e| UpdateError::Other(anyhow::Error::new(e)))?;
@@ -133,10 +210,10 @@ impl ActixSessionStore for ActixStore {
     }
 
     async fn update_ttl(&self, key: &SessionKey, time: &CookieDuration) -> Result<(), anyhow::Error> {
-        Ok(self.0.update_ttl(key.as_ref(), ttl(time)).await?)
+        Ok(self.store.update_ttl(key.as_ref(), ttl(time)).await?)
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
-        Ok(self.0.delete(key.as_ref()).await?)
+        Ok(self.store.delete(key.as_ref()).await?)
     }
 }

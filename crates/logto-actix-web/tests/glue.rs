@@ -240,3 +240,196 @@ async fn logto_unreachable_is_a_502_and_a_callback_without_a_sign_in_a_400() {
     let text = body(response).await;
     assert!(!text.contains("panicked") && !text.contains("code=c"), "{text}");
 }
+
+/// The cookie store, counting the session cookies it is given to open.
+#[derive(Clone)]
+struct CountingStore {
+    inner: logto_actix_web::CookieStore,
+    loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CountingStore {
+    fn loads(&self) -> usize {
+        self.loads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+mod counting {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use logto_actix_web::logto_client::{Audience, Logout, RefreshToken, Refreshed};
+    use logto_actix_web::logto_web::{AuthError, SessionState, StoreError, StoreFuture};
+    use logto_actix_web::{LogtoClient, SessionStore, SessionUser};
+
+    use super::CountingStore;
+
+    impl SessionStore for CountingStore {
+        fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Result<Option<SessionState>, StoreError>> {
+            self.loads.fetch_add(1, Ordering::SeqCst);
+            self.inner.load(id)
+        }
+        fn save<'a>(&'a self, state: &'a SessionState, ttl: Duration) -> StoreFuture<'a, Result<String, StoreError>> {
+            self.inner.save(state, ttl)
+        }
+        fn update<'a>(
+            &'a self,
+            id: &'a str,
+            state: &'a SessionState,
+            ttl: Duration,
+        ) -> StoreFuture<'a, Result<String, StoreError>> {
+            self.inner.update(id, state, ttl)
+        }
+        fn update_ttl<'a>(&'a self, id: &'a str, ttl: Duration) -> StoreFuture<'a, Result<(), StoreError>> {
+            self.inner.update_ttl(id, ttl)
+        }
+        fn delete<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Result<(), StoreError>> {
+            self.inner.delete(id)
+        }
+        fn record_logout<'a>(&'a self, logout: &'a Logout, now: u64) -> StoreFuture<'a, Result<bool, StoreError>> {
+            self.inner.record_logout(logout, now)
+        }
+        fn is_ended(&self, user: &SessionUser) -> bool {
+            self.inner.is_ended(user)
+        }
+        fn refresh<'a>(
+            &'a self,
+            client: &'a LogtoClient,
+            refresh_token: &'a RefreshToken,
+            audience: &'a Audience,
+            sub: &'a str,
+        ) -> StoreFuture<'a, Result<Refreshed, AuthError>> {
+            self.inner.refresh(client, refresh_token, audience, sub)
+        }
+        fn ping(&self) -> StoreFuture<'_, Result<(), StoreError>> {
+            self.inner.ping()
+        }
+        fn state_in_cookie(&self) -> bool {
+            self.inner.state_in_cookie()
+        }
+    }
+}
+
+/// The system clock moved by a number of seconds the test sets.
+#[derive(Default)]
+struct MovedClock(std::sync::atomic::AtomicU64);
+
+impl logto_actix_web::logto_client::Clock for MovedClock {
+    fn now(&self) -> u64 {
+        logto_actix_web::logto_client::SystemClock.now() + self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A session cookie opened once is answered from the cache of opened cookies afterwards (the
+/// store is not asked to open it again), and yet its maximum age and a back-channel logout end it
+/// on the next request; a cookie with one character changed, or a second session cookie beside
+/// it, is never answered from the cache.
+#[actix_web::test]
+async fn a_session_cookie_is_opened_once_and_still_checked_on_every_request() {
+    use logto_actix_web::logto_client::{Clock, Logout};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    let provider = TestProvider::start().await;
+    let clock = Arc::new(MovedClock::default());
+    let client = registered_client(&provider, &provider.endpoint())
+        .await
+        .with_clock(clock.clone());
+    let store = CountingStore {
+        inner: logto_actix_web::CookieStore::new(std::time::Duration::from_secs(3600)),
+        loads: Arc::default(),
+    };
+    let app = service!(
+        LogtoAuth::builder(client)
+            .session_max_age(std::time::Duration::from_secs(3600))
+            .store(Arc::new(store.clone()))
+            .build()
+    );
+
+    let response = test::call_service(&app, get("/sign-in", None).to_request()).await;
+    let pending = session_cookie(&response).unwrap();
+    let callback = complete_authorization(
+        &http_client(),
+        &location(&response),
+        Login::Password {
+            username: "demo",
+            password: "demo-password",
+        },
+    )
+    .await;
+    let path = &callback.as_str()[BASE.len()..];
+    let response = test::call_service(&app, get(path, Some(&pending)).to_request()).await;
+    let session = session_cookie(&response).expect("the callback writes the session");
+    let home = |cookie: &Cookie<'static>| test::call_service(&app, get("/", Some(cookie)).to_request());
+    // `name=value` as a browser sends it.
+    let sent = session.encoded().stripped().to_string();
+
+    let opened = store.loads();
+    assert_eq!(body(home(&session).await).await, "signed in as Demo User");
+    assert_eq!(store.loads(), opened + 1, "opened once");
+    assert_eq!(body(home(&session).await).await, "signed in as Demo User");
+    let me = body(test::call_service(&app, get("/me", Some(&session)).to_request()).await).await;
+    assert!(me.starts_with("user-demo "), "{me}");
+    assert_eq!(store.loads(), opened + 1, "then answered from the cache");
+
+    // Another cookie beside it changes nothing; a second session cookie is never answered from
+    // the cache (actix-session takes the first, whichever it is).
+    let with_other = test::TestRequest::get()
+        .uri("/")
+        .insert_header((header::COOKIE, format!("lang=es; {sent}")))
+        .to_request();
+    assert_eq!(
+        body(test::call_service(&app, with_other).await).await,
+        "signed in as Demo User"
+    );
+    assert_eq!(store.loads(), opened + 1);
+    let twice = test::TestRequest::get()
+        .uri("/")
+        .insert_header((header::COOKIE, format!("{sent}; {sent}")))
+        .to_request();
+    assert_eq!(
+        body(test::call_service(&app, twice).await).await,
+        "signed in as Demo User"
+    );
+    assert_eq!(store.loads(), opened + 2, "opened, not taken from the cache");
+
+    // One character changed: not the cached session (and its seal does not open).
+    let value = session.value();
+    let middle = value.len() / 2;
+    let changed = format!(
+        "{}{}{}",
+        &value[..middle],
+        if &value[middle..=middle] == "A" { "B" } else { "A" },
+        &value[middle + 1..]
+    );
+    let tampered = Cookie::new(session.name().to_owned(), changed);
+    assert_eq!(body(home(&tampered).await).await, "signed out");
+
+    // Past the maximum age the cached session is signed out, and its cookie removed.
+    clock.0.store(3600, Ordering::SeqCst);
+    let response = home(&session).await;
+    let removal = response.response().cookies().next().map(Cookie::into_owned);
+    assert_eq!(body(response).await, "signed out");
+    assert!(
+        removal.is_some_and(|c| c.value().is_empty()),
+        "the session cookie is removed"
+    );
+    assert_eq!(store.loads(), opened + 2, "decided on the cached entries");
+    clock.0.store(0, Ordering::SeqCst);
+    assert_eq!(
+        body(home(&session).await).await,
+        "signed in as Demo User",
+        "the age is checked on each request, not kept with the entries"
+    );
+
+    // A back-channel logout of the user ends the cached session at its next request.
+    let logout = Logout::new(Some("user-demo".to_owned()), None, clock.now() + 1, "jti-1");
+    let auth_store: &dyn logto_actix_web::SessionStore = &store;
+    assert!(auth_store.record_logout(&logout, clock.now()).await.unwrap());
+    assert_eq!(body(home(&session).await).await, "signed out");
+    assert_eq!(
+        body(test::call_service(&app, get("/me", Some(&session)).to_request()).await).await,
+        ""
+    );
+    assert_eq!(store.loads(), opened + 2, "still from the cache, and still signed out");
+}

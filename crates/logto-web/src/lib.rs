@@ -29,6 +29,7 @@ mod log_limit;
 mod logout;
 mod return_to;
 mod session;
+mod session_cache;
 mod signed_in;
 mod store;
 mod telemetry;
@@ -42,6 +43,7 @@ pub use keys::UNAVAILABLE;
 // The crate's own log lines name users through it.
 pub(crate) use log_limit::log_safe;
 pub use session::{LogtoSession, SessionEntries, id_token_cookie_name, session_cookie_name};
+pub use session_cache::{DEFAULT_DECODED_SESSIONS, DecodedSessions, MAX_COOKIE_BYTES};
 pub use signed_in::SignedInUser;
 pub use store::{CookieStore, SessionState, SessionStore, StoreFuture};
 #[cfg(feature = "redis")]

@@ -1,0 +1,257 @@
+//! [`DecodedSessions`]: session cookies already opened, so that the same cookie coming back (as
+//! it does with every request of a signed-in browser) is not percent-decoded, base64-decoded,
+//! decrypted and parsed again. That was ~25k of the signed-in home page's ~110k instructions
+//! (bench/README.md).
+//!
+//! What is kept is only what opening the cookie gives, a pure function of the cookie's value
+//! (and of the key, fixed for the process): the session's entries. Whether the session is still
+//! signed in (its maximum age, a back-channel logout) is decided on every request from those
+//! entries, as for a cookie opened anew; so is everything a handler reads or writes.
+//!
+//! Entries are keyed by a hash of the cookie's value, and each keeps the whole value, compared in
+//! full on every lookup: two values with the same hash never share an entry's session. The hash
+//! is not cryptographic (it is seeded per process): only cookies that opened, so whose seal was
+//! made with the key, are ever kept, so no one can fill the cache with values of their choosing.
+//!
+//! The cache is set-associative (as `logto-client`'s verified-token cache): the hash picks one
+//! set of [`WAYS`] slots, a full set replaces its oldest entry, each set has its own lock, and the
+//! sets are made once, at the first insert. A cookie longer than [`MAX_COOKIE_BYTES`] is never
+//! kept, so the memory the cache can take is bounded by its capacity.
+
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use crate::store::SessionState;
+
+/// Sessions kept by default: ~1.3 KB each for a typical session cookie (the value and its
+/// entries), ~1.4 MB when full; at most ~9 KB each for the largest cookie kept.
+pub const DEFAULT_DECODED_SESSIONS: usize = 1024;
+
+/// Longest cookie value kept, in bytes: browsers keep no cookie over 4096 bytes (name, value and
+/// attributes), so a longer one is not one the app wrote.
+pub const MAX_COOKIE_BYTES: usize = 4096;
+
+/// Slots a set has.
+const WAYS: usize = 16;
+
+/// One opened cookie.
+struct Entry {
+    hash: u64,
+    /// The cookie's whole value, as the browser sent it.
+    cookie: Box<str>,
+    state: Arc<SessionState>,
+}
+
+/// One set: up to [`WAYS`] entries, replaced oldest first once all are taken.
+#[derive(Default)]
+struct Set {
+    slots: [Option<Entry>; WAYS],
+    /// The slot the next insert replaces when none is free (slots are taken in turn).
+    next: usize,
+}
+
+/// A bounded cache of opened session cookies, shared by every worker of an app: what opening a
+/// cookie gave (its entries), keyed by a hash of the cookie's whole value, which each entry keeps
+/// and compares in full. Whether a session is still signed in is not kept: it is decided on every
+/// request from the entries.
+pub struct DecodedSessions {
+    ways: usize,
+    set_count: usize,
+    /// Seeds the hash: other processes spread cookies over the sets differently.
+    seed: u64,
+    sets: OnceLock<Box<[Mutex<Set>]>>,
+}
+
+impl Default for DecodedSessions {
+    fn default() -> Self {
+        Self::new(DEFAULT_DECODED_SESSIONS)
+    }
+}
+
+impl DecodedSessions {
+    /// A cache of at most `capacity` sessions; 0 keeps none.
+    pub fn new(capacity: usize) -> Self {
+        let ways = capacity.min(WAYS);
+        Self {
+            ways,
+            set_count: capacity.checked_div(ways).unwrap_or(0),
+            seed: rand::random(),
+            sets: OnceLock::new(),
+        }
+    }
+
+    /// The entries of the session cookie whose value is exactly `cookie`, if it was opened before.
+    pub fn get(&self, cookie: &str) -> Option<Arc<SessionState>> {
+        self.get_hashed(self.hash(cookie), cookie)
+    }
+
+    fn get_hashed(&self, hash: u64, cookie: &str) -> Option<Arc<SessionState>> {
+        let set = self.set(self.sets.get()?, hash);
+        set.slots[..self.ways]
+            .iter()
+            .flatten()
+            .find(|entry| entry.hash == hash && *entry.cookie == *cookie)
+            .map(|entry| entry.state.clone())
+    }
+
+    /// Keeps what the session cookie `cookie` opened to. Call it only with a cookie whose seal
+    /// checked out, and with `state` as it was read from it.
+    pub fn insert(&self, cookie: &str, state: SessionState) {
+        if cookie.len() > MAX_COOKIE_BYTES {
+            return;
+        }
+        self.insert_hashed(self.hash(cookie), cookie, state);
+    }
+
+    fn insert_hashed(&self, hash: u64, cookie: &str, state: SessionState) {
+        if self.set_count == 0 {
+            return;
+        }
+        let sets = self
+            .sets
+            .get_or_init(|| (0..self.set_count).map(|_| Mutex::default()).collect());
+        let mut set = self.set(sets, hash);
+        let ways = self.ways;
+        let entry = Entry {
+            hash,
+            cookie: cookie.into(),
+            state: Arc::new(state),
+        };
+        let slots = &mut set.slots[..ways];
+        // The same cookie opened by two requests at once: one entry.
+        if let Some(slot) = slots
+            .iter_mut()
+            .find(|slot| slot.as_ref().is_some_and(|e| e.hash == hash && *e.cookie == *cookie))
+        {
+            *slot = Some(entry);
+            return;
+        }
+        if let Some(free) = slots.iter_mut().find(|slot| slot.is_none()) {
+            *free = Some(entry);
+            return;
+        }
+        let next = set.next;
+        set.slots[next] = Some(entry);
+        set.next = (next + 1) % ways;
+    }
+
+    /// How many sessions are kept now.
+    pub fn len(&self) -> usize {
+        self.sets.get().map_or(0, |sets| {
+            sets.iter()
+                .map(|set| {
+                    set.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .slots
+                        .iter()
+                        .flatten()
+                        .count()
+                })
+                .sum()
+        })
+    }
+
+    /// Whether no session is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn set<'a>(&self, sets: &'a [Mutex<Set>], hash: u64) -> MutexGuard<'a, Set> {
+        // A panic elsewhere while holding the lock leaves a set that is still consistent.
+        sets[(hash % sets.len() as u64) as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A fast hash of the whole value, 8 bytes at a time (a seeded multiply-rotate, as FxHash):
+    /// ~0.5 instructions a byte, where SipHash takes ~3.
+    fn hash(&self, cookie: &str) -> u64 {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut hash = self.seed ^ cookie.len() as u64;
+        let mut chunks = cookie.as_bytes().chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            hash = (hash.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &byte in chunks.remainder() {
+            hash = (hash.rotate_left(5) ^ u64::from(byte)).wrapping_mul(K);
+        }
+        // Mix the high bits (which the multiply fills best) into the low ones the set index uses.
+        hash ^ (hash >> 32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(user: &str) -> SessionState {
+        [("user".to_owned(), format!(r#"{{"sub":"{user}"}}"#))]
+            .into_iter()
+            .collect()
+    }
+
+    fn cookie(n: usize) -> String {
+        format!("{n:08}{}", "Zm9vYmFy".repeat(70))
+    }
+
+    #[test]
+    fn an_opened_cookie_is_found_again_and_no_other_value_finds_it() {
+        let cache = DecodedSessions::new(64);
+        let value = cookie(1);
+        assert!(cache.get(&value).is_none());
+        cache.insert(&value, state("a"));
+        assert_eq!(cache.get(&value).as_deref(), Some(&state("a")));
+
+        // Every byte changed, one at a time; the value cut or grown by one byte.
+        for at in 0..value.len() {
+            let mut changed = value.clone().into_bytes();
+            changed[at] = if changed[at] == b'x' { b'y' } else { b'x' };
+            let changed = String::from_utf8(changed).unwrap();
+            assert!(
+                cache.get(&changed).is_none(),
+                "byte {at} changed still found the session"
+            );
+        }
+        assert!(cache.get(&value[..value.len() - 1]).is_none());
+        assert!(cache.get(&format!("{value}x")).is_none());
+        assert!(cache.get("").is_none());
+    }
+
+    #[test]
+    fn two_values_with_the_same_hash_never_share_a_session() {
+        let cache = DecodedSessions::new(64);
+        cache.insert_hashed(7, "first", state("a"));
+        assert!(cache.get_hashed(7, "second").is_none(), "same hash, another value");
+        cache.insert_hashed(7, "second", state("b"));
+        assert_eq!(cache.get_hashed(7, "first").as_deref(), Some(&state("a")));
+        assert_eq!(cache.get_hashed(7, "second").as_deref(), Some(&state("b")));
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_capacity_nor_an_oversized_cookie() {
+        let cache = DecodedSessions::new(64);
+        for n in 0..10_000 {
+            cache.insert(&cookie(n), state("a"));
+        }
+        assert!(cache.len() <= 64, "{} kept", cache.len());
+        assert!(cache.len() >= 32, "most slots used: {}", cache.len());
+        // The newest are kept: a full set replaces its oldest.
+        assert!(cache.get(&cookie(9_999)).is_some());
+
+        let oversized = "A".repeat(MAX_COOKIE_BYTES + 1);
+        cache.insert(&oversized, state("a"));
+        assert!(cache.get(&oversized).is_none());
+
+        let none = DecodedSessions::new(0);
+        none.insert(&cookie(1), state("a"));
+        assert!(none.get(&cookie(1)).is_none() && none.is_empty());
+    }
+
+    #[test]
+    fn the_same_cookie_inserted_twice_takes_one_slot() {
+        let cache = DecodedSessions::new(16);
+        cache.insert(&cookie(1), state("a"));
+        cache.insert(&cookie(1), state("a"));
+        assert_eq!(cache.len(), 1);
+    }
+}
