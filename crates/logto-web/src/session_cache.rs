@@ -15,20 +15,13 @@
 //!
 //! The cache is set-associative (as `logto-client`'s verified-token cache): the hash picks one
 //! set of [`WAYS`] slots, a full set replaces its oldest entry, each set has its own lock, and the
-//! sets are made once, at the first insert. A cookie longer than [`MAX_COOKIE_BYTES`] is never
-//! kept, so the memory the cache can take is bounded by its capacity.
+//! sets are made once, at the first insert. A cookie longer than
+//! [`DecodedSessions::MAX_COOKIE_BYTES`] is never kept, so the memory the cache can take is
+//! bounded by its capacity.
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::store::SessionState;
-
-/// Sessions kept by default: ~1.3 KB each for a typical session cookie (the value and its
-/// entries), ~1.4 MB when full; at most ~9 KB each for the largest cookie kept.
-pub const DEFAULT_DECODED_SESSIONS: usize = 1024;
-
-/// Longest cookie value kept, in bytes: browsers keep no cookie over 4096 bytes (name, value and
-/// attributes), so a longer one is not one the app wrote.
-pub const MAX_COOKIE_BYTES: usize = 4096;
 
 /// Slots a set has.
 const WAYS: usize = 16;
@@ -63,11 +56,19 @@ pub struct DecodedSessions {
 
 impl Default for DecodedSessions {
     fn default() -> Self {
-        Self::new(DEFAULT_DECODED_SESSIONS)
+        Self::new(Self::DEFAULT_CAPACITY)
     }
 }
 
 impl DecodedSessions {
+    /// Sessions kept by default: ~1.3 KB each for a typical session cookie (the value and its
+    /// entries), ~1.4 MB when full; at most ~9 KB each for the largest cookie kept.
+    pub const DEFAULT_CAPACITY: usize = 1024;
+
+    /// Longest cookie value kept, in bytes: browsers keep no cookie over 4096 bytes (name, value
+    /// and attributes), so a longer one is not one the app wrote.
+    pub const MAX_COOKIE_BYTES: usize = 4096;
+
     /// A cache of at most `capacity` sessions; 0 keeps none.
     pub fn new(capacity: usize) -> Self {
         let ways = capacity.min(WAYS);
@@ -96,7 +97,7 @@ impl DecodedSessions {
     /// Keeps what the session cookie `cookie` opened to. Call it only with a cookie whose seal
     /// checked out, and with `state` as it was read from it.
     pub fn insert(&self, cookie: &str, state: SessionState) {
-        if cookie.len() > MAX_COOKIE_BYTES {
+        if cookie.len() > Self::MAX_COOKIE_BYTES {
             return;
         }
         self.insert_hashed(self.hash(cookie), cookie, state);
@@ -238,7 +239,7 @@ mod tests {
         // The newest are kept: a full set replaces its oldest.
         assert!(cache.get(&cookie(9_999)).is_some());
 
-        let oversized = "A".repeat(MAX_COOKIE_BYTES + 1);
+        let oversized = "A".repeat(DecodedSessions::MAX_COOKIE_BYTES + 1);
         cache.insert(&oversized, state("a"));
         assert!(cache.get(&oversized).is_none());
 

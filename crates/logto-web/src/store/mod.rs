@@ -70,6 +70,9 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Whether the whole state travels in the session cookie (read on every request), as with
     /// [`CookieStore`]: the ID token, which only sign-out needs, then goes in a cookie of its
     /// own ([`SessionEntries::has_id_token_cookie`](crate::SessionEntries::has_id_token_cookie)).
+    /// Such a store's `load` must depend on the cookie's text alone, and its `update` must not
+    /// depend on the id it is given: adapters then keep cookies already opened
+    /// ([`DecodedSessions`](crate::DecodedSessions)) and may hand `update` a stand-in id.
     /// Default: `false` (a server-side store: the cookie holds an id).
     fn state_in_cookie(&self) -> bool {
         false
