@@ -629,26 +629,26 @@ export async function startProvider({ host = '127.0.0.1', port = 0, config = {},
 
   function page(title, body, lang = 'en') {
     return `<!DOCTYPE html>
-  <html lang="${escapeHtml(lang)}">
-  <head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <meta name="color-scheme" content="light dark">
-  <title>${escapeHtml(title)} · Test Logto</title>
-  <style>
-  body{font-family:system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}
-  label{display:block;margin-top:.8rem;font-weight:600}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
-  button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem}.error{color:#a00000;font-weight:600}
-  .cancel button{background:none;border:0;padding:.6rem 0;color:#1a4fb5;text-decoration:underline;cursor:pointer}
-  @media (prefers-color-scheme: dark){body{background:#121212;color:#e8e8e8}.cancel button{color:#8ab4f8}.error{color:#ff8a8a}}
-  </style>
-  </head>
-  <body>
-  <main>
-  ${body}
-  </main>
-  </body>
-  </html>`;
+<html lang="${escapeHtml(lang)}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>${escapeHtml(title)} · Test Logto</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}
+label{display:block;margin-top:.8rem;font-weight:600}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
+button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem}.error{color:#a00000;font-weight:600}
+.cancel button{background:none;border:0;padding:.6rem 0;color:#1a4fb5;text-decoration:underline;cursor:pointer}
+@media (prefers-color-scheme: dark){body{background:#121212;color:#e8e8e8}.cancel button{color:#8ab4f8}.error{color:#ff8a8a}}
+</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+</body>
+</html>`;
   }
 
   // Like Logto, a user's resource scopes are those their roles allow: the signed-in user at
@@ -1110,40 +1110,40 @@ export async function startProvider({ host = '127.0.0.1', port = 0, config = {},
   // A second form, after the main one: aborting the interaction sends error=access_denied back to the app.
   function cancelForm(uid, t) {
     return `<form class="cancel" method="post" action="/interaction/${escapeHtml(uid)}/abort">
-  <button type="submit">${escapeHtml(t.cancel)}</button>
-  </form>`;
+<button type="submit">${escapeHtml(t.cancel)}</button>
+</form>`;
   }
 
   function signInForm(uid, { error, username } = {}, lang = 'en') {
     const t = TEXTS[lang];
     return page(t.signIn, `<h1>${escapeHtml(t.signIn)}</h1>
-  ${error ? `<p class="error" role="alert">${escapeHtml(t[error])}</p>` : ''}
-  <form method="post" action="/interaction/${escapeHtml(uid)}/login">
-  <label for="username">${escapeHtml(t.username)}</label>
-  <input id="username" name="username" type="text" autocomplete="username" required value="${escapeHtml(username)}">
-  <label for="password">${escapeHtml(t.password)}</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required>
-  <button type="submit">${escapeHtml(t.signIn)}</button>
-  </form>
-  ${cancelForm(uid, t)}`, lang);
+${error ? `<p class="error" role="alert">${escapeHtml(t[error])}</p>` : ''}
+<form method="post" action="/interaction/${escapeHtml(uid)}/login">
+<label for="username">${escapeHtml(t.username)}</label>
+<input id="username" name="username" type="text" autocomplete="username" required value="${escapeHtml(username)}">
+<label for="password">${escapeHtml(t.password)}</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">${escapeHtml(t.signIn)}</button>
+</form>
+${cancelForm(uid, t)}`, lang);
   }
 
   function registerForm(uid, { error, values = {} } = {}, lang = 'en') {
     const t = TEXTS[lang];
     return page(t.createAccount, `<h1>${escapeHtml(t.createAccount)}</h1>
-  ${error ? `<p class="error" role="alert">${escapeHtml(t[error])}</p>` : ''}
-  <form method="post" action="/interaction/${escapeHtml(uid)}/register">
-  <label for="username">${escapeHtml(t.username)}</label>
-  <input id="username" name="username" type="text" autocomplete="username" required value="${escapeHtml(values.username)}">
-  <label for="password">${escapeHtml(t.password)}</label>
-  <input id="password" name="password" type="password" autocomplete="new-password" required>
-  <label for="name">${escapeHtml(t.name)}</label>
-  <input id="name" name="name" type="text" autocomplete="name" value="${escapeHtml(values.name)}">
-  <label for="email">${escapeHtml(t.email)}</label>
-  <input id="email" name="email" type="email" autocomplete="email" value="${escapeHtml(values.email)}">
-  <button type="submit">${escapeHtml(t.createAccount)}</button>
-  </form>
-  ${cancelForm(uid, t)}`, lang);
+${error ? `<p class="error" role="alert">${escapeHtml(t[error])}</p>` : ''}
+<form method="post" action="/interaction/${escapeHtml(uid)}/register">
+<label for="username">${escapeHtml(t.username)}</label>
+<input id="username" name="username" type="text" autocomplete="username" required value="${escapeHtml(values.username)}">
+<label for="password">${escapeHtml(t.password)}</label>
+<input id="password" name="password" type="password" autocomplete="new-password" required>
+<label for="name">${escapeHtml(t.name)}</label>
+<input id="name" name="name" type="text" autocomplete="name" value="${escapeHtml(values.name)}">
+<label for="email">${escapeHtml(t.email)}</label>
+<input id="email" name="email" type="email" autocomplete="email" value="${escapeHtml(values.email)}">
+<button type="submit">${escapeHtml(t.createAccount)}</button>
+</form>
+${cancelForm(uid, t)}`, lang);
   }
 
   // First-party app: consent is granted without asking, for everything that was requested.
