@@ -128,16 +128,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 60.0) -> None:
+def wait_http(
+    url: str, timeout: float = 60.0, process: subprocess.Popen | None = None, log: Path | None = None
+) -> None:
+    """Waits until `url` answers. With `process`, stops at once when it exits (a missing binary,
+    a refused configuration) rather than waiting out `timeout`; the error then ends with the end of
+    `log`, which may live in a directory removed on the way out."""
+
+    def log_end() -> str:
+        return log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process exited ({process.returncode}) before answering {url}:\n{log_end()}")
         try:
             if requests.get(url, timeout=2).status_code < 500:
                 return
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s\n{log_end()}".rstrip())
 
 
 # ---------------------------------------------------------------------------------------------

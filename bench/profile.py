@@ -52,6 +52,7 @@ from driver import (  # noqa: E402
     stop_groups,
     target_dir,
     tree_cpu_s,
+    wait_http,
 )
 
 BENCH = Path(__file__).resolve().parent
@@ -250,25 +251,6 @@ def cookie_report(cookie: str, secret: str, endpoint: str) -> dict:
     report["_userinfo"] = userinfo
     report["expected_bytes_now"] = sealed_size(name, state)
     return report
-
-
-def wait_for_app(app: subprocess.Popen, url: str, app_log: Path, timeout: float) -> None:
-    """Waits until `url` answers, as driver.wait_http does, but stops at once when the app has
-    exited (a missing binary, a refused configuration: valgrind exits in a second), with the end
-    of its log: the log is in a temporary directory removed on the way out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if app.poll() is not None:
-            tail = app_log.read_text(errors="replace")[-3000:] if app_log.exists() else ""
-            raise RuntimeError(f"the app exited ({app.returncode}) before answering {url}:\n{tail}")
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    tail = app_log.read_text(errors="replace")[-3000:] if app_log.exists() else ""
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s; the app's log ends:\n{tail}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -582,7 +564,7 @@ def main() -> int:
             args = opts.wrapper.split() + args
         app_log = open(tmp / "app.log", "w")
         app = stack.start(args, env=env, cwd=tmp, stderr=app_log)
-        wait_for_app(app, base + "/healthz", tmp / "app.log", timeout=300)
+        wait_http(base + "/healthz", timeout=300, process=app, log=tmp / "app.log")
         log(f"app pid {app.pid} on {base} ({opts.mode})")
 
         # Warm up: discovery, JWKS, the HTTP client's connection pool, every page once.
