@@ -374,21 +374,20 @@ async fn a_session_cookie_is_opened_once_and_still_checked_on_every_request() {
 
     // Another cookie beside it changes nothing; a second session cookie is never answered from
     // the cache (actix-session takes the first, whichever it is).
-    let with_other = test::TestRequest::get()
-        .uri("/")
-        .insert_header((header::COOKIE, format!("lang=es; {sent}")))
-        .to_request();
+    let home_with_cookies = |cookies: String| {
+        let request = test::TestRequest::get()
+            .uri("/")
+            .insert_header((header::COOKIE, cookies))
+            .to_request();
+        async { body(test::call_service(&app, request).await).await }
+    };
     assert_eq!(
-        body(test::call_service(&app, with_other).await).await,
+        home_with_cookies(format!("lang=es; {sent}")).await,
         "signed in as Demo User"
     );
     assert_eq!(store.loads(), opened + 1);
-    let twice = test::TestRequest::get()
-        .uri("/")
-        .insert_header((header::COOKIE, format!("{sent}; {sent}")))
-        .to_request();
     assert_eq!(
-        body(test::call_service(&app, twice).await).await,
+        home_with_cookies(format!("{sent}; {sent}")).await,
         "signed in as Demo User"
     );
     assert_eq!(store.loads(), opened + 2, "opened, not taken from the cache");
