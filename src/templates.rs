@@ -430,13 +430,9 @@ fn language_links(current: Locale) -> String {
 /// someone is signed in (the header's profile link).
 fn page_context(ui: &Ui, signed_in: bool) -> Context {
     let mut context = Context::new();
-    context.insert("lang", ui.locale.tag());
-    let return_to: String = url::form_urlencoded::byte_serialize(ui.here.as_bytes()).collect();
-    context.insert("return_to", &return_to);
-    context.insert("signed_in", &signed_in);
+    set_page(&mut context, ui, signed_in, false);
     // Every variable a template tests is set, if only to false or null: Tera answers a lookup of a
     // missing one by formatting an error message, even where `{% if %}` then reads it as false.
-    context.insert("on_profile", &false);
     context.insert("active_org", &None::<&str>);
     context
 }
@@ -482,7 +478,7 @@ fn set_bool(context: &mut Context, key: &str, value: bool) {
     }
 }
 
-/// [`page_context`]'s values, in a kept context.
+/// What every page gets (see [`page_context`]), set in a new or a kept context.
 fn set_page(context: &mut Context, ui: &Ui, signed_in: bool, on_profile: bool) {
     set_text(context, "lang", Some(ui.locale.tag()));
     let return_to: String = url::form_urlencoded::byte_serialize(ui.here.as_bytes()).collect();
