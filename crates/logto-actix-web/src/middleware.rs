@@ -88,26 +88,30 @@ impl DecodedCookies {
     /// cookie found in the cache.
     fn handoff(&self, req: &mut ServiceRequest) -> Option<Handoff> {
         let (header, range) = sole_cookie(req.headers(), self.name)?;
-        let cookies = req.headers().get_all(COOKIE).collect::<Vec<_>>();
-        let text = std::str::from_utf8(cookies[header].as_bytes()).ok()?;
+        let text = std::str::from_utf8(req.headers().get_all(COOKIE).nth(header)?.as_bytes()).ok()?;
         let value = &text[range.clone()];
         let Some(state) = self.sessions.get(value) else {
             return Some(Handoff::Miss(value.into()));
         };
+        let name_start = text[..range.start].rfind(self.name).unwrap_or(0);
+        let mut replaced = Vec::with_capacity(text.len() - range.len() + self.handle.len());
+        replaced.extend_from_slice(&text.as_bytes()[..name_start]);
+        replaced.extend_from_slice(self.handle.as_bytes());
+        replaced.extend_from_slice(&text.as_bytes()[range.end..]);
+        let replaced = HeaderValue::from_bytes(&replaced).ok()?;
         // The other cookies stay as they came, in their order; this one becomes the handle.
-        let mut rewritten: Vec<HeaderValue> = Vec::with_capacity(cookies.len());
-        for (at, original) in cookies.iter().enumerate() {
-            if at != header {
-                rewritten.push((*original).clone());
-                continue;
-            }
-            let name_start = text[..range.start].rfind(self.name).unwrap_or(0);
-            let mut replaced = Vec::with_capacity(text.len() - range.len() + self.handle.len());
-            replaced.extend_from_slice(&text.as_bytes()[..name_start]);
-            replaced.extend_from_slice(self.handle.as_bytes());
-            replaced.extend_from_slice(&text.as_bytes()[range.end..]);
-            rewritten.push(HeaderValue::from_bytes(&replaced).ok()?);
-        }
+        let rewritten: Vec<HeaderValue> = req
+            .headers()
+            .get_all(COOKIE)
+            .enumerate()
+            .map(|(at, original)| {
+                if at == header {
+                    replaced.clone()
+                } else {
+                    original.clone()
+                }
+            })
+            .collect();
         let headers = req.headers_mut();
         headers.remove(COOKIE);
         for value in rewritten {
