@@ -12,10 +12,10 @@ use reqwest::cookie::CookieStore;
 use serde_json::{Value, json};
 
 use crate::helpers::app::{
-    Adapter, AppOptions, TEST_SESSION_SECRET, TestApp, cookie_pair, location, query_of, set_cookies,
+    Adapter, AppOptions, DEMO, TEST_SESSION_SECRET, TestApp, cookie_pair, hidden_input, location, query_of, set_cookies,
 };
 use crate::helpers::redis::TestRedis;
-use logto_test_provider::complete_end_session;
+use logto_test_provider::{complete_authorization, complete_end_session, http_client};
 
 const SESSION: &str = "logto-session";
 const ID_TOKEN: &str = "logto-id-token";
@@ -329,4 +329,129 @@ async fn a_session_ended_by_logto_or_by_its_age_removes_the_id_token_cookie(adap
     let jar = signed_in_browser(&mut app).await;
     app.advance_clock(Duration::from_secs(14 * 24 * 3600 + 1));
     assert_next_page_removes_the_id_token_cookie(&app, &jar).await;
+}
+
+/// The browser of a visitor behind https (TLS ended by a proxy in front of the app): it keeps the
+/// cookies as https pages set them (`Secure` ones included) and sends each request, over the
+/// loopback's plain http, with the cookies it would send to that https page.
+struct HttpsBrowser<'a> {
+    app: &'a TestApp,
+    jar: reqwest::cookie::Jar,
+    http: reqwest::Client,
+}
+
+impl<'a> HttpsBrowser<'a> {
+    fn of(app: &'a TestApp) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        HttpsBrowser {
+            app,
+            jar: reqwest::cookie::Jar::default(),
+            http,
+        }
+    }
+
+    /// The page's address as the visitor sees it.
+    fn https(&self, path_and_query: &str) -> url::Url {
+        url::Url::parse(&self.app.url(path_and_query).replacen("http://", "https://", 1)).unwrap()
+    }
+
+    /// The `Cookie:` header the browser sends to `path`.
+    fn cookies_for(&self, path: &str) -> String {
+        self.jar
+            .cookies(&self.https(path))
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder, path_and_query: &str) -> reqwest::Response {
+        let path = path_and_query.split('?').next().unwrap();
+        let response = request
+            .header("cookie", self.cookies_for(path))
+            .send()
+            .await
+            .expect("the app answers");
+        let page = self.https(path_and_query);
+        for set_cookie in set_cookies(&response) {
+            self.jar.add_cookie_str(&set_cookie, &page);
+        }
+        response
+    }
+
+    async fn get(&self, path_and_query: &str) -> reqwest::Response {
+        self.send(self.http.get(self.app.url(path_and_query)), path_and_query)
+            .await
+    }
+
+    async fn post_form(&self, path: &str, body: String) -> reqwest::Response {
+        let request = self
+            .http
+            .post(self.app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(request, path).await
+    }
+}
+
+for_each_adapter!(behind_https_the_id_token_cookie_is_secure_prefixed_and_still_gives_the_hint);
+async fn behind_https_the_id_token_cookie_is_secure_prefixed_and_still_gives_the_hint(adapter: Adapter) {
+    let app = TestApp::spawn_with(AppOptions {
+        adapter,
+        https: true,
+        ..Default::default()
+    })
+    .await;
+    let browser = HttpsBrowser::of(&app);
+
+    let sign_in = browser.get("/sign-in").await;
+    assert_eq!(sign_in.status(), StatusCode::SEE_OTHER);
+    // The provider's pages are plain http here: its own cookie-keeping client walks them.
+    let callback = complete_authorization(&http_client(), &location(&sign_in), DEMO).await;
+    assert_eq!(
+        callback.scheme(),
+        "https",
+        "Logto sends the visitor back to the https address"
+    );
+    let path_and_query = &callback[url::Position::BeforePath..];
+    let signed_in = browser.get(path_and_query).await;
+    assert_eq!(
+        signed_in.status(),
+        StatusCode::SEE_OTHER,
+        "the callback finishes sign-in"
+    );
+
+    let set = set_cookies(&signed_in)
+        .into_iter()
+        .find(|c| c.starts_with("__Secure-logto-id-token="))
+        .expect("the callback sets the __Secure- ID token cookie");
+    for attribute in ["Secure", "HttpOnly", "Path=/sign-out", "SameSite=Lax"] {
+        assert!(set.contains(attribute), "{attribute} missing: {set}");
+    }
+    assert!(!set.contains("Domain="), "{set}");
+    assert!(
+        !browser.cookies_for("/").contains("__Secure-logto-id-token="),
+        "pages other than sign-out do not get the ID token"
+    );
+    assert!(browser.cookies_for("/").contains("__Host-logto-session="));
+    let home = browser.get("/").await.text().await.unwrap();
+    assert!(home.contains("Demo User"), "signed in behind https: {home}");
+
+    // Sign-out reads the ID token from the `__Secure-` cookie: Logto gets it as the hint.
+    let question = browser.get("/sign-out").await.text().await.unwrap();
+    let csrf = hidden_input(&question, "csrf_token").expect("the sign-out form");
+    let signed_out = browser.post_form("/sign-out", format!("csrf_token={csrf}")).await;
+    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+    let issued = app.id_tokens().await;
+    assert_eq!(
+        query_of(&location(&signed_out))["id_token_hint"],
+        vec![issued.last().expect("an ID token was issued").clone()]
+    );
+    let removal = set_cookies(&signed_out)
+        .into_iter()
+        .find(|c| c.starts_with("__Secure-logto-id-token="))
+        .expect("sign-out removes the ID token cookie");
+    assert!(removal.contains("Max-Age=0") && removal.contains("Secure"), "{removal}");
 }
