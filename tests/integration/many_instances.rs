@@ -539,3 +539,40 @@ async fn two_real_processes_share_logouts_and_keep_them_across_a_restart() {
         "still signed out after a restart"
     );
 }
+
+#[tokio::test]
+async fn a_session_read_again_is_opened_once_and_every_change_in_redis_is_still_seen() {
+    let redis = TestRedis::start().await;
+    let store = RedisStore::connect(&redis.url, "REDIS_URL", Duration::from_secs(1))
+        .await
+        .unwrap();
+    let ttl = Duration::from_secs(300);
+    let signed_in = state(tokens("rt-1", 1, &[("", "at-1", 100)]));
+    let id = store.save(&signed_in, ttl).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(store.load(&id).await.unwrap().as_ref(), Some(&signed_in));
+    }
+    assert_eq!(store.opened_sessions(), 1, "one value read three times is kept once");
+
+    // Another instance refreshed the tokens: the new value is read, not the one kept.
+    let refreshed = state(tokens("rt-2", 2, &[("", "at-2", 200)]));
+    store.update(&id, &refreshed, ttl).await.unwrap();
+    let loaded = store.load(&id).await.unwrap().expect("still signed in");
+    let loaded: Value = serde_json::from_str(&loaded["tokens"]).unwrap();
+    assert_eq!(loaded["refresh_token"], "rt-2");
+
+    // A kept value copied under another session's key does not open there.
+    let other = store.save(&state(tokens("rt-x", 1, &[])), ttl).await.unwrap();
+    let key = |id: &str| format!("logto:session:{id}");
+    redis.admin(&["COPY", &key(&id), &key(&other), "REPLACE"]);
+    assert_eq!(
+        store.load(&other).await.unwrap(),
+        None,
+        "a value moved between sessions"
+    );
+    assert!(store.load(&id).await.unwrap().is_some());
+
+    // A value changed in Redis signs the session out, though the previous one was kept.
+    redis.admin(&["APPEND", &key(&id), "x"]);
+    assert_eq!(store.load(&id).await.unwrap(), None, "a value changed in Redis");
+}

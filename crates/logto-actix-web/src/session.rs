@@ -181,7 +181,7 @@ impl ActixSessionStore for ActixStore {
             .await
             .map_err(|e| LoadError::Other(anyhow::Error::new(e)))?;
         if let (Some(Handoff::Miss(cookie)), Some(state)) = (handoff, &state) {
-            decoded.insert(&cookie, state.clone());
+            decoded.insert(cookie.as_bytes(), state.clone());
         }
         Ok(state)
     }

@@ -1,22 +1,22 @@
-//! [`DecodedSessions`]: session cookies already opened, so that the same cookie coming back (as
-//! it does with every request of a signed-in browser) is not percent-decoded, base64-decoded,
-//! decrypted and parsed again. That was ~25k of the signed-in home page's ~110k instructions
-//! (bench/README.md).
+//! [`DecodedSessions`]: sealed sessions already opened, so that the same value coming back (a
+//! session cookie with every request of a signed-in browser, a session's value in Redis on every
+//! read) is not decoded, decrypted and parsed again. For the cookie that was ~25k of the signed-in
+//! home page's ~110k instructions (bench/README.md).
 //!
-//! What is kept is only what opening the cookie gives, a pure function of the cookie's value
-//! (and of the key, fixed for the process): the session's entries. Whether the session is still
+//! What is kept is only what opening the value gives, a pure function of the value (and of the
+//! key, fixed for the cache's life): the session's entries. Whether the session is still
 //! signed in (its maximum age, a back-channel logout) is decided on every request from those
 //! entries, as for a cookie opened anew; so is everything a handler reads or writes.
 //!
-//! Entries are keyed by a hash of the cookie's value, and each keeps the whole value, compared in
-//! full on every lookup: two values with the same hash never share an entry's session. The hash
-//! is not cryptographic (it is seeded per process): only cookies that opened, so whose seal was
-//! made with the key, are ever kept, so no one can fill the cache with values of their choosing.
+//! Entries are keyed by a hash of the value, and each keeps the whole value, compared in full on
+//! every lookup: two values with the same hash never share an entry's session. The hash is not
+//! cryptographic (it is seeded per process): only values that opened, so whose seal was made with
+//! the key, are ever kept, so no one can fill the cache with values of their choosing.
 //!
 //! The cache is set-associative (as `logto-client`'s verified-token cache): the hash picks one
 //! set of [`WAYS`] slots, a full set replaces its oldest entry, each set has its own lock, and the
-//! sets are made once, at the first insert. A cookie longer than
-//! [`DecodedSessions::MAX_COOKIE_BYTES`] is never kept, so the memory the cache can take is
+//! sets are made once, at the first insert. A value longer than
+//! [`DecodedSessions::MAX_VALUE_BYTES`] is never kept, so the memory the cache can take is
 //! bounded by its capacity.
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -26,11 +26,11 @@ use crate::store::SessionState;
 /// Slots a set has.
 const WAYS: usize = 16;
 
-/// One opened cookie.
+/// One opened value.
 struct Entry {
     hash: u64,
-    /// The cookie's whole value, as the browser sent it.
-    cookie: Box<str>,
+    /// The whole sealed value, as it came (the cookie's text as the browser sent it).
+    sealed: Box<[u8]>,
     state: Arc<SessionState>,
 }
 
@@ -42,10 +42,10 @@ struct Set {
     next: usize,
 }
 
-/// A bounded cache of opened session cookies, shared by every worker of an app: what opening a
-/// cookie gave (its entries), keyed by a hash of the cookie's whole value, which each entry keeps
-/// and compares in full. Whether a session is still signed in is not kept: it is decided on every
-/// request from the entries.
+/// A bounded cache of opened sessions, shared by every worker of an app: what opening a sealed
+/// value (a session cookie, a session's value in Redis) gave, its entries, keyed by a hash of the
+/// whole value, which each entry keeps and compares in full. Whether a session is still signed in
+/// is not kept: it is decided on every request from the entries.
 pub struct DecodedSessions {
     ways: usize,
     set_count: usize,
@@ -62,12 +62,13 @@ impl Default for DecodedSessions {
 
 impl DecodedSessions {
     /// Sessions kept by default: ~1.3 KB each for a typical session cookie (the value and its
-    /// entries), ~1.4 MB when full; at most ~9 KB each for the largest cookie kept.
+    /// entries), ~1.4 MB when full; at most ~9 KB each for the largest value kept.
     pub const DEFAULT_CAPACITY: usize = 1024;
 
-    /// Longest cookie value kept, in bytes: browsers keep no cookie over 4096 bytes (name, value
-    /// and attributes), so a longer one is not one the app wrote.
-    pub const MAX_COOKIE_BYTES: usize = 4096;
+    /// Longest value kept, in bytes: browsers keep no cookie over 4096 bytes (name, value and
+    /// attributes), so a longer one is not one the app wrote; a session's value in Redis is a
+    /// cookie's state sealed the same way.
+    pub const MAX_VALUE_BYTES: usize = 4096;
 
     /// A cache of at most `capacity` sessions; 0 keeps none.
     pub fn new(capacity: usize) -> Self {
@@ -80,30 +81,33 @@ impl DecodedSessions {
         }
     }
 
-    /// The entries of the session cookie whose value is exactly `cookie`, if it was opened before.
-    pub fn get(&self, cookie: &str) -> Option<Arc<SessionState>> {
-        self.get_hashed(self.hash(cookie), cookie)
+    /// The entries of the session whose sealed value is exactly `sealed` (a cookie's text), if it
+    /// was opened before.
+    pub fn get(&self, sealed: impl AsRef<[u8]>) -> Option<Arc<SessionState>> {
+        let sealed = sealed.as_ref();
+        self.get_hashed(self.hash(sealed), sealed)
     }
 
-    fn get_hashed(&self, hash: u64, cookie: &str) -> Option<Arc<SessionState>> {
+    fn get_hashed(&self, hash: u64, sealed: &[u8]) -> Option<Arc<SessionState>> {
         let set = self.set(self.sets.get()?, hash);
         set.slots[..self.ways]
             .iter()
             .flatten()
-            .find(|entry| entry.hash == hash && *entry.cookie == *cookie)
+            .find(|entry| entry.hash == hash && *entry.sealed == *sealed)
             .map(|entry| entry.state.clone())
     }
 
-    /// Keeps what the session cookie `cookie` opened to. Call it only with a cookie whose seal
+    /// Keeps what the sealed value `sealed` opened to. Call it only with a value whose seal
     /// checked out, and with `state` as it was read from it.
-    pub fn insert(&self, cookie: &str, state: SessionState) {
-        if cookie.len() > Self::MAX_COOKIE_BYTES {
+    pub fn insert(&self, sealed: impl AsRef<[u8]>, state: SessionState) {
+        let sealed = sealed.as_ref();
+        if sealed.len() > Self::MAX_VALUE_BYTES {
             return;
         }
-        self.insert_hashed(self.hash(cookie), cookie, state);
+        self.insert_hashed(self.hash(sealed), sealed, state);
     }
 
-    fn insert_hashed(&self, hash: u64, cookie: &str, state: SessionState) {
+    fn insert_hashed(&self, hash: u64, sealed: &[u8], state: SessionState) {
         if self.set_count == 0 {
             return;
         }
@@ -114,14 +118,14 @@ impl DecodedSessions {
         let ways = self.ways;
         let entry = Entry {
             hash,
-            cookie: cookie.into(),
+            sealed: sealed.into(),
             state: Arc::new(state),
         };
         let slots = &mut set.slots[..ways];
-        // The same cookie opened by two requests at once: one entry.
+        // The same value opened by two requests at once: one entry.
         if let Some(slot) = slots
             .iter_mut()
-            .find(|slot| slot.as_ref().is_some_and(|e| e.hash == hash && *e.cookie == *cookie))
+            .find(|slot| slot.as_ref().is_some_and(|e| e.hash == hash && *e.sealed == *sealed))
         {
             *slot = Some(entry);
             return;
@@ -165,10 +169,10 @@ impl DecodedSessions {
 
     /// A fast hash of the whole value, 8 bytes at a time (a seeded multiply-rotate, as FxHash):
     /// ~0.5 instructions a byte, where SipHash takes ~3.
-    fn hash(&self, cookie: &str) -> u64 {
+    fn hash(&self, sealed: &[u8]) -> u64 {
         const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut hash = self.seed ^ cookie.len() as u64;
-        let mut chunks = cookie.as_bytes().chunks_exact(8);
+        let mut hash = self.seed ^ sealed.len() as u64;
+        let mut chunks = sealed.chunks_exact(8);
         for chunk in &mut chunks {
             let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
             hash = (hash.rotate_left(5) ^ word).wrapping_mul(K);
@@ -214,45 +218,45 @@ mod tests {
             );
         }
         assert!(cache.get(&value[..value.len() - 1]).is_none());
-        assert!(cache.get(&format!("{value}x")).is_none());
+        assert!(cache.get(format!("{value}x")).is_none());
         assert!(cache.get("").is_none());
     }
 
     #[test]
     fn two_values_with_the_same_hash_never_share_a_session() {
         let cache = DecodedSessions::new(64);
-        cache.insert_hashed(7, "first", state("a"));
-        assert!(cache.get_hashed(7, "second").is_none(), "same hash, another value");
-        cache.insert_hashed(7, "second", state("b"));
-        assert_eq!(cache.get_hashed(7, "first").as_deref(), Some(&state("a")));
-        assert_eq!(cache.get_hashed(7, "second").as_deref(), Some(&state("b")));
+        cache.insert_hashed(7, b"first", state("a"));
+        assert!(cache.get_hashed(7, b"second").is_none(), "same hash, another value");
+        cache.insert_hashed(7, b"second", state("b"));
+        assert_eq!(cache.get_hashed(7, b"first").as_deref(), Some(&state("a")));
+        assert_eq!(cache.get_hashed(7, b"second").as_deref(), Some(&state("b")));
     }
 
     #[test]
     fn the_cache_never_holds_more_than_its_capacity_nor_an_oversized_cookie() {
         let cache = DecodedSessions::new(64);
         for n in 0..10_000 {
-            cache.insert(&cookie(n), state("a"));
+            cache.insert(cookie(n), state("a"));
         }
         assert!(cache.len() <= 64, "{} kept", cache.len());
         assert!(cache.len() >= 32, "most slots used: {}", cache.len());
         // The newest are kept: a full set replaces its oldest.
-        assert!(cache.get(&cookie(9_999)).is_some());
+        assert!(cache.get(cookie(9_999)).is_some());
 
-        let oversized = "A".repeat(DecodedSessions::MAX_COOKIE_BYTES + 1);
+        let oversized = "A".repeat(DecodedSessions::MAX_VALUE_BYTES + 1);
         cache.insert(&oversized, state("a"));
         assert!(cache.get(&oversized).is_none());
 
         let none = DecodedSessions::new(0);
-        none.insert(&cookie(1), state("a"));
-        assert!(none.get(&cookie(1)).is_none() && none.is_empty());
+        none.insert(cookie(1), state("a"));
+        assert!(none.get(cookie(1)).is_none() && none.is_empty());
     }
 
     #[test]
     fn the_same_cookie_inserted_twice_takes_one_slot() {
         let cache = DecodedSessions::new(16);
-        cache.insert(&cookie(1), state("a"));
-        cache.insert(&cookie(1), state("a"));
+        cache.insert(cookie(1), state("a"));
+        cache.insert(cookie(1), state("a"));
         assert_eq!(cache.len(), 1);
     }
 }

@@ -32,6 +32,7 @@ use super::{SessionState, SessionStore, StoreFuture};
 use crate::error::{AuthError, FAILURE_LOG_INTERVAL, StoreError};
 use crate::limits::DEFAULT_SESSION_MAX_AGE;
 use crate::log_limit::{Admit, LogLimiter, suppressed_note};
+use crate::session_cache::DecodedSessions;
 use crate::user::SessionUser;
 use logto_client::{Audience, Logout, LogtoClient, RefreshToken, Refreshed};
 
@@ -110,6 +111,8 @@ pub struct RedisStore {
     max_age: Duration,
     /// Seals what Redis holds; a random key until [`RedisStore::with_secret`].
     sealer: Arc<sealed::Sealer>,
+    /// Session values already opened with `sealer`'s key.
+    opened: Arc<DecodedSessions>,
 }
 
 /// A connection per thread that uses the store. The `redis` crate runs each connection's I/O in a
@@ -257,6 +260,7 @@ impl RedisStore {
             timeout,
             max_age: DEFAULT_SESSION_MAX_AGE,
             sealer: Arc::new(sealed::Sealer::random()),
+            opened: Arc::default(),
         };
         // Not through `run`: a refused start-up is the caller's one line, not a log line too.
         match tokio::time::timeout(bound, link.send::<String>(&Request::Cmd(&redis::cmd("PING")))).await {
@@ -280,7 +284,15 @@ impl RedisStore {
     /// secret); without it, a random key per process: sessions do not outlive it.
     pub fn with_secret(mut self, secret: &[u8]) -> Self {
         self.sealer = Arc::new(sealed::Sealer::new(secret));
+        // What the previous key opened is not what this one would.
+        self.opened = Arc::default();
         self
+    }
+
+    /// How many sessions' values are kept opened now: each distinct value is opened once, then
+    /// answered from a bounded cache ([`DecodedSessions`], its default capacity).
+    pub fn opened_sessions(&self) -> usize {
+        self.opened.len()
     }
 
     /// A value in Redis that does not open: changed there, or sealed with another secret. The
