@@ -350,12 +350,19 @@ impl LogtoAxum {
     async fn save_session(&self, session: &AxumSession, headers: &mut HeaderMap) -> Result<(), StoreError> {
         let (id, entries, status, id_token_change) = {
             let mut state = session.state();
+            if state.entries.contains_key(UNAVAILABLE) {
+                return Ok(());
+            }
             let change = state.id_token_change.take();
-            (state.id.clone(), state.entries.clone(), state.status, change)
+            // Copied out of the lock (the store's calls are awaited) only when they are written:
+            // most requests change nothing, and the cookie store's id is the whole state.
+            let (id, entries) = match state.status {
+                Status::Unchanged => (None, SessionState::new()),
+                Status::Purged => (state.id.clone(), SessionState::new()),
+                Status::Changed | Status::Renewed => (state.id.clone(), state.entries.clone()),
+            };
+            (id, entries, state.status, change)
         };
-        if entries.contains_key(UNAVAILABLE) {
-            return Ok(());
-        }
         if let Some(id_token) = id_token_change {
             self.set_id_token_cookie(headers, id_token);
         }
