@@ -4,13 +4,17 @@
 use std::sync::Arc;
 
 use cookie::Key;
-use logto_web::LogtoWeb;
+use logto_web::{DecodedSessions, LogtoWeb};
 
 pub(crate) struct Inner {
     pub(crate) web: LogtoWeb,
     pub(crate) key: Key,
     pub(crate) secure: bool,
     pub(crate) ui_locales: Option<UiLocales>,
+    /// With a store that keeps the whole state in the cookie: the session cookies already
+    /// opened, so that a signed-in browser's cookie is decrypted and decoded once, not on every
+    /// request. `None` with a server-side store, whose cookie holds an id to look up each time.
+    pub(crate) decoded: Option<Arc<DecodedSessions>>,
 }
 
 type UiLocales = Box<dyn Fn(&axum::http::request::Parts) -> Option<String> + Send + Sync>;
@@ -20,17 +24,29 @@ type UiLocales = Box<dyn Fn(&axum::http::request::Parts) -> Option<String> + Sen
 /// `key` encrypts and authenticates the session cookie: the same on every instance and at every
 /// start (`Key::derive_from(secret)` of at least 32 random bytes), or sessions end. `secure`:
 /// the app is served over https (the cookie is then `Secure` and named `__Host-logto-session`).
+///
+/// With a store that keeps the whole state in the cookie
+/// ([`SessionStore::state_in_cookie`](logto_web::SessionStore::state_in_cookie), as the default
+/// [`CookieStore`](logto_web::CookieStore)), each distinct session cookie is opened once: what it
+/// opened to is kept in a bounded cache ([`DecodedSessions`]) keyed by the cookie's whole value as
+/// sent, and the same cookie coming back is not decrypted and decoded again. Whether the session
+/// is still signed in (maximum age, back-channel logout) is decided on every request as before.
 #[derive(Clone)]
 pub struct LogtoAxum(pub(crate) Arc<Inner>);
 
 impl LogtoAxum {
     /// Sign-in through `web`, with sessions in a cookie encrypted with `key`.
     pub fn new(web: LogtoWeb, key: Key, secure: bool) -> Self {
+        let decoded = web
+            .store()
+            .state_in_cookie()
+            .then(|| Arc::new(DecodedSessions::default()));
         LogtoAxum(Arc::new(Inner {
             web,
             key,
             secure,
             ui_locales: None,
+            decoded,
         }))
     }
 
@@ -44,6 +60,7 @@ impl LogtoAxum {
             key: shared.key.clone(),
             secure: shared.secure,
             ui_locales: None,
+            decoded: shared.decoded.clone(),
         });
         LogtoAxum(Arc::new(Inner {
             ui_locales: Some(Box::new(from_request)),

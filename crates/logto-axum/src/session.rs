@@ -190,6 +190,72 @@ where
     }
 }
 
+/// The id of a session answered from [`DecodedSessions`](logto_web::DecodedSessions) (its
+/// [`State`] has no other): only stores that keep the whole state in the cookie are cached, and
+/// their `update` does not depend on the id
+/// ([`SessionStore::state_in_cookie`](logto_web::SessionStore::state_in_cookie)) and their
+/// `delete` has nothing to delete (the cookie is removed).
+const KNOWN_SESSION_ID: &str = "";
+
+/// A request's session cookie.
+enum SessionCookie<'h> {
+    /// None, or none that this key opens.
+    None,
+    /// Opened before: the entries it opened to then.
+    Known(Arc<SessionState>),
+    /// Opened now: the session's id for the store, and (with
+    /// [`DecodedSessions`](logto_web::DecodedSessions)) the cookie's value as sent, under which
+    /// to keep what the store loads from it.
+    Opened { id: String, sent: Option<&'h str> },
+}
+
+/// What a request's `Cookie` headers hold, read as sent (not percent-decoded, which costs more
+/// than the lookup): the key of [`DecodedSessions`](logto_web::DecodedSessions), which must be
+/// the very cookie the jar would open.
+struct SentCookies<'h> {
+    /// The session cookie's value; `None` when there is none, or more than one (the jar would
+    /// open the last one; the cache is then left alone).
+    session: Option<&'h str>,
+    /// Whether there is an ID token cookie (which the cache does not hold).
+    id_token: bool,
+}
+
+impl<'h> SentCookies<'h> {
+    /// Split as the cookie crate splits them (on `;`, each part trimmed, `name=value` at the
+    /// first `=`), skipping headers that are not visible ASCII as [`LogtoAxum::open_cookies`]
+    /// does. `None` when a cookie's name is percent-encoded: it could decode to either name, so
+    /// only decoding tells which cookie is which.
+    fn of(headers: &'h HeaderMap, name: &str, id_token_name: &str) -> Option<Self> {
+        let mut sent = SentCookies {
+            session: None,
+            id_token: false,
+        };
+        let mut sessions = 0;
+        for header in headers.get_all(header::COOKIE) {
+            let Ok(text) = header.to_str() else { continue };
+            for part in text.split(';') {
+                let Some((key, value)) = part.split_once('=') else {
+                    continue;
+                };
+                let key = key.trim();
+                if key.contains('%') {
+                    return None;
+                }
+                if key == name {
+                    sessions += 1;
+                    sent.session = Some(value.trim());
+                } else if key == id_token_name {
+                    sent.id_token = true;
+                }
+            }
+        }
+        if sessions > 1 {
+            sent.session = None;
+        }
+        Some(sent)
+    }
+}
+
 impl LogtoAxum {
     /// The layer that loads and saves each request's session: put it around every route that
     /// uses sign-in (`router.layer(logto.session_layer())`).
@@ -200,12 +266,22 @@ impl LogtoAxum {
     /// The session of a request with these headers: empty when it has no (valid) cookie, marked
     /// unavailable when the store could not read it.
     async fn load_session(&self, headers: &HeaderMap) -> AxumSession {
-        let (id, id_token) = self.session_cookies(headers);
-        let Some(id) = id else {
-            return AxumSession::new(None, HashMap::new(), id_token);
+        let (session, id_token) = self.session_cookies(headers);
+        let (id, sent) = match session {
+            SessionCookie::None => return AxumSession::new(None, HashMap::new(), id_token),
+            SessionCookie::Known(entries) => {
+                let entries = SessionState::clone(&entries);
+                return AxumSession::new(Some(KNOWN_SESSION_ID.to_owned()), entries, id_token);
+            }
+            SessionCookie::Opened { id, sent } => (id, sent),
         };
         match self.web().store().load(&id).await {
-            Ok(Some(entries)) => AxumSession::new(Some(id), entries, id_token),
+            Ok(Some(entries)) => {
+                if let (Some(decoded), Some(sent)) = (&self.0.decoded, sent) {
+                    decoded.insert(sent, entries.clone());
+                }
+                AxumSession::new(Some(id), entries, id_token)
+            }
             Ok(None) => AxumSession::new(None, HashMap::new(), id_token),
             // The store logged the cause; the flows answer 503, and nothing is written back.
             Err(_) => AxumSession::new(
@@ -216,9 +292,42 @@ impl LogtoAxum {
         }
     }
 
-    /// The decrypted session cookie and ID token cookie of a request, each if it has one that
-    /// this key opens (the browser sends the second to the sign-out path only).
-    fn session_cookies(&self, headers: &HeaderMap) -> (Option<String>, Option<String>) {
+    /// The session cookie of a request (answered from
+    /// [`DecodedSessions`](logto_web::DecodedSessions) when it was opened before) and its ID
+    /// token cookie, opened, if it has one that this key opens (the browser sends the second to
+    /// the sign-out path only).
+    fn session_cookies<'h>(&self, headers: &'h HeaderMap) -> (SessionCookie<'h>, Option<String>) {
+        let name = self.cookie_name();
+        let id_token_name = self.id_token_cookie_name();
+        let sent = self
+            .0
+            .decoded
+            .as_deref()
+            .and_then(|decoded| Some((decoded, SentCookies::of(headers, name, id_token_name)?)));
+        if let Some((decoded, sent)) = &sent
+            && let Some(entries) = sent.session.and_then(|value| decoded.get(value))
+        {
+            let id_token = if sent.id_token {
+                self.open_cookies(headers, false).1
+            } else {
+                None
+            };
+            return (SessionCookie::Known(entries), id_token);
+        }
+        let (id, id_token) = self.open_cookies(headers, true);
+        let session = match id {
+            Some(id) => SessionCookie::Opened {
+                id,
+                sent: sent.and_then(|(_, sent)| sent.session),
+            },
+            None => SessionCookie::None,
+        };
+        (session, id_token)
+    }
+
+    /// The decrypted session cookie (when `session`) and ID token cookie of a request, each if
+    /// it has one that this key opens.
+    fn open_cookies(&self, headers: &HeaderMap, session: bool) -> (Option<String>, Option<String>) {
         let name = self.cookie_name();
         let id_token_name = self.id_token_cookie_name();
         let mut jar = CookieJar::new();
@@ -226,27 +335,34 @@ impl LogtoAxum {
             let Ok(value) = value.to_str() else { continue };
             // Percent-decoded, as actix-web sends it: a session cookie of the actix adapter with
             // the same key opens here too (base64 has no `%`, so this crate's own are unchanged).
-            for cookie in Cookie::split_parse_encoded(value.to_owned()).flatten() {
-                if cookie.name() == name || cookie.name() == id_token_name {
+            for cookie in Cookie::split_parse_encoded(value).flatten() {
+                if (session && cookie.name() == name) || cookie.name() == id_token_name {
                     jar.add_original(cookie.into_owned());
                 }
             }
         }
         let private = jar.private(&self.0.key);
         let open = |name| private.get(name).map(|c| c.value().to_owned());
-        (open(name), open(id_token_name))
+        (if session { open(name) } else { None }, open(id_token_name))
     }
 
     /// Writes the session back when it changed, and sets or clears the cookie.
     async fn save_session(&self, session: &AxumSession, headers: &mut HeaderMap) -> Result<(), StoreError> {
         let (id, entries, status, id_token_change) = {
             let mut state = session.state();
+            if state.entries.contains_key(UNAVAILABLE) {
+                return Ok(());
+            }
             let change = state.id_token_change.take();
-            (state.id.clone(), state.entries.clone(), state.status, change)
+            // Copied out of the lock (the store's calls are awaited) only when they are written:
+            // most requests change nothing, and the cookie store's id is the whole state.
+            let (id, entries) = match state.status {
+                Status::Unchanged => (None, SessionState::new()),
+                Status::Purged => (state.id.clone(), SessionState::new()),
+                Status::Changed | Status::Renewed => (state.id.clone(), state.entries.clone()),
+            };
+            (id, entries, state.status, change)
         };
-        if entries.contains_key(UNAVAILABLE) {
-            return Ok(());
-        }
         if let Some(id_token) = id_token_change {
             self.set_id_token_cookie(headers, id_token);
         }
