@@ -2,6 +2,8 @@
 //! strings so that each framework only reads its request: one host name for every page, pages
 //! without trailing slashes, and where "Sign in again" leads.
 
+use std::sync::Arc;
+
 use logto_web::LogtoWeb;
 use logto_web::util::{first_param, safe_return_to};
 use url::Url;
@@ -10,9 +12,14 @@ use crate::is_loopback;
 
 /// The origin pages are served on, from `APP_BASE_URL`. Cookies belong to a host, so a sign-in
 /// started on `localhost` cannot finish on `127.0.0.1`: page requests on another name are sent to
-/// the same path on `APP_BASE_URL` before anything reads or writes the session.
+/// the same path on `APP_BASE_URL` before anything reads or writes the session. Cheap to clone
+/// (the middleware of each framework takes its own copy with every request).
 #[derive(Clone, Debug)]
-pub struct CanonicalHost {
+pub struct CanonicalHost(Arc<Site>);
+
+/// What a [`CanonicalHost`] knows of the site, shared by its clones.
+#[derive(Debug)]
+struct Site {
     base: Url,
     /// `base`'s host and port as a `Host` header names it (`127.0.0.1:3000`): the usual request
     /// matches it as text and is answered without parsing a URL.
@@ -32,11 +39,11 @@ impl CanonicalHost {
             Some(port) => format!("{host}:{port}"),
             None => host.to_owned(),
         };
-        Self {
+        Self(Arc::new(Site {
             base: app_base_url.clone(),
             authority,
             auth_pages,
-        }
+        }))
     }
 
     /// Where a request should go instead (a 302), if it is a page opened (`GET`/`HEAD`:
@@ -48,19 +55,22 @@ impl CanonicalHost {
         if !get_or_head || !self.is_page(path) {
             return None;
         }
-        if host.is_some_and(|host| host.eq_ignore_ascii_case(&self.authority)) {
+        if host.is_some_and(|host| host.eq_ignore_ascii_case(&self.0.authority)) {
             return None;
         }
-        let requested = Url::parse(&format!("{}://{}/", self.base.scheme(), host?)).ok()?;
-        if requested.host() == self.base.host()
-            && requested.port_or_known_default() == self.base.port_or_known_default()
+        let requested = Url::parse(&format!("{}://{}/", self.0.base.scheme(), host?)).ok()?;
+        if requested.host() == self.0.base.host()
+            && requested.port_or_known_default() == self.0.base.port_or_known_default()
         {
             return None;
         }
-        if is_loopback(&requested) && !is_loopback(&self.base) {
+        if is_loopback(&requested) && !is_loopback(&self.0.base) {
             return None;
         }
-        Some(format!("{}{path_and_query}", self.base.origin().ascii_serialization()))
+        Some(format!(
+            "{}{path_and_query}",
+            self.0.base.origin().ascii_serialization()
+        ))
     }
 }
 
@@ -72,7 +82,7 @@ impl CanonicalHost {
             "" => "/",
             trimmed => trimmed,
         };
-        matches!(path, "/" | "/profile") || path.starts_with("/lang/") || self.auth_pages.iter().any(|p| p == path)
+        matches!(path, "/" | "/profile") || path.starts_with("/lang/") || self.0.auth_pages.iter().any(|p| p == path)
     }
 }
 
