@@ -694,6 +694,7 @@ def main() -> int:
                 path = path or APPS[name]["sign_in"]
                 header, tokens, duration = None, None, opts.duration
                 if kind == "signed-in":
+                    cookies[name] = browser_cookie(name, bases[name] + path, cookies[name])
                     header = f"Cookie: {cookies[name]}"
                 elif kind == "api":
                     header = f"Authorization: Bearer {pool[0]}"
@@ -799,6 +800,16 @@ def main() -> int:
     return 0
 
 
+def browser_cookie(name: str, url: str, cookie: str) -> str:
+    """The session cookie a browser would hold for a signed-in load of `url`, after one request
+    with `cookie`: a page may write the session back (`/profile` re-reads userinfo once a minute
+    and keeps when it did), a browser keeps what the page wrote, and wrk sends the same cookie on
+    every request; loaded with a stale one, every request would re-read userinfo."""
+    response = requests.get(url, headers={"Cookie": cookie}, allow_redirects=False, timeout=30)
+    value = response.cookies.get(APPS[name]["cookie"])
+    return f"{APPS[name]['cookie']}={value}" if value else cookie
+
+
 def run_rounds(opts, apps: list[str], loads: dict, bases: dict, cookies: dict) -> dict:
     """The PAIRED loads, each run `opts.rounds` times in turn: req/s per round, by "app load"."""
     paired = [(name, load) for name, load in PAIRED if name in apps and any(l[0] == load for l in loads[name])]
@@ -808,7 +819,10 @@ def run_rounds(opts, apps: list[str], loads: dict, bases: dict, cookies: dict) -
     for round_number in range(1, opts.rounds + 1):
         for name, load in paired:
             _, path, kind = next(l for l in loads[name] if l[0] == load)
-            header = f"Cookie: {cookies[name]}" if kind == "signed-in" else None
+            header = None
+            if kind == "signed-in":
+                cookies[name] = browser_cookie(name, bases[name] + path, cookies[name])
+                header = f"Cookie: {cookies[name]}"
             r = run_wrk(bases[name] + path, header, opts.round_duration, opts.connections, opts.threads)
             if r["errors"]:
                 raise RuntimeError(f"round {round_number}: {name} {load} had {r['errors']} errors")
