@@ -6,13 +6,13 @@ use actix_web::cookie::{Cookie, Key};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
 use actix_web::{App, HttpResponse, test, web};
-use logto_actix_web::{
-    AuthErrorResponse, ClientSecret, LogtoAuth, LogtoClient, LogtoConfig, OptionalUser, SignedInUser, Url,
-};
-use logto_test_provider::{Login, TestClient, TestProvider, complete_authorization, http_client};
+use logto_actix_web::{AuthErrorResponse, LogtoAuth, OptionalUser, SignedInUser};
+use logto_test_provider::{Login, TestProvider, complete_authorization, http_client};
 
-/// Where the app would be served; `init_service` needs no listener, the provider only the URIs.
-const BASE: &str = "http://app.test";
+#[path = "../../logto-web/tests/adapter_support/mod.rs"]
+mod adapter_support;
+
+use adapter_support::{BASE, CountingStore, MovedClock, registered_client};
 
 async fn home(user: OptionalUser) -> HttpResponse {
     HttpResponse::Ok().body(match user.0 {
@@ -28,30 +28,6 @@ async fn me(signed_in: SignedInUser) -> HttpResponse {
 async fn fresh(signed_in: SignedInUser) -> Result<HttpResponse, AuthErrorResponse> {
     let userinfo = signed_in.fresh_userinfo().await?;
     Ok(HttpResponse::Ok().body(userinfo.sub))
-}
-
-/// The client of a provider, registered there with this crate's redirect URIs.
-async fn registered_client(provider: &TestProvider, endpoint: &str) -> LogtoClient {
-    let (client_id, client_secret) = ("glue-app", "glue-secret-0123456789");
-    provider
-        .register_client(&TestClient {
-            client_id: client_id.into(),
-            client_secret: client_secret.into(),
-            redirect_uris: vec![format!("{BASE}/callback")],
-            post_logout_redirect_uris: vec![format!("{BASE}/")],
-            backchannel_logout_uri: None,
-        })
-        .await;
-    let config = LogtoConfig::builder(
-        Url::parse(endpoint).unwrap(),
-        client_id,
-        ClientSecret::new(client_secret),
-        Url::parse(&format!("{BASE}/callback")).unwrap(),
-    )
-    .post_sign_out_redirect_uri(Url::parse(&format!("{BASE}/")).unwrap())
-    .timeout(std::time::Duration::from_secs(5))
-    .build();
-    LogtoClient::new(config).unwrap()
 }
 
 /// The crate mounted as its README shows, with three handlers that use the extractors.
@@ -105,7 +81,8 @@ fn get(path: &str, cookie: Option<&Cookie<'static>>) -> actix_web::test::TestReq
 #[actix_web::test]
 async fn sign_in_callback_extractors_and_sign_out_work_against_the_provider() {
     let provider = TestProvider::start().await;
-    let app = service!(LogtoAuth::builder(registered_client(&provider, &provider.endpoint()).await).build());
+    let app =
+        service!(LogtoAuth::builder(registered_client(&provider, &provider.endpoint(), "glue-app").await).build());
 
     // Signed out: OptionalUser is None, SignedInUser sends to sign-in with this page to come back to.
     assert_eq!(
@@ -226,7 +203,7 @@ async fn logto_unreachable_is_a_502_and_a_callback_without_a_sign_in_a_400() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", listener.local_addr().unwrap())
     };
-    let app = service!(LogtoAuth::builder(registered_client(&provider, &closed).await).build());
+    let app = service!(LogtoAuth::builder(registered_client(&provider, &closed, "glue-app").await).build());
 
     let response = test::call_service(&app, get("/sign-in", None).to_request()).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
@@ -241,85 +218,6 @@ async fn logto_unreachable_is_a_502_and_a_callback_without_a_sign_in_a_400() {
     assert!(!text.contains("panicked") && !text.contains("code=c"), "{text}");
 }
 
-/// The cookie store, counting the session cookies it is given to open.
-#[derive(Clone)]
-struct CountingStore {
-    inner: logto_actix_web::CookieStore,
-    loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl CountingStore {
-    fn loads(&self) -> usize {
-        self.loads.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-mod counting {
-    use std::sync::atomic::Ordering;
-    use std::time::Duration;
-
-    use logto_actix_web::logto_client::{Audience, Logout, RefreshToken, Refreshed};
-    use logto_actix_web::logto_web::{AuthError, SessionState, StoreError, StoreFuture};
-    use logto_actix_web::{LogtoClient, SessionStore, SessionUser};
-
-    use super::CountingStore;
-
-    impl SessionStore for CountingStore {
-        fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Result<Option<SessionState>, StoreError>> {
-            self.loads.fetch_add(1, Ordering::SeqCst);
-            self.inner.load(id)
-        }
-        fn save<'a>(&'a self, state: &'a SessionState, ttl: Duration) -> StoreFuture<'a, Result<String, StoreError>> {
-            self.inner.save(state, ttl)
-        }
-        fn update<'a>(
-            &'a self,
-            id: &'a str,
-            state: &'a SessionState,
-            ttl: Duration,
-        ) -> StoreFuture<'a, Result<String, StoreError>> {
-            self.inner.update(id, state, ttl)
-        }
-        fn update_ttl<'a>(&'a self, id: &'a str, ttl: Duration) -> StoreFuture<'a, Result<(), StoreError>> {
-            self.inner.update_ttl(id, ttl)
-        }
-        fn delete<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Result<(), StoreError>> {
-            self.inner.delete(id)
-        }
-        fn record_logout<'a>(&'a self, logout: &'a Logout, now: u64) -> StoreFuture<'a, Result<bool, StoreError>> {
-            self.inner.record_logout(logout, now)
-        }
-        fn is_ended(&self, user: &SessionUser) -> bool {
-            self.inner.is_ended(user)
-        }
-        fn refresh<'a>(
-            &'a self,
-            client: &'a LogtoClient,
-            refresh_token: &'a RefreshToken,
-            audience: &'a Audience,
-            sub: &'a str,
-        ) -> StoreFuture<'a, Result<Refreshed, AuthError>> {
-            self.inner.refresh(client, refresh_token, audience, sub)
-        }
-        fn ping(&self) -> StoreFuture<'_, Result<(), StoreError>> {
-            self.inner.ping()
-        }
-        fn state_in_cookie(&self) -> bool {
-            self.inner.state_in_cookie()
-        }
-    }
-}
-
-/// The system clock moved by a number of seconds the test sets.
-#[derive(Default)]
-struct MovedClock(std::sync::atomic::AtomicU64);
-
-impl logto_actix_web::logto_client::Clock for MovedClock {
-    fn now(&self) -> u64 {
-        logto_actix_web::logto_client::SystemClock.now() + self.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
 /// A session cookie opened once is answered from the cache of opened cookies afterwards (the
 /// store is not asked to open it again), and yet its maximum age and a back-channel logout end it
 /// on the next request; a cookie with one character changed, or a second session cookie beside
@@ -332,13 +230,10 @@ async fn a_session_cookie_is_opened_once_and_still_checked_on_every_request() {
 
     let provider = TestProvider::start().await;
     let clock = Arc::new(MovedClock::default());
-    let client = registered_client(&provider, &provider.endpoint())
+    let client = registered_client(&provider, &provider.endpoint(), "glue-app")
         .await
         .with_clock(clock.clone());
-    let store = CountingStore {
-        inner: logto_actix_web::CookieStore::new(std::time::Duration::from_secs(3600)),
-        loads: Arc::default(),
-    };
+    let store = CountingStore::new(true);
     let app = service!(
         LogtoAuth::builder(client)
             .session_max_age(std::time::Duration::from_secs(3600))

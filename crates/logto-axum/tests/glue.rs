@@ -4,7 +4,7 @@
 //! check that follows loading still runs on each request.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
@@ -12,15 +12,15 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use axum::routing::get;
 use cookie::{Cookie, CookieJar};
-use logto_axum::logto_client::{Clock, Logout, SystemClock};
-use logto_axum::{
-    ClientSecret, CookieStore, Key, LogtoAxum, LogtoClient, LogtoConfig, LogtoWeb, OptionalUser, SignedInUser, Url,
-};
-use logto_test_provider::{Login, TestClient, TestProvider, complete_authorization, http_client};
+use logto_axum::logto_client::{Clock, Logout};
+use logto_axum::{Key, LogtoAxum, LogtoWeb, OptionalUser, SignedInUser};
+use logto_test_provider::{Login, TestProvider, complete_authorization, http_client};
 use tower_service::Service;
 
-/// Where the app would be served; the router needs no listener, the provider only the URIs.
-const BASE: &str = "http://app.test";
+#[path = "../../logto-web/tests/adapter_support/mod.rs"]
+mod adapter_support;
+
+use adapter_support::{BASE, CountingStore, MovedClock, registered_client};
 
 /// The session cookie's key in these tests.
 fn key() -> Key {
@@ -38,95 +38,6 @@ async fn me(signed_in: SignedInUser) -> String {
     format!("{} {}", signed_in.user.sub, signed_in.csrf_token)
 }
 
-/// The cookie store, counting the session cookies it is given to open; `state_in_cookie` as
-/// the test says (`false`: as a server-side store, such as Redis, answers).
-#[derive(Clone)]
-struct CountingStore {
-    inner: CookieStore,
-    loads: Arc<AtomicUsize>,
-    state_in_cookie: bool,
-}
-
-impl CountingStore {
-    fn new(state_in_cookie: bool) -> Self {
-        CountingStore {
-            inner: CookieStore::new(Duration::from_secs(3600)),
-            loads: Arc::default(),
-            state_in_cookie,
-        }
-    }
-
-    fn loads(&self) -> usize {
-        self.loads.load(Ordering::SeqCst)
-    }
-}
-
-mod counting {
-    use std::sync::atomic::Ordering;
-    use std::time::Duration;
-
-    use logto_axum::logto_client::{Audience, Logout, RefreshToken, Refreshed};
-    use logto_axum::logto_web::{AuthError, SessionState, StoreError, StoreFuture};
-    use logto_axum::{LogtoClient, SessionStore, SessionUser};
-
-    use super::CountingStore;
-
-    impl SessionStore for CountingStore {
-        fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Result<Option<SessionState>, StoreError>> {
-            self.loads.fetch_add(1, Ordering::SeqCst);
-            self.inner.load(id)
-        }
-        fn save<'a>(&'a self, state: &'a SessionState, ttl: Duration) -> StoreFuture<'a, Result<String, StoreError>> {
-            self.inner.save(state, ttl)
-        }
-        fn update<'a>(
-            &'a self,
-            id: &'a str,
-            state: &'a SessionState,
-            ttl: Duration,
-        ) -> StoreFuture<'a, Result<String, StoreError>> {
-            self.inner.update(id, state, ttl)
-        }
-        fn update_ttl<'a>(&'a self, id: &'a str, ttl: Duration) -> StoreFuture<'a, Result<(), StoreError>> {
-            self.inner.update_ttl(id, ttl)
-        }
-        fn delete<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Result<(), StoreError>> {
-            self.inner.delete(id)
-        }
-        fn record_logout<'a>(&'a self, logout: &'a Logout, now: u64) -> StoreFuture<'a, Result<bool, StoreError>> {
-            self.inner.record_logout(logout, now)
-        }
-        fn is_ended(&self, user: &SessionUser) -> bool {
-            self.inner.is_ended(user)
-        }
-        fn refresh<'a>(
-            &'a self,
-            client: &'a LogtoClient,
-            refresh_token: &'a RefreshToken,
-            audience: &'a Audience,
-            sub: &'a str,
-        ) -> StoreFuture<'a, Result<Refreshed, AuthError>> {
-            self.inner.refresh(client, refresh_token, audience, sub)
-        }
-        fn ping(&self) -> StoreFuture<'_, Result<(), StoreError>> {
-            self.inner.ping()
-        }
-        fn state_in_cookie(&self) -> bool {
-            self.state_in_cookie
-        }
-    }
-}
-
-/// The system clock moved by a number of seconds the test sets.
-#[derive(Default)]
-struct MovedClock(AtomicU64);
-
-impl Clock for MovedClock {
-    fn now(&self) -> u64 {
-        SystemClock.now() + self.0.load(Ordering::SeqCst)
-    }
-}
-
 /// The crate mounted as its README shows, over `store`, with two handlers that use the
 /// extractors; and the provider it signs in with.
 struct TestApp {
@@ -138,27 +49,10 @@ struct TestApp {
 impl TestApp {
     async fn start(store: &CountingStore) -> TestApp {
         let provider = TestProvider::start().await;
-        let (client_id, client_secret) = ("axum-glue-app", "axum-glue-secret-0123456789");
-        provider
-            .register_client(&TestClient {
-                client_id: client_id.into(),
-                client_secret: client_secret.into(),
-                redirect_uris: vec![format!("{BASE}/callback")],
-                post_logout_redirect_uris: vec![format!("{BASE}/")],
-                backchannel_logout_uri: None,
-            })
-            .await;
-        let config = LogtoConfig::builder(
-            Url::parse(&provider.endpoint()).unwrap(),
-            client_id,
-            ClientSecret::new(client_secret),
-            Url::parse(&format!("{BASE}/callback")).unwrap(),
-        )
-        .post_sign_out_redirect_uri(Url::parse(&format!("{BASE}/")).unwrap())
-        .timeout(Duration::from_secs(5))
-        .build();
         let clock = Arc::new(MovedClock::default());
-        let client = LogtoClient::new(config).unwrap().with_clock(clock.clone());
+        let client = registered_client(&provider, &provider.endpoint(), "axum-glue-app")
+            .await
+            .with_clock(clock.clone());
         let web = LogtoWeb::builder(client)
             .session_max_age(Duration::from_secs(3600))
             .store(Arc::new(store.clone()))
