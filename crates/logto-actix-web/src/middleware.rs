@@ -11,11 +11,11 @@ use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_web::body::MessageBody;
 use actix_web::cookie::{Cookie, CookieJar, Key, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
+use actix_web::http::header::{COOKIE, HeaderValue, SET_COOKIE};
 use actix_web::{HttpMessage, HttpRequest};
 
-use logto_web::DecodedSessions;
 use logto_web::limits::DEFAULT_SESSION_MAX_AGE;
+use logto_web::{DecodedSessions, SentCookie, sent_cookie};
 
 use crate::auth::LogtoAuth;
 use crate::session::{ActixStore, DECODED_SESSION_HANDLE, Handoff};
@@ -87,7 +87,13 @@ impl DecodedCookies {
     /// What to tell the store about this request, after putting the handle in place of a session
     /// cookie found in the cache.
     fn handoff(&self, req: &mut ServiceRequest) -> Option<Handoff> {
-        let (header, range) = sole_cookie(req.headers(), self.name)?;
+        // Anything unclear (the name twice, an encoded name): the cache is not used, and
+        // actix-session finds what it finds as always.
+        let SentCookie::One { header, value: range } =
+            sent_cookie(req.headers().get_all(COOKIE).map(HeaderValue::as_bytes), self.name)
+        else {
+            return None;
+        };
         let text = std::str::from_utf8(req.headers().get_all(COOKIE).nth(header)?.as_bytes()).ok()?;
         let value = &text[range.clone()];
         let Some(state) = self.sessions.get(value) else {
@@ -119,42 +125,6 @@ impl DecodedCookies {
         }
         Some(Handoff::Hit(state))
     }
-}
-
-/// Where the one cookie named `name` is among the `Cookie` headers: the header's position and the
-/// value's bytes in it, as sent. `None` when there is no such cookie, more than one, a header
-/// that is not UTF-8 (actix-web then reads no cookie at all), or a cookie whose name is
-/// percent-encoded (actix-web decodes names, so it could be another `name`): then the cache is
-/// not used, and actix-session finds what it finds as always.
-fn sole_cookie(headers: &HeaderMap, name: &str) -> Option<(usize, std::ops::Range<usize>)> {
-    let mut found = None;
-    for (at, header) in headers.get_all(COOKIE).enumerate() {
-        let text = std::str::from_utf8(header.as_bytes()).ok()?;
-        let mut offset = 0;
-        // As actix-web splits them: on `;`, each part trimmed, `name=value` at the first `=`.
-        for part in text.split(';') {
-            let start = offset;
-            offset += part.len() + 1;
-            let Some((key, value)) = part.split_once('=') else {
-                continue;
-            };
-            let key = key.trim();
-            if key.contains('%') {
-                return None;
-            }
-            if key != name {
-                continue;
-            }
-            if found.is_some() {
-                return None;
-            }
-            let value_start = start + part.len() - value.len();
-            let trimmed = value.trim();
-            let lead = value.len() - value.trim_start().len();
-            found = Some((at, value_start + lead..value_start + lead + trimmed.len()));
-        }
-    }
-    found
 }
 
 impl crate::LogtoAuth {

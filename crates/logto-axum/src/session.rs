@@ -20,7 +20,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Request, header};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, CookieJar, SameSite};
-use logto_web::{AuthError, SessionEntries, SessionState, StoreError, UNAVAILABLE};
+use logto_web::{AuthError, SentCookie, SessionEntries, SessionState, StoreError, UNAVAILABLE, sent_cookie};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
@@ -209,53 +209,6 @@ enum SessionCookie<'h> {
     Opened { id: String, sent: Option<&'h str> },
 }
 
-/// What a request's `Cookie` headers hold, read as sent (not percent-decoded, which costs more
-/// than the lookup): the key of [`DecodedSessions`](logto_web::DecodedSessions), which must be
-/// the very cookie the jar would open.
-struct SentCookies<'h> {
-    /// The session cookie's value; `None` when there is none, or more than one (the jar would
-    /// open the last one; the cache is then left alone).
-    session: Option<&'h str>,
-    /// Whether there is an ID token cookie (which the cache does not hold).
-    id_token: bool,
-}
-
-impl<'h> SentCookies<'h> {
-    /// Split as the cookie crate splits them (on `;`, each part trimmed, `name=value` at the
-    /// first `=`), skipping headers that are not visible ASCII as [`LogtoAxum::open_cookies`]
-    /// does. `None` when a cookie's name is percent-encoded: it could decode to either name, so
-    /// only decoding tells which cookie is which.
-    fn of(headers: &'h HeaderMap, name: &str, id_token_name: &str) -> Option<Self> {
-        let mut sent = SentCookies {
-            session: None,
-            id_token: false,
-        };
-        let mut sessions = 0;
-        for header in headers.get_all(header::COOKIE) {
-            let Ok(text) = header.to_str() else { continue };
-            for part in text.split(';') {
-                let Some((key, value)) = part.split_once('=') else {
-                    continue;
-                };
-                let key = key.trim();
-                if key.contains('%') {
-                    return None;
-                }
-                if key == name {
-                    sessions += 1;
-                    sent.session = Some(value.trim());
-                } else if key == id_token_name {
-                    sent.id_token = true;
-                }
-            }
-        }
-        if sessions > 1 {
-            sent.session = None;
-        }
-        Some(sent)
-    }
-}
-
 impl LogtoAxum {
     /// The layer that loads and saves each request's session: put it around every route that
     /// uses sign-in (`router.layer(logto.session_layer())`).
@@ -297,20 +250,22 @@ impl LogtoAxum {
     /// token cookie, opened, if it has one that this key opens (the browser sends the second to
     /// the sign-out path only).
     fn session_cookies<'h>(&self, headers: &'h HeaderMap) -> (SessionCookie<'h>, Option<String>) {
-        let name = self.cookie_name();
-        let id_token_name = self.id_token_cookie_name();
-        let sent = self
-            .0
-            .decoded
-            .as_deref()
-            .and_then(|decoded| Some((decoded, SentCookies::of(headers, name, id_token_name)?)));
-        if let Some((decoded, sent)) = &sent
-            && let Some(entries) = sent.session.and_then(|value| decoded.get(value))
+        let cookie_headers = || headers.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes);
+        // The session cookie's value as sent, when it alone is named so: the cache's key.
+        let sent = self.0.decoded.as_deref().and_then(|decoded| {
+            let SentCookie::One { header, value } = sent_cookie(cookie_headers(), self.cookie_name()) else {
+                return None;
+            };
+            let text = headers.get_all(header::COOKIE).iter().nth(header)?.to_str().ok()?;
+            Some((decoded, text.get(value)?))
+        });
+        if let Some((decoded, value)) = sent
+            && let Some(entries) = decoded.get(value)
         {
-            let id_token = if sent.id_token {
-                self.open_cookies(headers, false).1
-            } else {
-                None
+            // The cache does not hold the ID token cookie: opened only when one is sent.
+            let id_token = match sent_cookie(cookie_headers(), self.id_token_cookie_name()) {
+                SentCookie::Absent => None,
+                _ => self.open_cookies(headers, false).1,
             };
             return (SessionCookie::Known(entries), id_token);
         }
@@ -318,7 +273,7 @@ impl LogtoAxum {
         let session = match id {
             Some(id) => SessionCookie::Opened {
                 id,
-                sent: sent.and_then(|(_, sent)| sent.session),
+                sent: sent.map(|(_, value)| value),
             },
             None => SessionCookie::None,
         };

@@ -43,7 +43,7 @@ pub use keys::UNAVAILABLE;
 // The crate's own log lines name users through it.
 pub(crate) use log_limit::log_safe;
 pub use session::{LogtoSession, SessionEntries, id_token_cookie_name, session_cookie_name};
-pub use session_cache::DecodedSessions;
+pub use session_cache::{DecodedSessions, SentCookie, sent_cookie};
 pub use signed_in::SignedInUser;
 pub use store::{CookieStore, SessionState, SessionStore, StoreFuture};
 #[cfg(feature = "redis")]

@@ -19,6 +19,7 @@
 //! [`DecodedSessions::MAX_VALUE_BYTES`] is never kept, so the memory the cache can take is
 //! bounded by its capacity.
 
+use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::store::SessionState;
@@ -185,6 +186,62 @@ impl DecodedSessions {
     }
 }
 
+/// Where a cookie is among a request's `Cookie` headers, read as sent (not percent-decoded, which
+/// costs more than the cache's lookup): the value an adapter looks up in [`DecodedSessions`] must
+/// be the very cookie its framework's jar would open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SentCookie {
+    /// No cookie of that name.
+    Absent,
+    /// Exactly one: in the `header`-th `Cookie` header, its value (trimmed) at bytes `value`.
+    One {
+        /// Which `Cookie` header holds it (0 for the first).
+        header: usize,
+        /// The value's bytes in that header.
+        value: Range<usize>,
+    },
+    /// Only the framework's own parsing can tell: the name more than once, a name that is
+    /// percent-encoded (it may decode to this one), or a header that is not visible ASCII.
+    Unclear,
+}
+
+/// Finds the cookie `name` in `headers` (each `Cookie` header's bytes, in order), split as the
+/// `cookie` crate splits them for actix-web and axum alike: on `;`, each part trimmed,
+/// `name=value` at the first `=`.
+pub fn sent_cookie<'h>(headers: impl IntoIterator<Item = &'h [u8]>, name: &str) -> SentCookie {
+    let mut found = SentCookie::Absent;
+    for (header, bytes) in headers.into_iter().enumerate() {
+        // As `HeaderValue::to_str`: visible ASCII and tabs only (so UTF-8, and split safely).
+        if !bytes.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+            return SentCookie::Unclear;
+        }
+        let text = std::str::from_utf8(bytes).unwrap_or_default();
+        let mut offset = 0;
+        for part in text.split(';') {
+            let start = offset;
+            offset += part.len() + 1;
+            let Some((key, value)) = part.split_once('=') else {
+                continue;
+            };
+            let key = key.trim();
+            if key.contains('%') {
+                return SentCookie::Unclear;
+            }
+            if key != name {
+                continue;
+            }
+            if found != SentCookie::Absent {
+                return SentCookie::Unclear;
+            }
+            let value_start = start + part.len() - value.len();
+            let lead = value.len() - value.trim_start().len();
+            let value = value_start + lead..value_start + lead + value.trim().len();
+            found = SentCookie::One { header, value };
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +307,37 @@ mod tests {
         let none = DecodedSessions::new(0);
         none.insert(cookie(1), state("a"));
         assert!(none.get(cookie(1)).is_none() && none.is_empty());
+    }
+
+    fn find(headers: &[&str], name: &str) -> SentCookie {
+        sent_cookie(headers.iter().map(|h| h.as_bytes()), name)
+    }
+
+    #[test]
+    fn a_sent_cookie_is_found_as_the_cookie_crate_splits_headers_and_anything_unclear_is_said() {
+        let headers = ["a=1; logto-session= sealed+value ;b=2", "c=3"];
+        let SentCookie::One { header, value } = find(&headers, "logto-session") else {
+            panic!("one cookie");
+        };
+        assert_eq!((header, &headers[header][value]), (0, "sealed+value"));
+        let SentCookie::One { header, value } = find(&headers, "c") else {
+            panic!("in the second header");
+        };
+        assert_eq!((header, &headers[header][value]), (1, "3"));
+        assert_eq!(find(&headers, "logto"), SentCookie::Absent, "names match whole");
+        assert_eq!(
+            find(&["x=1", "x=2"], "x"),
+            SentCookie::Unclear,
+            "twice, over two headers"
+        );
+        assert_eq!(find(&["x=1; x=2"], "x"), SentCookie::Unclear, "twice in one");
+        assert_eq!(
+            find(&["%78=1; y=2"], "y"),
+            SentCookie::Unclear,
+            "an encoded name may be any"
+        );
+        assert_eq!(find(&["y=\u{e9}"], "y"), SentCookie::Unclear, "not visible ASCII");
+        assert_eq!(find(&[], "y"), SentCookie::Absent);
     }
 
     #[test]
