@@ -88,10 +88,12 @@ impl DecodedCookies {
     /// cookie found in the cache.
     fn handoff(&self, req: &mut ServiceRequest) -> Option<Handoff> {
         // Anything unclear (the name twice, an encoded name): the cache is not used, and
-        // actix-session finds what it finds as always.
-        let SentCookie::One { header, value: range } =
-            sent_cookie(req.headers().get_all(COOKIE).map(HeaderValue::as_bytes), self.name)
-        else {
+        // actix-session finds what it finds as always. actix-web reads UTF-8 headers only.
+        let texts = req
+            .headers()
+            .get_all(COOKIE)
+            .map(|h| std::str::from_utf8(h.as_bytes()).ok());
+        let SentCookie::One { header, value: range } = sent_cookie(texts, self.name) else {
             return None;
         };
         let text = std::str::from_utf8(req.headers().get_all(COOKIE).nth(header)?.as_bytes()).ok()?;

@@ -250,20 +250,27 @@ impl LogtoAxum {
     /// token cookie, opened, if it has one that this key opens (the browser sends the second to
     /// the sign-out path only).
     fn session_cookies<'h>(&self, headers: &'h HeaderMap) -> (SessionCookie<'h>, Option<String>) {
-        let cookie_headers = || headers.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes);
+        // The `Cookie` headers as the jar reads them (`open_cookies`): visible ASCII only.
+        let texts: Vec<Option<&str>> = match self.0.decoded {
+            Some(_) => headers
+                .get_all(header::COOKIE)
+                .iter()
+                .map(|h| h.to_str().ok())
+                .collect(),
+            None => Vec::new(),
+        };
         // The session cookie's value as sent, when it alone is named so: the cache's key.
         let sent = self.0.decoded.as_deref().and_then(|decoded| {
-            let SentCookie::One { header, value } = sent_cookie(cookie_headers(), self.cookie_name()) else {
+            let SentCookie::One { header, value } = sent_cookie(texts.iter().copied(), self.cookie_name()) else {
                 return None;
             };
-            let text = headers.get_all(header::COOKIE).iter().nth(header)?.to_str().ok()?;
-            Some((decoded, text.get(value)?))
+            Some((decoded, texts[header]?.get(value)?))
         });
         if let Some((decoded, value)) = sent
             && let Some(entries) = decoded.get(value)
         {
             // The cache does not hold the ID token cookie: opened only when one is sent.
-            let id_token = match sent_cookie(cookie_headers(), self.id_token_cookie_name()) {
+            let id_token = match sent_cookie(texts.iter().copied(), self.id_token_cookie_name()) {
                 SentCookie::Absent => None,
                 _ => self.open_cookies(headers, false).1,
             };
