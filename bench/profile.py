@@ -57,9 +57,14 @@ from driver import (  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-PAGES = ["healthz", "home", "sign-in", "profile", "callback", "api-me", "api-me-fresh"]
+PAGES = ["healthz", "stylesheet", "not-found", "home", "sign-in", "profile", "callback", "api-me", "api-me-fresh"]
+# `stylesheet` (8.7 KB, static) and `not-found` (the 404 page, Tera, no session) are yardsticks:
+# beside `/healthz` and home they tell the cost of bytes on the wire from the cost of the app's
+# own work (see bench/PROFILE.md, "How far home can go").
 PATHS = {
     "healthz": "/healthz",
+    "stylesheet": "/static/app.css",
+    "not-found": "/no-such-page",
     "home": "/",
     "sign-in": "/sign-in",
     "profile": "/profile",
@@ -629,7 +634,7 @@ def main() -> int:
                 else:
                     headers = [{"Cookie": page_cookie}] if page_path in SIGNED_IN else [{}]
                     count = opts.requests
-                expect = 303 if page_path == "sign-in" else 200
+                expect = {"sign-in": 303, "not-found": 404}.get(page_path, 200)
                 fixed_requests(port, PATHS[page_path], headers, count, expect)
                 result = {}
             else:
