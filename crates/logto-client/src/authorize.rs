@@ -5,10 +5,9 @@ use std::time::Duration;
 use oauth2::{CsrfToken, PkceCodeChallenge, Scope};
 use serde::{Deserialize, Serialize};
 
-use crate::callback::CallbackParams;
 use crate::client::LogtoClient;
 use crate::config::Prompt;
-use crate::error::{CallbackError, LogtoError, SignInOptionError};
+use crate::error::{LogtoError, SignInOptionError};
 use crate::secret::{Nonce, PkceVerifier, State};
 
 /// How long a started sign-in may take before its callback is refused.
@@ -381,47 +380,6 @@ impl std::fmt::Debug for PendingSignIn {
     }
 }
 
-/// The sign-ins one browser started and has not finished: several tabs may each start one.
-/// Only the newest [`PendingSignIns::MAX`] are kept.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PendingSignIns(Vec<PendingSignIn>);
-
-impl PendingSignIns {
-    /// Most sign-ins kept at once; the oldest is forgotten beyond this.
-    pub const MAX: usize = 3;
-
-    /// Adds a started sign-in.
-    pub fn push(&mut self, pending: PendingSignIn) {
-        self.0.push(pending);
-        let excess = self.0.len().saturating_sub(Self::MAX);
-        self.0.drain(..excess);
-    }
-
-    /// Takes out the sign-in a callback answers, by its `state` (compared in constant time), so
-    /// that the callback works once. Done before anything else: whatever happens next, the
-    /// callback cannot be replayed.
-    pub fn take(&mut self, params: &CallbackParams) -> Result<PendingSignIn, CallbackError> {
-        let state = params.state.as_deref().ok_or(CallbackError::MissingState)?;
-        let index = self
-            .0
-            .iter()
-            .position(|p| p.state.matches_str(state))
-            .ok_or(CallbackError::UnknownState)?;
-        Ok(self.0.remove(index))
-    }
-
-    /// Whether no sign-in is waiting.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// How many sign-ins are waiting.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-}
-
 /// An authorization request: where to send the browser, and what to keep until the callback.
 #[derive(Debug)]
 pub struct AuthorizationRequest {
@@ -485,47 +443,6 @@ impl LogtoClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pending(state: &str) -> PendingSignIn {
-        PendingSignIn {
-            state: State::new(state),
-            pkce_verifier: PkceVerifier::new("v"),
-            nonce: Nonce::new("n"),
-            started_at: 0,
-            return_to: None,
-            way_in: None,
-            max_age: None,
-        }
-    }
-
-    fn callback(state: Option<&str>) -> CallbackParams {
-        CallbackParams {
-            state: state.map(str::to_owned),
-            ..CallbackParams::default()
-        }
-    }
-
-    #[test]
-    fn a_callback_takes_its_own_sign_in_once() {
-        let mut all = PendingSignIns::default();
-        all.push(pending("a"));
-        all.push(pending("b"));
-        assert_eq!(all.take(&callback(Some("b"))).unwrap().state.secret(), "b");
-        assert_eq!(all.take(&callback(Some("b"))).unwrap_err(), CallbackError::UnknownState);
-        assert_eq!(all.take(&callback(None)).unwrap_err(), CallbackError::MissingState);
-        assert_eq!(all.len(), 1);
-    }
-
-    #[test]
-    fn only_the_newest_three_sign_ins_are_kept() {
-        let mut all = PendingSignIns::default();
-        for state in ["1", "2", "3", "4"] {
-            all.push(pending(state));
-        }
-        assert_eq!(all.len(), PendingSignIns::MAX);
-        assert_eq!(all.take(&callback(Some("1"))).unwrap_err(), CallbackError::UnknownState);
-        assert!(all.take(&callback(Some("4"))).is_ok());
-    }
 
     #[test]
     fn only_fit_options_are_sent() {

@@ -83,10 +83,8 @@ mod verified_cache;
 
 pub use access_token::{AccessTokenRequirements, OrganizationRequirement, VerifiedAccessToken};
 pub use audience::Audience;
-pub use authorize::{
-    AuthorizationRequest, DirectSignIn, FirstScreen, Identifier, PendingSignIn, PendingSignIns, SignInOptions,
-};
-pub use callback::{CallbackParams, SignedIn};
+pub use authorize::{AuthorizationRequest, DirectSignIn, FirstScreen, Identifier, PendingSignIn, SignInOptions};
+pub use callback::{CallbackParams, PendingSignIns, SignedIn};
 pub use client::LogtoClient;
 pub use clock::{Clock, SystemClock};
 pub use config::{LogtoConfig, LogtoConfigBuilder, Prompt};
