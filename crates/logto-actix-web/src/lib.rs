@@ -58,6 +58,7 @@ mod bearer;
 mod error;
 mod extract;
 mod handlers;
+mod id_token_cookie;
 mod middleware;
 mod routes;
 mod session;

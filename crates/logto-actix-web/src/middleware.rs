@@ -8,16 +8,16 @@ use std::task::{Context, Poll, ready};
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::cookie::{Cookie, CookieJar, Key, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{COOKIE, HeaderValue, SET_COOKIE};
-use actix_web::{HttpMessage, HttpRequest};
 
 use logto_web::limits::DEFAULT_SESSION_MAX_AGE;
 use logto_web::{DecodedSessions, SentCookie, sent_cookie};
 
-use crate::auth::LogtoAuth;
+use crate::id_token_cookie::{IdTokenCookie, IdTokenCookieKey};
 use crate::session::{ActixStore, DECODED_SESSION_HANDLE, Handoff};
 
 pub use logto_web::{id_token_cookie_name, session_cookie_name};
@@ -60,7 +60,7 @@ pub fn session_middleware(store: ActixStore, key: Key, secure: bool) -> LogtoSes
         .build();
     LogtoSessionMiddleware {
         session,
-        id_token_cookie: Rc::new(IdTokenCookieKey { key, secure }),
+        id_token_cookie: Rc::new(IdTokenCookieKey::new(key, secure)),
         decoded,
     }
 }
@@ -145,70 +145,6 @@ pub struct LogtoSessionMiddleware {
     decoded: Option<Rc<DecodedCookies>>,
 }
 
-/// What opens and seals the ID token cookie.
-pub(crate) struct IdTokenCookieKey {
-    key: Key,
-    secure: bool,
-}
-
-/// One request's ID token cookie: put in the request's extensions by the middleware, read and
-/// changed through [`ActixSession`](crate::ActixSession), written to the response by the middleware.
-pub(crate) struct IdTokenCookie {
-    sealing: Rc<IdTokenCookieKey>,
-    change: Option<Cookie<'static>>,
-}
-
-impl IdTokenCookie {
-    /// Whether the request has its ID token cookie (the middleware is in place).
-    pub(crate) fn is_on(req: &HttpRequest) -> bool {
-        req.extensions().contains::<IdTokenCookie>()
-    }
-
-    fn sealing(req: &HttpRequest) -> Option<Rc<IdTokenCookieKey>> {
-        req.extensions().get::<IdTokenCookie>().map(|c| c.sealing.clone())
-    }
-
-    /// The ID token the request's cookie carries, if it opens with the key.
-    pub(crate) fn read(req: &HttpRequest) -> Option<String> {
-        let sealing = Self::sealing(req)?;
-        let name = id_token_cookie_name(sealing.secure);
-        let mut jar = actix_web::cookie::CookieJar::new();
-        jar.add_original(req.cookie(name)?);
-        jar.private(&sealing.key).get(name).map(|c| c.value().to_owned())
-    }
-
-    /// Sets (`Some`) or removes the cookie in the response, with the path and lifetime `auth`
-    /// gives it.
-    pub(crate) fn change(req: &HttpRequest, auth: &LogtoAuth, id_token: Option<&str>) {
-        let Some(sealing) = Self::sealing(req) else { return };
-        let web = auth.web();
-        let name = id_token_cookie_name(sealing.secure);
-        let mut cookie = Cookie::build(name, id_token.unwrap_or_default().to_owned())
-            .path(web.id_token_cookie_path().to_owned())
-            .secure(sealing.secure)
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .finish();
-        let cookie = match id_token {
-            Some(_) => {
-                cookie.set_max_age(CookieDuration::seconds(
-                    i64::try_from(web.session_max_age().as_secs()).unwrap_or(i64::MAX),
-                ));
-                let mut jar = actix_web::cookie::CookieJar::new();
-                jar.private_mut(&sealing.key).add(cookie);
-                jar.delta().next().cloned()
-            }
-            None => {
-                cookie.make_removal();
-                Some(cookie)
-            }
-        };
-        if let Some(this) = req.extensions_mut().get_mut::<IdTokenCookie>() {
-            this.change = cookie;
-        }
-    }
-}
-
 impl<S, B> Transform<S, ServiceRequest> for LogtoSessionMiddleware
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
@@ -256,10 +192,7 @@ where
     forward_ready!(inner);
 
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
-        req.extensions_mut().insert(IdTokenCookie {
-            sealing: self.sealing.clone(),
-            change: None,
-        });
+        req.extensions_mut().insert(IdTokenCookie::new(self.sealing.clone()));
         let handoff = self.decoded.as_ref().and_then(|decoded| decoded.handoff(&mut req));
         IdTokenCookieFuture {
             inner: self.inner.call(req),
@@ -294,7 +227,7 @@ where
             .request()
             .extensions_mut()
             .get_mut::<IdTokenCookie>()
-            .and_then(|cookie| cookie.change.take());
+            .and_then(IdTokenCookie::take_change);
         if let Some(change) = change
             && let Ok(value) = HeaderValue::from_str(&change.to_string())
         {

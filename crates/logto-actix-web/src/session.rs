@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::auth::LogtoAuth;
-use crate::middleware::IdTokenCookie;
+use crate::id_token_cookie::IdTokenCookie;
 
 /// A request's actix-session `Session`, as the web core sees it.
 #[derive(Clone)]
