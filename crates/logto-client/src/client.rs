@@ -1,5 +1,7 @@
 //! The client itself: its configuration, HTTP client, clock and the caches every job shares
-//! (discovery, the OAuth client, keys, verified access tokens, refreshes in flight).
+//! (discovery, the OAuth client, keys, verified access tokens, refreshes in flight), and the
+//! discovery document fetched into its cache. The jobs are the client's methods in the other
+//! modules; what this one holds depends on none of them.
 
 use std::sync::Arc;
 
@@ -8,10 +10,10 @@ use tokio::sync::RwLock;
 use crate::clock::{Clock, SystemClock};
 use crate::config::LogtoConfig;
 use crate::discovery::ProviderMetadata;
-use crate::error::LogtoError;
+use crate::error::{Endpoint, LogtoError};
 use crate::jwks::JwksCache;
-use crate::refresh::RefreshCoordinator;
-use crate::token_endpoint::OAuthClient;
+use crate::oauth::OAuthClient;
+use crate::refresh_coordinator::RefreshCoordinator;
 use crate::verified_cache::VerifiedCache;
 
 /// The Logto client. Build it once per process and share it (it is `Send + Sync`).
@@ -102,5 +104,59 @@ impl LogtoClient {
     /// Whether organizations were requested at sign-in.
     pub fn organizations_enabled(&self) -> bool {
         self.config.organizations_enabled()
+    }
+}
+
+impl LogtoClient {
+    /// Logto's metadata, fetched on first use and cached. One fetch at a time; a failed fetch
+    /// is answered for [`LogtoClient::RETRY_AFTER_FAILURE`] without asking Logto again, then retried, so the
+    /// client recovers by itself once Logto is back without a Logto that is down being asked on
+    /// every request.
+    pub async fn metadata(&self) -> Result<Arc<ProviderMetadata>, LogtoError> {
+        if let Some(metadata) = self.metadata.read().await.as_ref() {
+            return Ok(metadata.clone());
+        }
+        let mut slot = self.metadata.write().await;
+        if let Some(metadata) = slot.as_ref() {
+            return Ok(metadata.clone());
+        }
+        if let Some((at, error)) = self.discovery_failure().as_ref()
+            && at.elapsed() < Self::RETRY_AFTER_FAILURE
+        {
+            return Err(error.clone());
+        }
+        let url = format!("{}/.well-known/openid-configuration", self.issuer);
+        let fetched = async {
+            let body = self.get_json(Endpoint::Discovery, &url, None).await?;
+            ProviderMetadata::parse(&body, &self.issuer)
+                .map_err(|detail| LogtoError::InvalidResponse {
+                    endpoint: Endpoint::Discovery,
+                    detail: format!("{detail} (from {url})"),
+                })
+                .map(Arc::new)
+        }
+        .await;
+        match fetched {
+            Ok(metadata) => {
+                *self.discovery_failure() = None;
+                *slot = Some(metadata.clone());
+                Ok(metadata)
+            }
+            Err(error) => {
+                *self.discovery_failure() = Some((tokio::time::Instant::now(), error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    fn discovery_failure(&self) -> std::sync::MutexGuard<'_, Option<(tokio::time::Instant, LogtoError)>> {
+        self.discovery_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Logto's metadata if it has been fetched already; never fetches (e.g. for a readiness probe).
+    pub async fn cached_metadata(&self) -> Option<Arc<ProviderMetadata>> {
+        self.metadata.read().await.clone()
     }
 }

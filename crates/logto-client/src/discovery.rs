@@ -1,12 +1,7 @@
-//! OpenID Provider metadata, fetched from discovery (on first use, then cached) and checked
-//! against the expected issuer.
-
-use std::sync::Arc;
+//! OpenID Provider metadata, as discovery gives it, checked against the expected issuer (the
+//! client fetches it on first use and keeps it: [`LogtoClient::metadata`](crate::LogtoClient::metadata)).
 
 use serde::Deserialize;
-
-use crate::client::LogtoClient;
-use crate::error::{Endpoint, LogtoError};
 
 /// The parts of Logto's discovery document this client uses.
 #[derive(Debug, Clone, Deserialize)]
@@ -65,60 +60,6 @@ impl ProviderMetadata {
             }
         }
         Ok(metadata)
-    }
-}
-
-impl LogtoClient {
-    /// Logto's metadata, fetched on first use and cached. One fetch at a time; a failed fetch
-    /// is answered for [`LogtoClient::RETRY_AFTER_FAILURE`] without asking Logto again, then retried, so the
-    /// client recovers by itself once Logto is back without a Logto that is down being asked on
-    /// every request.
-    pub async fn metadata(&self) -> Result<Arc<ProviderMetadata>, LogtoError> {
-        if let Some(metadata) = self.metadata.read().await.as_ref() {
-            return Ok(metadata.clone());
-        }
-        let mut slot = self.metadata.write().await;
-        if let Some(metadata) = slot.as_ref() {
-            return Ok(metadata.clone());
-        }
-        if let Some((at, error)) = self.discovery_failure().as_ref()
-            && at.elapsed() < Self::RETRY_AFTER_FAILURE
-        {
-            return Err(error.clone());
-        }
-        let url = format!("{}/.well-known/openid-configuration", self.issuer);
-        let fetched = async {
-            let body = self.get_json(Endpoint::Discovery, &url, None).await?;
-            ProviderMetadata::parse(&body, &self.issuer)
-                .map_err(|detail| LogtoError::InvalidResponse {
-                    endpoint: Endpoint::Discovery,
-                    detail: format!("{detail} (from {url})"),
-                })
-                .map(Arc::new)
-        }
-        .await;
-        match fetched {
-            Ok(metadata) => {
-                *self.discovery_failure() = None;
-                *slot = Some(metadata.clone());
-                Ok(metadata)
-            }
-            Err(error) => {
-                *self.discovery_failure() = Some((tokio::time::Instant::now(), error.clone()));
-                Err(error)
-            }
-        }
-    }
-
-    fn discovery_failure(&self) -> std::sync::MutexGuard<'_, Option<(tokio::time::Instant, LogtoError)>> {
-        self.discovery_failure
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Logto's metadata if it has been fetched already; never fetches (e.g. for a readiness probe).
-    pub async fn cached_metadata(&self) -> Option<Arc<ProviderMetadata>> {
-        self.metadata.read().await.clone()
     }
 }
 

@@ -1,16 +1,13 @@
 //! ID token verification: signature, algorithm allow-list, and every claim check that OpenID
-//! Connect Core 3.1.3.7 asks of a confidential client, `nonce` included.
+//! Connect Core 3.1.3.7 asks of a confidential client, `nonce` included (the client verifies
+//! with [`LogtoClient::verify_id_token`](crate::LogtoClient::verify_id_token)).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::client::LogtoClient;
-use crate::discovery::ProviderMetadata;
-use crate::error::{LogtoError, TokenError, TokenKind};
-use crate::jwks::Jwk;
-use crate::jwt::{self, AudClaim, CLOCK_LEEWAY_SECS, TokenHeader};
-use crate::secret::{IdToken, Nonce};
+use crate::error::TokenError;
+use crate::jwt::{self, AudClaim, CLOCK_LEEWAY_SECS, Jwk, TokenHeader};
 
 /// The claims of a verified ID token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,31 +148,4 @@ pub(crate) fn verify(
         _ => {}
     }
     Ok(claims)
-}
-
-impl LogtoClient {
-    /// Verifies an ID token from Logto: allowed algorithm, key from the JWKS, signature, `iss`,
-    /// `aud`, `azp`, `exp`, `iat`, and the `nonce` when one is given.
-    pub async fn verify_id_token(&self, token: &IdToken, nonce: Option<&Nonce>) -> Result<IdTokenClaims, LogtoError> {
-        let metadata = self.metadata().await?;
-        self.verify_id_token_with(&metadata, token.secret(), nonce.map(Nonce::secret))
-            .await
-    }
-
-    pub(crate) async fn verify_id_token_with(
-        &self,
-        metadata: &ProviderMetadata,
-        token: &str,
-        nonce: Option<&str>,
-    ) -> Result<IdTokenClaims, LogtoError> {
-        let kind = TokenKind::IdToken;
-        let (header, key) = self.signing_key(metadata, token, kind).await?;
-        let expected = Expected {
-            issuer: &self.issuer,
-            client_id: &self.config.app_id,
-            nonce,
-            now: self.now(),
-        };
-        verify(token, &header, &key, &expected).map_err(|reason| LogtoError::invalid_token(kind, reason))
-    }
 }

@@ -8,7 +8,7 @@
 //! Logto that is down is not asked on every request; keys older than [`KEYS_MAX_AGE`] are
 //! fetched again, so a key removed at Logto stops being trusted.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -16,11 +16,9 @@ use serde::Deserialize;
 // to move time on without waiting).
 use tokio::time::Instant;
 
-use crate::client::LogtoClient;
 use crate::clock::{Clock, SystemClock};
-use crate::discovery::ProviderMetadata;
 use crate::error::{Endpoint, LogtoError, TokenError, TokenKind};
-use crate::jwt;
+use crate::jwt::Jwk;
 
 /// Shortest time between two refetches caused by an unknown `kid`.
 pub(crate) const UNKNOWN_KID_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
@@ -31,41 +29,6 @@ pub const KEYS_MAX_AGE: Duration = Duration::from_secs(600);
 /// How long after a failed call to Logto (discovery or keys) the failure is answered without
 /// asking Logto again.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
-
-/// One key of Logto's JWKS, as far as verification reads it. Every field but `kty` is optional so
-/// that a key of a kind this client does not use (e.g. `OKP`) never spoils the set.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Jwk {
-    /// Key type: `EC` or `RSA` are usable.
-    pub kty: String,
-    /// Key id, which a token's header names.
-    #[serde(default)]
-    pub kid: Option<String>,
-    /// The algorithm the key is published for, if said.
-    #[serde(default)]
-    pub alg: Option<String>,
-    /// `sig` for a signing key, if said.
-    #[serde(default, rename = "use")]
-    pub use_: Option<String>,
-    /// Curve of an EC key: `P-256`, `P-384`, `P-521`.
-    #[serde(default)]
-    pub crv: Option<String>,
-    /// EC point, x coordinate (base64url).
-    #[serde(default)]
-    pub x: Option<String>,
-    /// EC point, y coordinate (base64url).
-    #[serde(default)]
-    pub y: Option<String>,
-    /// RSA modulus (base64url).
-    #[serde(default)]
-    pub n: Option<String>,
-    /// RSA exponent (base64url).
-    #[serde(default)]
-    pub e: Option<String>,
-    /// An EC key made ready to verify with, at its first use (`jwt::verify_signature`).
-    #[serde(skip)]
-    pub ec_key: OnceLock<Result<jwt::EcKey, TokenError>>,
-}
 
 /// A JWKS document, as Logto serves it.
 #[derive(Deserialize)]
@@ -82,6 +45,17 @@ pub(crate) struct JwkSet {
 }
 
 impl JwkSet {
+    /// The key set in a JWKS document's `body`.
+    pub(crate) fn parse(body: &[u8]) -> Result<Self, LogtoError> {
+        let document: JwkDocument = serde_json::from_slice(body).map_err(|e| LogtoError::InvalidResponse {
+            endpoint: Endpoint::Jwks,
+            detail: format!("not a JWK set: {e}"),
+        })?;
+        Ok(JwkSet {
+            keys: document.keys.into_iter().map(Arc::new).collect(),
+        })
+    }
+
     fn find(&self, kid: &str) -> Option<&Arc<Jwk>> {
         self.keys.iter().find(|key| key.kid.as_deref() == Some(kid))
     }
@@ -245,52 +219,5 @@ fn pick(keys: &JwkSet, lookup: &KeyLookup<'_>, kind: TokenKind) -> Option<Result
             _ => Err(LogtoError::invalid_token(kind, TokenError::AmbiguousKey)),
         }),
         KeyLookup::Kid(kid) => keys.find(kid).cloned().map(Ok),
-    }
-}
-
-impl LogtoClient {
-    /// Fetches Logto's signing keys afresh (the cache is left alone) and counts those a token
-    /// could be verified with: a key type and algorithm this client accepts. For start-up checks.
-    pub async fn load_keys(&self) -> Result<usize, LogtoError> {
-        let metadata = self.metadata().await?;
-        let set = self.fetch_jwks(&metadata.jwks_uri).await?;
-        let algorithms = jwt::allowed_algorithms(&metadata.id_token_signing_alg_values_supported);
-        let usable = set
-            .keys
-            .iter()
-            .filter(|key| algorithms.iter().any(|alg| jwt::key_fits(key, *alg)))
-            .count();
-        Ok(usable)
-    }
-
-    /// The header of a token signed by Logto (its algorithm allowed) and the JWKS key it names.
-    pub(crate) async fn signing_key(
-        &self,
-        metadata: &ProviderMetadata,
-        token: &str,
-        kind: TokenKind,
-    ) -> Result<(jwt::TokenHeader, Arc<Jwk>), LogtoError> {
-        let algorithms = jwt::allowed_algorithms(&metadata.id_token_signing_alg_values_supported);
-        let header = jwt::read_header(token, &algorithms).map_err(|reason| LogtoError::invalid_token(kind, reason))?;
-        let lookup = match header.kid.as_deref() {
-            Some(kid) => KeyLookup::Kid(kid),
-            None => KeyLookup::OnlyKey,
-        };
-        let key = self
-            .jwks
-            .find(lookup, kind, self.fetch_jwks(&metadata.jwks_uri))
-            .await?;
-        Ok((header, key))
-    }
-
-    async fn fetch_jwks(&self, jwks_uri: &str) -> Result<JwkSet, LogtoError> {
-        let body = self.get_json(Endpoint::Jwks, jwks_uri, None).await?;
-        let document: JwkDocument = serde_json::from_slice(&body).map_err(|e| LogtoError::InvalidResponse {
-            endpoint: Endpoint::Jwks,
-            detail: format!("not a JWK set: {e}"),
-        })?;
-        Ok(JwkSet {
-            keys: document.keys.into_iter().map(Arc::new).collect(),
-        })
     }
 }

@@ -3,6 +3,8 @@
 //! announces, ES512 included; or with ring, feature `ring` alone, which has no P-521 and so
 //! refuses ES512), the size bound, the `iss` and `aud` claims, and the required ones.
 
+use std::sync::OnceLock;
+
 // aws-lc-rs and ring share this API; aws-lc-rs wins when both features are on.
 #[cfg(feature = "aws-lc-rs")]
 use aws_lc_rs::signature::{self, RsaParameters, RsaPublicKeyComponents, VerificationAlgorithm};
@@ -17,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::TokenError;
-use crate::jwks::Jwk;
 
 /// Allowed clock difference between Logto and this app.
 pub(crate) const CLOCK_LEEWAY_SECS: u64 = 60;
@@ -240,6 +241,41 @@ pub(crate) fn key_fits(key: &Jwk, alg: Alg) -> bool {
     type_fits
         && key.alg.as_deref().is_none_or(|key_alg| key_alg == alg.name())
         && key.use_.as_deref().is_none_or(|use_| use_ == "sig")
+}
+
+/// One key of Logto's JWKS, as far as verification reads it. Every field but `kty` is optional so
+/// that a key of a kind this client does not use (e.g. `OKP`) never spoils the set.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Jwk {
+    /// Key type: `EC` or `RSA` are usable.
+    pub kty: String,
+    /// Key id, which a token's header names.
+    #[serde(default)]
+    pub kid: Option<String>,
+    /// The algorithm the key is published for, if said.
+    #[serde(default)]
+    pub alg: Option<String>,
+    /// `sig` for a signing key, if said.
+    #[serde(default, rename = "use")]
+    pub use_: Option<String>,
+    /// Curve of an EC key: `P-256`, `P-384`, `P-521`.
+    #[serde(default)]
+    pub crv: Option<String>,
+    /// EC point, x coordinate (base64url).
+    #[serde(default)]
+    pub x: Option<String>,
+    /// EC point, y coordinate (base64url).
+    #[serde(default)]
+    pub y: Option<String>,
+    /// RSA modulus (base64url).
+    #[serde(default)]
+    pub n: Option<String>,
+    /// RSA exponent (base64url).
+    #[serde(default)]
+    pub e: Option<String>,
+    /// An EC key made ready to verify with, at its first use ([`verify_signature`]).
+    #[serde(skip)]
+    pub ec_key: OnceLock<Result<EcKey, TokenError>>,
 }
 
 /// An EC key of Logto's key set, ready to verify signatures of one algorithm: its point decoded

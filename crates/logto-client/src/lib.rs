@@ -72,12 +72,17 @@ mod jwks;
 mod jwt;
 mod limits;
 mod logout_token;
+mod oauth;
 mod refresh;
+mod refresh_coordinator;
 mod revocation;
 mod secret;
+mod signed_claims;
+mod signing_keys;
 mod telemetry;
 mod token_endpoint;
 mod tokens;
+mod user_claims;
 mod userinfo;
 mod verified_cache;
 

@@ -15,7 +15,7 @@ impl LogtoClient {
     pub const RETRY_AFTER_FAILURE: Duration = crate::jwks::RETRY_AFTER_FAILURE;
     /// How long a refresh grant's result is shared with the requests of the same session that
     /// presented the same refresh token.
-    pub const REFRESH_SHARE_WINDOW: Duration = crate::refresh::SHARE_WINDOW;
+    pub const REFRESH_SHARE_WINDOW: Duration = crate::refresh_coordinator::SHARE_WINDOW;
     /// Longest a connection to Logto may sit idle and still be reused. Logto runs on Node.js,
     /// which closes a kept-alive connection after 5 s idle; a request sent on it as it closes is
     /// reset, and the visitor would get a 502. Under 5 s, as Node's own `fetch` does (4 s).

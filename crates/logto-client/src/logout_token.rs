@@ -8,8 +8,7 @@ use serde_json::Value;
 
 use crate::client::LogtoClient;
 use crate::error::{LogtoError, TokenError, TokenKind};
-use crate::jwks::Jwk;
-use crate::jwt::{self, AudClaim, CLOCK_LEEWAY_SECS, TokenHeader};
+use crate::jwt::{self, AudClaim, CLOCK_LEEWAY_SECS, Jwk, TokenHeader};
 
 /// The event that marks a logout token.
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";

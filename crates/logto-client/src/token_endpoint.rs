@@ -1,52 +1,23 @@
-//! The token endpoint through the oauth2 crate: the OAuth client built from discovery, the
-//! answer's fields, the access token it issues, and its failures as [`LogtoError`]s.
+//! The token endpoint through the oauth2 crate: the OAuth client built from discovery (its types
+//! in `oauth.rs`), the access token an answer issues, and its failures as [`LogtoError`]s.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
-};
-use oauth2::{
-    AuthType, AuthUrl, ClientId, EndpointNotSet, EndpointSet, ExtraTokenFields, RedirectUrl, RequestTokenError,
-    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
-};
-use serde::{Deserialize, Serialize};
+use oauth2::basic::{BasicErrorResponse, BasicTokenType};
+use oauth2::{AuthType, AuthUrl, ClientId, RedirectUrl, RequestTokenError, TokenResponse, TokenUrl};
 
 use crate::client::LogtoClient;
 use crate::discovery::ProviderMetadata;
 use crate::error::{Endpoint, LogtoError};
 use crate::http::unreachable;
+use crate::oauth::{LogtoTokenResponse, OAuthClient};
 use crate::secret::AccessToken;
 use crate::telemetry;
 use crate::tokens::IssuedAccessToken;
 
 /// Lifetime assumed for an access token whose response gives none.
 const DEFAULT_ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-
-/// The token endpoint's answer: the standard fields plus the ID token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct LogtoTokenFields {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) id_token: Option<String>,
-}
-
-impl ExtraTokenFields for LogtoTokenFields {}
-
-pub(crate) type LogtoTokenResponse = StandardTokenResponse<LogtoTokenFields, BasicTokenType>;
-
-pub(crate) type OAuthClient = oauth2::Client<
-    BasicErrorResponse,
-    LogtoTokenResponse,
-    BasicTokenIntrospectionResponse,
-    StandardRevocableToken,
-    BasicRevocationErrorResponse,
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointSet,
->;
 
 impl LogtoClient {
     /// The OAuth client for `metadata`, built on first use and kept while the metadata is the

@@ -1,14 +1,10 @@
-//! Userinfo (`/oidc/me`): reading it, and Logto's extended claims, the linked social identities
-//! among them.
+//! Userinfo (`/oidc/me`): its claims, Logto's extended ones among them (the linked social
+//! identities); the client reads it with [`LogtoClient::fetch_userinfo`](crate::LogtoClient::fetch_userinfo).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-use crate::client::LogtoClient;
-use crate::error::{Endpoint, LogtoError};
-use crate::secret::AccessToken;
 
 /// The connector target of Logto's Hugging Face connector.
 pub const HUGGING_FACE: &str = "huggingface";
@@ -257,24 +253,6 @@ fn is_plain_username(name: &str) -> bool {
 /// `data:` URL reaches a page.
 pub fn is_https_url(url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| u.scheme() == "https")
-}
-
-impl LogtoClient {
-    /// Reads userinfo with an access token, and checks it describes `expected_sub`.
-    pub async fn fetch_userinfo(&self, access_token: &AccessToken, expected_sub: &str) -> Result<UserInfo, LogtoError> {
-        let metadata = self.metadata().await?;
-        let body = self
-            .get_json(Endpoint::Userinfo, &metadata.userinfo_endpoint, Some(access_token))
-            .await?;
-        let userinfo: UserInfo = serde_json::from_slice(&body).map_err(|e| LogtoError::InvalidResponse {
-            endpoint: Endpoint::Userinfo,
-            detail: format!("not a userinfo document: {e}"),
-        })?;
-        if userinfo.sub != expected_sub {
-            return Err(LogtoError::SubjectMismatch);
-        }
-        Ok(userinfo)
-    }
 }
 
 #[cfg(test)]

@@ -26,9 +26,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use sha2::{Digest, Sha256};
 
-use crate::access_token::SignedClaims;
-use crate::jwks::Jwk;
-use crate::jwt::CLOCK_LEEWAY_SECS;
+use crate::jwt::{CLOCK_LEEWAY_SECS, Jwk};
+use crate::signed_claims::SignedClaims;
 
 /// Entries kept by default. About 350 bytes each for a typical Logto token (its claims and the
 /// slot), so a full cache stays under 4 MB however many distinct tokens arrive. Custom claims are
