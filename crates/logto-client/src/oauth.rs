@@ -7,7 +7,7 @@ use oauth2::basic::{
 use oauth2::{EndpointNotSet, EndpointSet, ExtraTokenFields, StandardRevocableToken, StandardTokenResponse};
 use serde::{Deserialize, Serialize};
 
-/// The token endpoint's answer: the standard fields plus the ID token.
+/// What the token endpoint's answer carries beyond the standard fields: the ID token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct LogtoTokenFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16,7 +16,7 @@ pub(crate) struct LogtoTokenFields {
 
 impl ExtraTokenFields for LogtoTokenFields {}
 
-/// The token endpoint's answer.
+/// The token endpoint's answer: the standard fields and [`LogtoTokenFields`].
 pub(crate) type LogtoTokenResponse = StandardTokenResponse<LogtoTokenFields, BasicTokenType>;
 
 /// The OAuth client: the authorization and token endpoints set, the others not.
