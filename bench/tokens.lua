@@ -1,9 +1,13 @@
 -- wrk script: every request carries the next access token of a pool (a file, one token a line),
 -- each wrk thread its own share of the pool, so no token is sent twice while the pool lasts.
 -- Arguments after `--`: FILE THREADS MODE, MODE `cycle` (start the share over when used up) or
--- `once` (the thread stops when its share is used up).
+-- `once` (the thread stops when its share is used up). With WRK_PACE_MS set in the environment,
+-- each connection waits that long between its requests (bench/pace.lua, run from here).
 
 local threads_started = 0
+
+-- pace.lua lives beside this file.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "pace.lua")
 
 function setup(thread)
   thread:set("id", threads_started)
